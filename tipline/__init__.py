@@ -1,0 +1,40 @@
+"""Tipline: wanted-person notices, anonymous tips and a triage queue that drops nothing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+ROOT = Path(__file__).resolve().parent.parent
+csrf = CSRFProtect()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, instance/config.py, TIPLINE_* variables, then ``config``."""
+    from tipline import cli, db
+    from tipline.auth import policy
+    from tipline.config import load_config
+    from tipline.web import public, responses, staff, templating
+
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("TIPLINE_INSTANCE_PATH") or str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    load_config(app, config)
+    db.init_app(app)
+    csrf.init_app(app)
+    policy.init_app(app)
+    responses.init_app(app)
+    templating.init_app(app)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(staff.bp)
+    cli.init_app(app)
+    return app

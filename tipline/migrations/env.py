@@ -1,0 +1,32 @@
+"""Alembic environment. Run through `tipline db upgrade`, which hands us a connection."""
+
+from __future__ import annotations
+
+from alembic import context
+
+# Import every model module so autogenerate sees the whole schema.
+from tipline.audit import models as _audit  # noqa: F401
+from tipline.auth import models as _auth  # noqa: F401
+from tipline.db import Base, UTCDateTime
+from tipline.notices import models as _notices  # noqa: F401
+from tipline.tips import models as _tips  # noqa: F401
+
+
+def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    """Write our UTCDateTime as a plain timezone-aware DateTime in revisions."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+config = context.config
+connection = config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+    render_item=render_item,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,72 @@
+"""What every response carries: security headers, and plain error pages that leak nothing."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+
+ERROR_TEXT = {
+    400: ("The form could not be read", "Please go back, check what you typed and try again."),
+    403: ("You cannot open this page", "Your account does not give access to this page."),
+    404: ("Page not found", "The page may have moved or the address may be mistyped."),
+    405: ("That did not work", "Please go back and use the buttons on the page."),
+    413: ("That was too large", "Please send less and try again."),
+    500: (
+        "Something went wrong on our side",
+        "Nothing you did caused this. Please try again in a minute.",
+    ),
+}
+
+
+def security_headers(response: Response) -> Response:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h["X-Content-Type-Options"] = "nosniff"
+    h["Referrer-Policy"] = "same-origin"
+    h["X-Frame-Options"] = "DENY"
+    h["Cross-Origin-Opener-Policy"] = "same-origin"
+    h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    host = request.host.split(":")[0] if request else ""
+    if request.is_secure and not host.endswith(".onion"):
+        h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return response
+
+
+def _error_page(code: int, title: str, text: str) -> tuple[str, int]:
+    return render_template("error.html", code=code, title=title, text=text), code
+
+
+def handle_http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+    code = error.code or 500
+    if code < 400:
+        return error
+    title, text = ERROR_TEXT.get(code, ERROR_TEXT[500] if code >= 500 else ERROR_TEXT[400])
+    return _error_page(code, title, text)
+
+
+def handle_csrf_error(_error: CSRFError) -> tuple[str, int]:
+    return _error_page(
+        400,
+        "This form has expired",
+        "For your safety, forms expire after a few hours or when cookies are blocked. "
+        "Please go back, reload the page and send it again. Nothing was sent.",
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(security_headers)
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_error)
