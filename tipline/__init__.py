@@ -21,9 +21,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from tipline.config import load_config
     from tipline.web import public, responses, staff, templating
 
+    instance_path = (
+        (config or {}).get("INSTANCE_PATH")
+        or os.environ.get("TIPLINE_INSTANCE_PATH")
+        or str(ROOT / "instance")
+    )
     app = Flask(
         __name__,
-        instance_path=os.environ.get("TIPLINE_INSTANCE_PATH") or str(ROOT / "instance"),
+        instance_path=instance_path,
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),

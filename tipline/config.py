@@ -5,6 +5,7 @@ A mapping passed to ``create_app(config)`` (tests, the demo command) is applied 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from typing import Any
 from flask import Flask
 
 #: The placeholder that ships in examples; a production server refuses to start with it.
+ENV_PREFIX = "TIPLINE_"
 DEFAULT_SECRET_KEY = "change-me"  # noqa: S105 - the value we refuse
 
 
@@ -48,7 +50,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     """Apply defaults, the instance file, ``TIPLINE_*`` variables, then ``overrides``."""
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
-    app.config.from_prefixed_env(prefix="TIPLINE")
+    _load_environment(app)
     if overrides:
         app.config.from_mapping(overrides)
 
@@ -59,6 +61,23 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         if not app.config["SECRET_KEY"]:
             app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
     _check_secret_key(app)
+
+
+def _load_environment(app: Flask) -> None:
+    """``TIPLINE_X`` sets ``X``. Values of settings that default to text stay text (a phone
+    number such as 911 must not become an integer); others are read as JSON when they parse."""
+    for name, raw in sorted(os.environ.items()):
+        if not name.startswith(ENV_PREFIX) or name == "TIPLINE_INSTANCE_PATH":
+            continue
+        key = name.removeprefix(ENV_PREFIX)
+        current = app.config.get(key)
+        if current is None or isinstance(current, str):
+            app.config[key] = raw
+            continue
+        try:
+            app.config[key] = json.loads(raw)
+        except ValueError:
+            app.config[key] = raw
 
 
 def _check_secret_key(app: Flask) -> None:

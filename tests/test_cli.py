@@ -1,0 +1,188 @@
+"""The `tipline` command: db upgrade, user add, and the demo a new user runs first."""
+
+import contextlib
+import http.cookiejar
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select
+
+from tipline import db, migrations
+from tipline.auth.models import Role, StaffUser
+
+from .conftest import PASSWORD, RECEIPT_RE, SECRET
+
+TIPLINE = str(Path(sys.executable).parent / "tipline")
+
+
+def test_db_upgrade_creates_the_schema_on_an_empty_database(tmp_path):
+    env = {
+        **os.environ,
+        "TIPLINE_SECRET_KEY": SECRET,
+        "TIPLINE_INSTANCE_PATH": str(tmp_path),
+    }
+    result = subprocess.run(
+        [TIPLINE, "db", "upgrade"], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Database is at revision 0001" in result.stdout
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'tipline.sqlite3'}")
+    assert "tip" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_commands_refuse_to_start_without_a_secret_key_with_a_clear_message(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
+    env["TIPLINE_INSTANCE_PATH"] = str(tmp_path)
+    result = subprocess.run(
+        [TIPLINE, "db", "upgrade"], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert "TIPLINE_SECRET_KEY is missing" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_flask_command_reaches_the_same_commands(tmp_path):
+    env = {**os.environ, "TIPLINE_SECRET_KEY": SECRET, "TIPLINE_INSTANCE_PATH": str(tmp_path)}
+    flask = str(Path(sys.executable).parent / "flask")
+    result = subprocess.run(
+        [flask, "--app", "tipline", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "revision 0001" in result.stdout
+
+
+def test_user_add_reads_the_password_from_stdin(runner, session):
+    result = runner.invoke(args=["user", "add", "jdoe", "--role", "detective"], input=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert "Added jdoe as Detective." in result.output
+    user = session.scalar(select(StaffUser).where(StaffUser.username == "jdoe"))
+    assert user.role is Role.DETECTIVE
+    assert user.password_hash.startswith("$argon2id$")
+
+
+def test_user_add_refuses_a_short_password_a_taken_name_and_an_unknown_role(runner, session):
+    short = runner.invoke(args=["user", "add", "a", "--role", "pio"], input="short\n")
+    assert short.exit_code == 1
+    assert "at least 12 characters" in short.output
+    runner.invoke(args=["user", "add", "b", "--role", "pio"], input=PASSWORD)
+    taken = runner.invoke(args=["user", "add", "b", "--role", "pio"], input=PASSWORD)
+    assert taken.exit_code == 1 and "already a staff account" in taken.output
+    role = runner.invoke(args=["user", "add", "c", "--role", "sheriff"], input=PASSWORD)
+    assert role.exit_code == 2 and "'sheriff' is not one of" in role.output
+    names = session.scalars(select(StaffUser.username)).all()
+    assert names == ["b"]
+
+
+def test_db_upgrade_through_the_runner_reports_the_head(runner, app):
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0
+    with app.app_context():
+        assert migrations.current_revision(db.engine()) == "0001"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback only
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _form_token(opener, url: str) -> str:
+    with opener.open(url) as response:
+        page = response.read().decode()
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def _post(opener, url: str, fields: dict) -> str:
+    data = urllib.parse.urlencode(fields).encode()
+    with opener.open(url, data=data) as response:
+        return response.read().decode()
+
+
+@contextlib.contextmanager
+def _demo(env: dict, log: Path) -> Iterator[str]:
+    """Run `tipline demo` on a free port until the block ends; yields its base URL."""
+    port = _free_port()
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [TIPLINE, "demo", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_for(f"{base}/healthz")
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+
+
+@pytest.mark.slow
+def test_demo_serves_the_notice_takes_a_tip_and_shows_it_to_a_detective(tmp_path):
+    """What a new user does first, against the real `tipline demo` process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
+    env["TIPLINE_INSTANCE_PATH"] = str(tmp_path)
+    log = tmp_path / "demo.log"
+    with _demo(env, log) as base:
+        password = re.search(r"demo-detective\s+(\S+)", log.read_text()).group(1)
+        public = _opener()
+        with public.open(f"{base}/notices/alexis-jane-doe") as response:
+            notice = response.read().decode()
+        assert 'href="tel:+1-504-658-6030"' in notice
+        assert 'href="tel:+1-504-822-1111"' in notice
+
+        tip_url = f"{base}/notices/alexis-jane-doe/tip"
+        token = _form_token(public, tip_url)
+        receipt = _post(public, tip_url, {"csrf_token": token, "narrative": "On the Algiers ferry"})
+        assert RECEIPT_RE.search(receipt)
+
+        staff = _opener()
+        login_url = f"{base}/staff/login"
+        token = _form_token(staff, login_url)
+        queue = _post(
+            staff,
+            login_url,
+            {"csrf_token": token, "username": "demo-detective", "password": password},
+        )
+        assert "On the Algiers ferry" in queue
+        assert "Alexis Jane Doe" in queue
+    printed = log.read_text()
+    assert "GET /notices/alexis-jane-doe" in printed  # requests are logged...
+    assert "127.0.0.1 -" not in printed  # ...but never the visitor's address
+
+    # A second run keeps the database and its one notice, and gives new passwords.
+    with _demo(env, tmp_path / "second.log") as base:
+        with _opener().open(f"{base}/") as response:
+            assert response.read().decode().count('href="/notices/alexis-jane-doe"') == 1
+        again = (tmp_path / "second.log").read_text()
+        assert re.search(r"demo-detective\s+(\S+)", again).group(1) != password

@@ -1,0 +1,160 @@
+"""The public side: notices, the tip form, the receipt."""
+
+import re
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from tipline import db
+from tipline.demo import DEMO_NOTICE
+from tipline.notices import services as notices
+from tipline.tips import receipts
+from tipline.tips.models import Tip
+
+from ..conftest import RECEIPT_RE, csrf_token
+
+
+def test_gallery_lists_published_notices_only(client, session, published_notice):
+    notices.create_notice(session, notices.NoticeDraft(subject_name="Draft Person"), "pio")
+    session.commit()
+    page = client.get("/").get_data(as_text=True)
+    assert "Alexis Jane Doe" in page
+    assert f'href="/notices/{published_notice.slug}"' in page
+    assert "Draft Person" not in page
+
+
+def test_notice_page_shows_charges_caution_reward_and_tel_links(client, published_notice):
+    response = client.get(f"/notices/{published_notice.slug}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<a class="contact-phone" href="tel:+1-504-658-6030">504-658-6030</a>' in page
+    assert '<a class="contact-phone" href="tel:+1-504-822-1111">504-822-1111</a>' in page
+    assert "La. R.S. 14:134" in page and "Malfeasance in office" in page
+    assert "La. R.S. 14:338" in page and "Interfering with emergency communication" in page
+    assert "Do not approach" in page
+    assert "cash reward" in page
+    assert 'alt="No photo of Alexis Jane Doe has been published"' in page
+    assert f'href="/notices/{published_notice.slug}/tip"' in page
+
+
+def test_draft_and_unknown_notices_are_not_found(client, session):
+    draft = notices.create_notice(session, DEMO_NOTICE, "pio")
+    session.commit()
+    assert client.get(f"/notices/{draft.slug}").status_code == 404
+    assert client.get(f"/notices/{draft.slug}/tip").status_code == 404
+    assert client.get("/notices/nobody").status_code == 404
+
+
+def test_reading_notices_sets_no_cookie(client, published_notice):
+    for url in ["/", f"/notices/{published_notice.slug}"]:
+        response = client.get(url)
+        assert "Set-Cookie" not in response.headers, url
+
+
+def test_every_tip_form_says_call_911(client, published_notice):
+    for url in ["/tip", f"/notices/{published_notice.slug}/tip"]:
+        page = client.get(url).get_data(as_text=True)
+        assert "In immediate danger, or they are there right now?" in page
+        assert 'href="tel:911"' in page
+
+
+def test_tip_post_without_csrf_token_is_refused_and_saves_nothing(client, session):
+    client.get("/tip")  # a session exists, but the form's token is missing
+    response = client.post("/tip", data={"narrative": "forged"})
+    assert response.status_code == 400
+    assert "This form has expired" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Tip)) == 0
+
+
+def test_tip_on_a_notice_gets_a_receipt_code_that_was_committed(app, client, published_notice):
+    url = f"/notices/{published_notice.slug}/tip"
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token(client, url),
+            "narrative": "She was buying coffee on Magazine St.",
+            "seen_when": "today 3 pm",
+            "seen_where": "Magazine St & Napoleon Ave",
+            "there_now": "y",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    code = RECEIPT_RE.search(page).group(0)
+    # A separate connection sees the tip: the receipt was shown after the commit.
+    with app.app_context(), Session(db.engine()) as other:
+        tip = other.scalar(select(Tip))
+        assert tip.receipt_hash == receipts.hash_code(receipts.receipt_key(app.secret_key), code)
+        assert tip.notice_id == published_notice.id
+        assert tip.there_now is True
+        assert (tip.seen_when, tip.seen_where) == ("today 3 pm", "Magazine St & Napoleon Ave")
+
+
+def test_no_receipt_is_shown_when_the_commit_fails(client, session, monkeypatch):
+    token = csrf_token(client, "/tip")
+
+    def failing_commit(self):
+        raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(Session, "commit", failing_commit)
+    response = client.post(
+        "/tip", data={"csrf_token": token, "narrative": "Seen at the levee", "seen_when": "noon"}
+    )
+    monkeypatch.undo()
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503
+    assert RECEIPT_RE.search(page) is None
+    assert "Your tip was not saved" in page
+    assert "Seen at the levee" in page  # what they typed is kept
+    assert session.scalar(select(func.count()).select_from(Tip)) == 0
+
+
+def test_empty_narrative_is_explained_and_the_rest_is_kept(client, session):
+    token = csrf_token(client, "/tip")
+    response = client.post(
+        "/tip", data={"csrf_token": token, "narrative": " ", "seen_where": "Canal Street"}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Please tell us what you saw" in page
+    assert 'aria-invalid="true"' in page
+    assert "Canal Street" in page
+    assert session.scalar(select(func.count()).select_from(Tip)) == 0
+
+
+def test_tip_form_on_a_wrong_method_or_with_overlong_text_fails_plainly(client):
+    token = csrf_token(client, "/tip")
+    response = client.post("/tip", data={"csrf_token": token, "narrative": "x" * 20001})
+    assert response.status_code == 400
+    assert "under 20,000 characters" in response.get_data(as_text=True)
+    assert client.delete("/tip").status_code == 405
+
+
+def test_no_address_agent_or_referrer_is_stored(app, client, session, published_notice):
+    url = f"/notices/{published_notice.slug}/tip"
+    marks = {
+        "REMOTE_ADDR": "203.0.113.77",
+        "HTTP_USER_AGENT": "Mozilla/5.0 TrackMeAgent/9.9",
+        "HTTP_REFERER": "https://referrer.example/secret-page",
+        "HTTP_X_FORWARDED_FOR": "198.51.100.23",
+    }
+    token = csrf_token(client, url)
+    client.post(url, data={"csrf_token": token, "narrative": "seen"}, environ_base=marks)
+    dump = []
+    for table in ["tip", "audit_event", "notice", "staff_user"]:
+        for row in session.execute(text(f"SELECT * FROM {table}")):  # noqa: S608 - fixed names
+            dump.append(repr(tuple(row)))
+    everything = "\n".join(dump)
+    assert "seen" in everything  # the dump did read the tip
+    for needle in ["203.0.113.77", "TrackMeAgent", "referrer.example", "198.51.100.23"]:
+        assert needle not in everything
+    cookie = client.get_cookie("session")
+    assert cookie is None or not re.search(r"203\.0\.113|TrackMe", cookie.value)
+
+
+def test_health_check(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "ok\n"
