@@ -171,3 +171,9 @@ def sign_in(client: FlaskClient, username: str, password: str = PASSWORD):
 
 
 RECEIPT_RE = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){4}\b")
+
+
+def receipt_code_on(page: str) -> str | None:
+    """The receipt code a person would read on ``page`` (tags stripped), or None."""
+    found = RECEIPT_RE.search(re.sub(r"<[^>]+>", "", page))
+    return found.group(0) if found else None

@@ -19,7 +19,7 @@ from sqlalchemy import inspect, select
 from tipline import db, migrations
 from tipline.auth.models import Role, StaffUser
 
-from .conftest import PASSWORD, RECEIPT_RE, SECRET
+from .conftest import PASSWORD, SECRET, receipt_code_on
 
 TIPLINE = str(Path(sys.executable).parent / "tipline")
 
@@ -164,7 +164,7 @@ def test_demo_serves_the_notice_takes_a_tip_and_shows_it_to_a_detective(tmp_path
         tip_url = f"{base}/notices/alexis-jane-doe/tip"
         token = _form_token(public, tip_url)
         receipt = _post(public, tip_url, {"csrf_token": token, "narrative": "On the Algiers ferry"})
-        assert RECEIPT_RE.search(receipt)
+        assert receipt_code_on(receipt)
 
         staff = _opener()
         login_url = f"{base}/staff/login"

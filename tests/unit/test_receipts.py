@@ -64,3 +64,22 @@ def test_public_refs_are_unguessable_length():
 )
 def test_printed_numbers_become_dialable_tel_uris(printed, uri):
     assert tel_uri(printed) == uri
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (5, "just now"),
+        (125, "2 min ago"),
+        (7300, "2 h ago"),
+        (90000, "1 day ago"),
+        (3 * 86400, "3 days ago"),
+    ],
+)
+def test_ages_read_plainly(seconds, text):
+    from datetime import timedelta
+
+    from tipline.db import utcnow
+    from tipline.web.templating import age
+
+    assert age(utcnow() - timedelta(seconds=seconds)) == text

@@ -13,16 +13,16 @@ from tipline.db import utcnow
 
 
 def age(moment: datetime) -> str:
-    """A short, plain age such as "4 min", "3 h" or "2 days"."""
+    """A short, plain age such as "4 min ago", "3 h ago" or "2 days ago"."""
     seconds = int((utcnow() - moment).total_seconds())
     if seconds < 60:
         return "just now"
     if seconds < 3600:
-        return f"{seconds // 60} min"
+        return f"{seconds // 60} min ago"
     if seconds < 86400:
-        return f"{seconds // 3600} h"
+        return f"{seconds // 3600} h ago"
     days = seconds // 86400
-    return f"{days} day" if days == 1 else f"{days} days"
+    return "1 day ago" if days == 1 else f"{days} days ago"
 
 
 def _globals() -> dict[str, Any]:
