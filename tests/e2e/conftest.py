@@ -1,0 +1,129 @@
+"""Browser tests: Playwright driving Debian's Chromium against a real `tipline demo` process.
+
+Screenshots go to ``test-artifacts/screenshots/`` (kept by CI as artefacts of the run).
+Without /usr/bin/chromium these tests are skipped with a reason, except under CI, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ..test_cli import _demo
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class DemoSite:
+    base_url: str
+    passwords: dict[str, str]
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory) -> Iterator[DemoSite]:
+    """One real `tipline demo` process for the browser tests, on its own instance folder."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
+    env["TIPLINE_INSTANCE_PATH"] = str(tmp)
+    log = tmp / "demo.log"
+    with _demo(env, log) as base:
+        printed = log.read_text()
+        passwords = dict(re.findall(r"(demo-[a-z-]+)\s+(\S+-\S+-\S+-\S+)", printed))
+        yield DemoSite(base, passwords, log)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI must run the browser tests: {CHROMIUM} is missing")
+        pytest.skip(
+            f"browser tests skipped: {CHROMIUM} is not installed (apt-get install chromium)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _page(browser, **options):
+    context = browser.new_context(**options)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """A phone-sized page (360×740, touch)."""
+    yield from _page(browser, viewport=PHONE, has_touch=True, is_mobile=True)
+
+
+@pytest.fixture
+def desktop(browser):
+    yield from _page(browser, viewport=DESKTOP)
+
+
+@pytest.fixture
+def phone_no_js(browser):
+    """A phone-sized page with JavaScript switched off."""
+    yield from _page(browser, viewport=PHONE, has_touch=True, java_script_enabled=False)
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def assert_accessible(page, name: str) -> None:
+    """axe-core (WCAG 2.0/2.1/2.2 A and AA rules) finds nothing on the current page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(
+        page,
+        options={
+            "runOnly": {
+                "type": "tag",
+                "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"],
+            }
+        },
+    )
+    violations = results.response["violations"]
+    summary = [
+        f"{v['id']}: {v['help']} ({', '.join(n['target'][0] for n in v['nodes'][:3])})"
+        for v in violations
+    ]
+    assert not violations, f"axe on {name}: " + "; ".join(summary)
+    shot(page, name)
+
+
+def copy_screenshots_to_docs() -> None:
+    """Used once by hand to refresh docs/screenshots/ from the last run."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    docs.mkdir(parents=True, exist_ok=True)
+    for png in ARTIFACTS.glob("*.png"):
+        shutil.copy(png, docs / png.name)
