@@ -1,0 +1,40 @@
+"""Gunicorn settings for Tipline: `gunicorn -c deploy/gunicorn.conf.py 'tipline:create_app()'`.
+
+Every setting can be overridden on the command line or with GUNICORN_CMD_ARGS.
+"""
+
+import multiprocessing
+import os
+
+# Behind nginx on the same host; nginx terminates TLS and is the only client.
+bind = os.environ.get("TIPLINE_BIND", "127.0.0.1:8000")
+
+# Sync workers: every request is short (no request waits on e-mail; that is the task queue's
+# job), so (2 x cores) + 1 processes keep the CPUs busy. Threads would share the SQLite write lock.
+workers = int(os.environ.get("TIPLINE_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = 5000
+max_requests_jitter = 500
+
+# Load the app once in the master and fork: less memory per worker, faster restarts.
+preload_app = True
+
+# The access log never carries the client's address, user agent or referrer (DESIGN.md:
+# nothing identifies a public visitor). Method, path, status, size and time only.
+accesslog = "-"
+access_log_format = '"%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+errorlog = "-"
+loglevel = "info"
+
+# nginx passes the client address in X-Forwarded-For only so the rate limiter can hash it;
+# trust that header from the local proxy alone.
+forwarded_allow_ips = "127.0.0.1"
+proxy_allow_ips = "127.0.0.1"
+
+# Uploads are bounded by the app (MAX_CONTENT_LENGTH) and by nginx (client_max_body_size).
+limit_request_line = 8190
