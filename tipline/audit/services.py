@@ -3,24 +3,23 @@ same transaction, so an action without its audit row cannot be committed."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tipline.audit import chain
-from tipline.audit.models import AuditEvent
+from tipline.audit.models import AuditEvent, AuditVerification
+from tipline.auth.models import Role, StaffUser
 from tipline.db import utcnow
-
-if TYPE_CHECKING:
-    from tipline.auth.models import StaffUser
 
 PUBLIC = "public"
 SYSTEM = "system"
 
-#: pg_advisory_xact_lock key serialising writers of the chain head ("tipline audit" in ASCII).
-CHAIN_LOCK = 0x7469706C696E6561
+#: pg_advisory_xact_lock key serialising writers of the chain head.
+CHAIN_LOCK = 0x7469706C696E6561  # "tiplinea", fits a signed bigint
 
 
 def record(
@@ -113,6 +112,30 @@ def events_for(session: Session, object_type: str, object_id: object) -> list[Au
     )
 
 
-def latest_events(session: Session, limit: int = 50) -> list[AuditEvent]:
-    """The newest events, newest first (for the supervisor page)."""
-    return list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)))
+#: Roles that read the audit log. Detectives see a tip's own trail, not the whole log.
+AUDIT_READERS = frozenset({Role.SUPERVISOR})
+
+
+class NotAllowed(PermissionError):
+    """The staff member's role may not read the audit log."""
+
+
+@dataclass(frozen=True)
+class Overview:
+    last_verification: AuditVerification | None
+    latest: list[AuditEvent]
+    total: int
+
+
+def overview(session: Session, viewer: StaffUser, limit: int = 50) -> Overview:
+    """The last `tipline audit verify` result and the newest events, for a supervisor."""
+    if viewer.role not in AUDIT_READERS or not viewer.active:
+        raise NotAllowed(f"{viewer.role.value} may not read the audit log")
+    last = session.scalar(
+        select(AuditVerification)
+        .order_by(AuditVerification.checked_at.desc(), AuditVerification.id.desc())
+        .limit(1)
+    )
+    latest = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit))
+    total = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    return Overview(last, list(latest), total)

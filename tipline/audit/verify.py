@@ -210,11 +210,3 @@ def save(session: Session, report: Report) -> AuditVerification:
     session.add(result)
     session.flush()
     return result
-
-
-def last_result(session: Session) -> AuditVerification | None:
-    return session.scalar(
-        select(AuditVerification)
-        .order_by(AuditVerification.checked_at.desc(), AuditVerification.id.desc())
-        .limit(1)
-    )
