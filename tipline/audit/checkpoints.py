@@ -109,7 +109,8 @@ def write_checkpoint(
         f.write(chain.canonical_json(entry) + b"\n")
         f.flush()
         os.fsync(f.fileno())
-    lines = sum(1 for _ in path.open("rb"))
+    with path.open("rb") as f:
+        lines = sum(1 for _ in f)
     return Checkpoint(line=lines, seq=seq, hash=row_hash, at=at)
 
 
