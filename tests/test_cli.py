@@ -188,3 +188,44 @@ def test_demo_serves_the_notice_takes_a_tip_and_shows_it_to_a_detective(tmp_path
             assert response.read().decode().count('href="/notices/alexis-jane-doe"') == 1
         again = (tmp_path / "second.log").read_text()
         assert re.search(r"demo-detective\s+(\S+)", again).group(1) != password
+
+    # The demo made a signing key; checkpoint and verify work on its log with no setup.
+    key_file = tmp_path / "audit-signing-key.pem"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    audit_env = {**env, "TIPLINE_ENV": "development"}
+    for args in (["audit", "checkpoint"], ["audit", "verify"]):
+        result = subprocess.run(
+            [TIPLINE, *args], env=audit_env, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert "Tips: 1; tip.received events: 1." in result.stdout
+    assert "1 signed checkpoints" in result.stdout
+
+
+def test_audit_verify_as_a_command_exits_non_zero_and_names_the_row(tmp_path):
+    """The real `tipline audit verify` process, on an edited SQLite log."""
+    env = {
+        **os.environ,
+        "TIPLINE_SECRET_KEY": SECRET,
+        "TIPLINE_INSTANCE_PATH": str(tmp_path),
+    }
+
+    def tipline(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [TIPLINE, *args], env=env, capture_output=True, text=True, check=False, input=PASSWORD
+        )
+
+    assert tipline("db", "upgrade").returncode == 0
+    assert tipline("user", "add", "sup", "--role", "supervisor").returncode == 0
+    assert tipline("user", "add", "det", "--role", "detective").returncode == 0
+    ok = tipline("audit", "verify")
+    assert ok.returncode == 0, ok.stderr
+    assert "2 events checked" in ok.stdout
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'tipline.sqlite3'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER audit_event_no_update")
+        conn.exec_driver_sql("UPDATE audit_event SET details = '{}' WHERE seq = 2")
+    engine.dispose()
+    bad = tipline("audit", "verify")
+    assert bad.returncode == 1
+    assert "FAILED: row id 2 (sequence 2): its contents do not match its hash" in bad.stderr
