@@ -14,35 +14,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from tipline.audit import chain
+from tipline.audit import chain, triggers
 from tipline.db import UTCDateTime
 
 revision: str = "0601"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-PG_FUNCTION = """
-CREATE FUNCTION tipline_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION '% on % refused: the application never changes or removes these rows',
-        TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
-END
-$$
-"""
-PG_TRIGGERS = {
-    "audit_event_append_only": "BEFORE UPDATE OR DELETE ON audit_event FOR EACH ROW",
-    "audit_event_no_truncate": "BEFORE TRUNCATE ON audit_event FOR EACH STATEMENT",
-    "tip_no_delete": "BEFORE DELETE ON tip FOR EACH ROW",
-    "tip_no_truncate": "BEFORE TRUNCATE ON tip FOR EACH STATEMENT",
-}
-# SQLite has no TRUNCATE. Note that batch operations (which rebuild a table) drop its
-# triggers: tests/unit/test_audit_protection.py checks they are all there at head.
-SQLITE_TRIGGERS = {
-    "audit_event_no_update": "BEFORE UPDATE ON audit_event",
-    "audit_event_no_delete": "BEFORE DELETE ON audit_event",
-    "tip_no_delete": "BEFORE DELETE ON tip",
-}
 
 
 def upgrade() -> None:
@@ -76,16 +54,8 @@ def upgrade() -> None:
         batch_op.alter_column("row_hash", existing_type=sa.String(length=64), nullable=False)
         batch_op.create_unique_constraint(batch_op.f("uq_audit_event_seq"), ["seq"])
 
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(PG_FUNCTION)
-        for name, when in PG_TRIGGERS.items():
-            op.execute(f"CREATE TRIGGER {name} {when} EXECUTE FUNCTION tipline_refuse_change()")
-    else:
-        for name, when in SQLITE_TRIGGERS.items():
-            op.execute(
-                f"CREATE TRIGGER {name} {when} BEGIN SELECT RAISE(ABORT, "
-                f"'{name}: the application never changes or removes these rows'); END"
-            )
+    # After the batch operations above: rebuilding a SQLite table drops its triggers.
+    triggers.create(op.execute, op.get_bind().dialect.name)
 
 
 def _chain_existing_rows() -> None:
@@ -138,14 +108,7 @@ def _chain_existing_rows() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for name in PG_TRIGGERS:
-            table = "tip" if name.startswith("tip_") else "audit_event"
-            op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-        op.execute("DROP FUNCTION IF EXISTS tipline_refuse_change()")
-    else:
-        for name in SQLITE_TRIGGERS:
-            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    triggers.drop(op.execute, op.get_bind().dialect.name)
 
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_audit_event_seq"), type_="unique")
