@@ -198,3 +198,23 @@ def test_supervisor_page_shows_the_failed_verification(app, log, runner, client,
     page = client.get("/staff/audit").get_data(as_text=True)
     assert "Verification failed" in page
     assert f"row id {bad_id} (sequence 4): its contents do not match its hash" in page
+
+
+def test_checkpoints_without_their_signing_key_fail_verification(app, log, runner):
+    import os
+
+    os.remove(app.config["AUDIT_SIGNING_KEY_FILE"])
+    code, output = verify(runner)
+    assert code == 1
+    assert "FAILED: the checkpoints cannot be checked: There is no audit signing key" in output
+
+
+def test_checkpoint_without_a_signing_key_says_how_to_make_one(runner, tmp_path):
+    result = runner.invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 1
+    assert "tipline audit new-signing-key" in result.output
+    assert "Traceback" not in result.output
+    again = runner.invoke(args=["audit", "new-signing-key"])
+    assert again.exit_code == 0
+    refused = runner.invoke(args=["audit", "new-signing-key"])
+    assert refused.exit_code == 1 and "already exists" in refused.output

@@ -30,7 +30,7 @@ def _refuse(verb: str, table: str) -> ProtectedRowError:
 
 def append_only(cls: T) -> T:
     """Refuse updates and deletes of ``cls`` rows through the ORM."""
-    table = cls.__tablename__
+    table: str = getattr(cls, "__tablename__")  # noqa: B009 - a mapped class, not any type
     _NO_UPDATE[cls] = table
     _NO_DELETE[cls] = table
 
@@ -43,7 +43,7 @@ def append_only(cls: T) -> T:
 
 def undeletable(cls: T) -> T:
     """Refuse deletes of ``cls`` rows through the ORM."""
-    table = cls.__tablename__
+    table: str = getattr(cls, "__tablename__")  # noqa: B009 - a mapped class, not any type
     _NO_DELETE[cls] = table
 
     def before_delete(_mapper: Any, _conn: Any, _target: Any) -> None:
@@ -72,5 +72,5 @@ def _refuse_bulk(state: ORMExecuteState) -> None:
         return
     table = getattr(getattr(state.statement, "table", None), "name", None)
     protected = _NO_DELETE if state.is_delete else _NO_UPDATE
-    if table in protected.values():
+    if table is not None and table in protected.values():
         raise _refuse("deleted" if state.is_delete else "updated", table)
