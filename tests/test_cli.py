@@ -202,6 +202,7 @@ def test_demo_serves_the_notice_takes_a_tip_and_shows_it_to_a_detective(tmp_path
     assert "1 signed checkpoints" in result.stdout
 
 
+@pytest.mark.slow
 def test_audit_verify_as_a_command_exits_non_zero_and_names_the_row(tmp_path):
     """The real `tipline audit verify` process, on an edited SQLite log."""
     env = {
