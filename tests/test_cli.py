@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 
 from tipline import db, migrations
@@ -22,6 +23,7 @@ from tipline.auth.models import Role, StaffUser
 from .conftest import PASSWORD, SECRET, receipt_code_on
 
 TIPLINE = str(Path(sys.executable).parent / "tipline")
+HEAD = ScriptDirectory(str(Path(migrations.__file__).parent)).get_current_head()
 
 
 def test_db_upgrade_creates_the_schema_on_an_empty_database(tmp_path):
@@ -34,7 +36,7 @@ def test_db_upgrade_creates_the_schema_on_an_empty_database(tmp_path):
         [TIPLINE, "db", "upgrade"], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "Database is at revision 0001" in result.stdout
+    assert f"Database is at revision {HEAD}." in result.stdout
     engine = db.make_engine(f"sqlite:///{tmp_path / 'tipline.sqlite3'}")
     assert "tip" in inspect(engine).get_table_names()
     engine.dispose()
@@ -62,7 +64,7 @@ def test_flask_command_reaches_the_same_commands(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "revision 0001" in result.stdout
+    assert f"revision {HEAD}" in result.stdout
 
 
 def test_user_add_reads_the_password_from_stdin(runner, session):
@@ -91,7 +93,7 @@ def test_db_upgrade_through_the_runner_reports_the_head(runner, app):
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0
     with app.app_context():
-        assert migrations.current_revision(db.engine()) == "0001"
+        assert migrations.current_revision(db.engine()) == HEAD
 
 
 def _free_port() -> int:
@@ -186,3 +188,45 @@ def test_demo_serves_the_notice_takes_a_tip_and_shows_it_to_a_detective(tmp_path
             assert response.read().decode().count('href="/notices/alexis-jane-doe"') == 1
         again = (tmp_path / "second.log").read_text()
         assert re.search(r"demo-detective\s+(\S+)", again).group(1) != password
+
+    # The demo made a signing key; checkpoint and verify work on its log with no setup.
+    key_file = tmp_path / "audit-signing-key.pem"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    audit_env = {**env, "TIPLINE_ENV": "development"}
+    for args in (["audit", "checkpoint"], ["audit", "verify"]):
+        result = subprocess.run(
+            [TIPLINE, *args], env=audit_env, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert "Tips: 1; tip.received events: 1." in result.stdout
+    assert "1 signed checkpoints" in result.stdout
+
+
+@pytest.mark.slow
+def test_audit_verify_as_a_command_exits_non_zero_and_names_the_row(tmp_path):
+    """The real `tipline audit verify` process, on an edited SQLite log."""
+    env = {
+        **os.environ,
+        "TIPLINE_SECRET_KEY": SECRET,
+        "TIPLINE_INSTANCE_PATH": str(tmp_path),
+    }
+
+    def tipline(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [TIPLINE, *args], env=env, capture_output=True, text=True, check=False, input=PASSWORD
+        )
+
+    assert tipline("db", "upgrade").returncode == 0
+    assert tipline("user", "add", "sup", "--role", "supervisor").returncode == 0
+    assert tipline("user", "add", "det", "--role", "detective").returncode == 0
+    ok = tipline("audit", "verify")
+    assert ok.returncode == 0, ok.stderr
+    assert "2 events checked" in ok.stdout
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'tipline.sqlite3'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER audit_event_no_update")
+        conn.exec_driver_sql("UPDATE audit_event SET details = '{}' WHERE seq = 2")
+    engine.dispose()
+    bad = tipline("audit", "verify")
+    assert bad.returncode == 1
+    assert "FAILED: row id 2 (sequence 2): its contents do not match its hash" in bad.stderr

@@ -11,6 +11,8 @@ from flask.cli import ScriptInfo, with_appcontext
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
 from tipline import db, migrations
+from tipline.audit import roles
+from tipline.audit.cli import audit_group, ensure_signing_key
 from tipline.auth import services as auth
 from tipline.auth.models import Role
 
@@ -25,6 +27,29 @@ def db_group() -> None:
 def db_upgrade() -> None:
     migrations.upgrade(db.engine())
     click.echo(f"Database is at revision {migrations.current_revision(db.engine())}.")
+
+
+@db_group.command(
+    "grant-app-role",
+    help="PostgreSQL: give ROLE the application's rights on this database's schema, without "
+    "UPDATE/DELETE/TRUNCATE on the audit log or DELETE/TRUNCATE on tips. Run after upgrades.",
+)
+@click.argument("role")
+@click.option("--print-sql", is_flag=True, help="Print the statements instead of running them.")
+@with_appcontext
+def db_grant_app_role(role: str, print_sql: bool) -> None:
+    engine = db.engine()
+    if engine.dialect.name != "postgresql":
+        raise click.ClickException("Database roles exist only on PostgreSQL.")
+    with engine.begin() as connection:
+        if print_sql:
+            statements = roles.app_role_sql(connection, role)
+        else:
+            statements = roles.grant_app_role(connection, role)
+    for statement in statements:
+        click.echo(f"{statement};")
+    if not print_sql:
+        click.echo(f"Granted the application's rights to {role}.", err=True)
 
 
 @click.group("user", help="Staff accounts.")
@@ -89,6 +114,7 @@ def demo(host: str, port: int) -> None:
         migrations.upgrade(db.engine())
         accounts = seed_demo(db.session())
         db.session().commit()
+        ensure_signing_key()
     url = f"http://{host}:{port}"
     click.echo(f"Demo database: {app.config['DATABASE_URL']}")
     click.echo(f"Demo notice:   {url}/notices/{DEMO_SLUG}")
@@ -108,6 +134,7 @@ def _serve(app: Flask, host: str, port: int) -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(user_group)
+    app.cli.add_command(audit_group)
 
 
 def _make_app() -> Flask:
@@ -128,4 +155,5 @@ def main(ctx: click.Context) -> None:
 
 main.add_command(db_group)
 main.add_command(user_group)
+main.add_command(audit_group)
 main.add_command(demo)

@@ -37,6 +37,13 @@ class Defaults:
     SESSION_COOKIE_SECURE = True
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
 
+    # The audit log (see README, "The audit log"). AUDIT_KEY keys the hash chain; unset, it is
+    # derived from SECRET_KEY. The signing key and the checkpoint file default to the
+    # instance folder; in production put them where the database's administrators cannot write.
+    AUDIT_KEY: str | None = None
+    AUDIT_SIGNING_KEY_FILE: str | None = None
+    AUDIT_CHECKPOINT_FILE: str | None = None
+
     WTF_CSRF_TIME_LIMIT = 3600 * 4  # a frightened tipster may take a while to type
     MAX_CONTENT_LENGTH = 1 * 1024 * 1024  # no uploads yet: text forms only
     MIN_PASSWORD_LENGTH = 12
@@ -56,11 +63,17 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'tipline.sqlite3'}"
+    instance = Path(app.instance_path)
+    if not app.config["AUDIT_SIGNING_KEY_FILE"]:
+        app.config["AUDIT_SIGNING_KEY_FILE"] = str(instance / "audit-signing-key.pem")
+    if not app.config["AUDIT_CHECKPOINT_FILE"]:
+        app.config["AUDIT_CHECKPOINT_FILE"] = str(instance / "audit-checkpoints.jsonl")
     if app.config["ENV"] == "development":
         app.config["SESSION_COOKIE_SECURE"] = False
         if not app.config["SECRET_KEY"]:
             app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
     _check_secret_key(app)
+    _check_audit_key(app)
 
 
 def _load_environment(app: Flask) -> None:
@@ -88,6 +101,15 @@ def _check_secret_key(app: Flask) -> None:
             "value. Set it to a long random string, for example the output of "
             "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`, in the "
             "environment or in instance/config.py. (`tipline demo` makes one for you.)"
+        )
+
+
+def _check_audit_key(app: Flask) -> None:
+    key = app.config.get("AUDIT_KEY")
+    if key is not None and len(str(key)) < 32:
+        raise SecretKeyError(
+            "Tipline will not start: TIPLINE_AUDIT_KEY is shorter than 32 characters. Set it "
+            "to a long random string, or leave it unset to derive it from the secret key."
         )
 
 

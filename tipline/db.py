@@ -48,6 +48,16 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012 - SQLAlchemy reads it
 
 
+SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE"})
+
+#: Execution options of the engine behind request sessions. On SQLite their transactions take
+#: the write lock when they begin: almost every request writes (a tip, an audit row for a
+#: viewed tip), and a WAL transaction that reads first and writes later fails with SQLITE_BUSY
+#: if another writer committed in between. Taking the lock up front makes such requests wait
+#: their turn (busy timeout) instead. Readers in other connections are not blocked (WAL).
+WRITE_OPTIONS = {"sqlite_begin": "IMMEDIATE"}
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
@@ -65,16 +75,27 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # Request sessions begin IMMEDIATE (see WRITE_OPTIONS); plain sessions DEFERRED.
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}" if mode in SQLITE_BEGIN_MODES else "BEGIN")
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
 def init_app(app: Flask) -> None:
+    from tipline.audit.chain import chain_key  # the audit package builds on this module
+
     engine = make_engine(app.config["DATABASE_URL"], app.config["DATABASE_ECHO"])
     app.extensions["tipline.engine"] = engine
-    app.extensions["tipline.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    # Every session carries the audit key, so audit.record() works without an app context.
+    info = {"audit_key": chain_key(app.config)}
+    app.extensions["tipline.sessionmaker"] = sessionmaker(
+        bind=engine, expire_on_commit=False, info=info
+    )
+    app.extensions["tipline.write_sessionmaker"] = sessionmaker(
+        bind=engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False, info=info
+    )
     app.teardown_appcontext(_close_session)
 
 
@@ -85,7 +106,7 @@ def engine() -> Engine:
 def session() -> Session:
     """The session for this request (or app context), opened on first use."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["tipline.sessionmaker"]()
+        g.db_session = current_app.extensions["tipline.write_sessionmaker"]()
     return g.db_session
 
 

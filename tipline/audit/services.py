@@ -3,18 +3,23 @@ same transaction, so an action without its audit row cannot be committed."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from flask import current_app, has_app_context
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tipline.audit.models import AuditEvent
-
-if TYPE_CHECKING:
-    from tipline.auth.models import StaffUser
+from tipline.audit import chain
+from tipline.audit.models import AuditEvent, AuditVerification
+from tipline.auth.models import Role, StaffUser
+from tipline.db import utcnow
 
 PUBLIC = "public"
 SYSTEM = "system"
+
+#: pg_advisory_xact_lock key serialising writers of the chain head.
+CHAIN_LOCK = 0x7469706C696E6561  # "tiplinea", fits a signed bigint
 
 
 def record(
@@ -27,23 +32,73 @@ def record(
 ) -> AuditEvent:
     """Add an audit event for ``actor`` doing ``action`` to an object, and flush it.
 
-    ``actor`` is a staff user or a label such as ``PUBLIC`` or ``SYSTEM``.
+    ``actor`` is a staff user or a label such as ``PUBLIC`` or ``SYSTEM``. The event is
+    linked to the chain head; writers are serialised until their transaction ends.
     """
     if isinstance(actor, str):
         actor_id, label = None, actor
     else:
         actor_id, label = actor.id, actor.username
+    key = audit_key(session)
+    stored_details = chain.normalise_details(details)
+    lock_chain_head(session)
+    head = session.execute(
+        select(AuditEvent.seq, AuditEvent.row_hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev_hash = (head.seq + 1, head.row_hash) if head else (1, chain.GENESIS)
     event = AuditEvent(
+        seq=seq,
+        occurred_at=utcnow(),
         actor_id=actor_id,
         actor_label=label,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
-        details=details,
+        details=stored_details,
+        prev_hash=prev_hash,
     )
+    event.row_hash = hash_of(key, event)
     session.add(event)
     session.flush()
     return event
+
+
+def lock_chain_head(session: Session) -> None:
+    """Hold the chain head until this transaction ends, so the next ``seq`` is ours alone.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: request sessions begin
+    IMMEDIATE (``tipline.db.WRITE_OPTIONS``), so the write lock is already held; in a
+    deferred transaction an insert after a stale read fails with SQLITE_BUSY and nothing
+    forks.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK)))
+
+
+def audit_key(session: Session) -> bytes:
+    """The chain key carried by sessions from the app's sessionmakers (or the app's config)."""
+    key = session.info.get("audit_key")
+    if key is None and has_app_context():
+        key = chain.chain_key(current_app.config)
+    if key is None:
+        raise RuntimeError("This session has no audit key: use the app's sessionmaker.")
+    return key
+
+
+def hash_of(key: bytes, event: AuditEvent) -> str:
+    """The keyed hash ``event`` must carry, computed from its fields."""
+    return chain.row_hash(
+        key,
+        seq=event.seq,
+        occurred_at=event.occurred_at,
+        actor_id=event.actor_id,
+        actor_label=event.actor_label,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        details=event.details,
+        prev_hash=event.prev_hash,
+    )
 
 
 def events_for(session: Session, object_type: str, object_id: object) -> list[AuditEvent]:
@@ -52,6 +107,35 @@ def events_for(session: Session, object_type: str, object_id: object) -> list[Au
         session.scalars(
             select(AuditEvent)
             .where(AuditEvent.object_type == object_type, AuditEvent.object_id == str(object_id))
-            .order_by(AuditEvent.id)
+            .order_by(AuditEvent.seq)
         )
     )
+
+
+#: Roles that read the audit log. Detectives see a tip's own trail, not the whole log.
+AUDIT_READERS = frozenset({Role.SUPERVISOR})
+
+
+class NotAllowed(PermissionError):
+    """The staff member's role may not read the audit log."""
+
+
+@dataclass(frozen=True)
+class Overview:
+    last_verification: AuditVerification | None
+    latest: list[AuditEvent]
+    total: int
+
+
+def overview(session: Session, viewer: StaffUser, limit: int = 50) -> Overview:
+    """The last `tipline audit verify` result and the newest events, for a supervisor."""
+    if viewer.role not in AUDIT_READERS or not viewer.active:
+        raise NotAllowed(f"{viewer.role.value} may not read the audit log")
+    last = session.scalar(
+        select(AuditVerification)
+        .order_by(AuditVerification.checked_at.desc(), AuditVerification.id.desc())
+        .limit(1)
+    )
+    latest = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit))
+    total = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    return Overview(last, list(latest), total)

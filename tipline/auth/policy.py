@@ -26,6 +26,7 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "staff.home": ANY_STAFF,
     "staff.queue": TIP_READERS,
     "staff.tip": TIP_READERS,
+    "oversight.audit_log": frozenset({Role.SUPERVISOR}),
 }
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from flask import current_app, has_app_context
 from sqlalchemy import Engine
 
 HERE = Path(__file__).resolve().parent
@@ -21,6 +22,11 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database behind ``engine`` up to ``revision``."""
     cfg = alembic_config(engine)
+    if has_app_context():
+        # Revision 0601 chains audit rows written before the chain existed with this key.
+        from tipline.audit.chain import chain_key
+
+        cfg.attributes["audit_key"] = chain_key(current_app.config)
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)

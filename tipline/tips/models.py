@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from tipline.audit.guards import undeletable
 from tipline.auth.models import StaffUser
 from tipline.db import Base, utcnow
 from tipline.notices.models import Notice
@@ -24,6 +25,7 @@ class TipStatus(enum.StrEnum):
         return {"new": "Received", "in_review": "Being worked", "closed": "Closed"}[self.value]
 
 
+@undeletable  # no route, command or service deletes a tip; retention empties it
 class Tip(Base):
     __tablename__ = "tip"
     __table_args__ = (Index("ix_tip_queue", "status", "there_now", "received_at"),)
