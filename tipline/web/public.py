@@ -38,6 +38,20 @@ def notice(slug: str) -> str:
     return render_template("public/notice.html", notice=found, contact_lines=lines)
 
 
+@bp.get("/notices/<slug>/photos/<int:photo_id>/<variant>")
+def notice_photo(slug: str, photo_id: int, variant: str) -> Response:
+    """A notice photo ("display" or "thumb"), only while the notice is public and its
+    details have not been taken down."""
+    found = notices.public_photo(db.session(), slug, photo_id, variant)
+    if found is None:
+        abort(404)
+    data, mime = found
+    response = make_response(data)
+    response.headers["Content-Type"] = mime
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 @bp.route("/notices/<slug>/tip", methods=["GET", "POST"])
 def notice_tip(slug: str) -> Response:
     found = notices.public_notice(db.session(), slug)
