@@ -16,6 +16,7 @@ from wtforms import (
     Form,
     FormField,
     IntegerField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -83,7 +84,10 @@ class ChargeRow(Form):
     description = _short("Charge", 300)
     severity = SelectField(
         "Class",
-        choices=[(Severity.FELONY.value, "Felony"), (Severity.MISDEMEANOR.value, "Misdemeanour")],
+        choices=[
+            SelectChoice(Severity.FELONY.value, "Felony"),
+            SelectChoice(Severity.MISDEMEANOR.value, "Misdemeanour"),
+        ],
         default=Severity.FELONY.value,
     )
     warrant_date = PlainDateField("Warrant date", validators=[Optional()])
@@ -150,7 +154,7 @@ class NoticeForm(FlaskForm):
         coerce=int,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
-        validate_choice=True,
+        invalid_choice_message="Choose from the agency's lines shown.",
     )
     charges = FieldList(FormField(ChargeRow), max_entries=MAX_ROWS)
     contact_lines = FieldList(FormField(ContactRow), max_entries=MAX_ROWS)
@@ -161,7 +165,9 @@ class NoticeForm(FlaskForm):
     def __init__(self, defaults: list[ContactLine], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._defaults = defaults
-        self.default_lines.choices = [(c.id, f"{c.label}: {c.phone}") for c in defaults]
+        self.default_lines.choices = [
+            SelectChoice(str(c.id), f"{c.label}: {c.phone}") for c in defaults
+        ]
         self.pad_rows()
 
     @classmethod
@@ -281,7 +287,7 @@ class ReturnForm(FlaskForm):
 class ResolveForm(FlaskForm):
     resolution = SelectField(
         "What happened",
-        choices=[(r.value, r.label) for r in Resolution],
+        choices=[SelectChoice(r.value, r.label) for r in Resolution],
         validators=[DataRequired(message="Choose what happened.")],
     )
     resolved_on = PlainDateField(

@@ -92,7 +92,7 @@ def new() -> Page:
     session = db.session()
     form = NoticeForm(notices.default_contact_lines(session))
     if request.method == "GET":
-        form.default_lines.data = [c for c, _ in form.default_lines.choices]
+        form.default_lines.data = [c.id for c in notices.default_contact_lines(session)]
     if form.is_submitted() and form.add_row():
         return render_template("pio/edit.html", form=form, notice=None)
     error = None
