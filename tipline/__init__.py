@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     load_config(app, config)
     db.init_app(app)
+    pio.init_app(app)  # raises the body limit for photo uploads before CSRF reads forms
     csrf.init_app(app)
     policy.init_app(app)
     responses.init_app(app)

@@ -2,6 +2,7 @@
 archiving, photos from upload to the public URL, and who may open what."""
 
 import io
+import random
 import re
 from datetime import date
 
@@ -224,16 +225,25 @@ def test_editing_a_published_notice_keeps_a_version(app, pio_client, make_staff,
 
 
 def _upload(client, url, raw: bytes, alt="Photo of Jordan Q. Example", filename="p.jpg"):
-    token = csrf_token(client, url)
+    """POST the photo form as a browser would. The multipart body is built here because the
+    test client spools large bodies to a temporary file that it never closes."""
+    fields = {
+        "csrf_token": csrf_token(client, url),
+        "alt_text": alt,
+        "caption": "Booking photo, 2025",
+    }
+    boundary = "----tipline-test-boundary"
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    )
+    body += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="{filename}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    body += raw + f"\r\n--{boundary}--\r\n".encode()
     return client.post(
-        f"{url}/photos",
-        data={
-            "csrf_token": token,
-            "photo": (io.BytesIO(raw), filename),
-            "alt_text": alt,
-            "caption": "Booking photo, 2025",
-        },
-        content_type="multipart/form-data",
+        f"{url}/photos", data=body, content_type=f"multipart/form-data; boundary={boundary}"
     )
 
 
@@ -356,3 +366,26 @@ def test_notice_list_groups_by_status(pio_client, session, published_notice):
     assert page.index("Draft Person") < page.index("Alexis Jane Doe")
     assert f'href="/staff/notices/{draft.id}"' in page
     assert 'id="status-in_review"' in page and 'id="status-archived"' in page
+
+
+def test_a_photo_over_the_size_limit_is_refused_plainly(app, pio_client, session, agency_lines):
+    app.config["NOTICE_PHOTO_MAX_BYTES"] = 1024 * 1024
+    url = create_through_form(pio_client, agency_lines)
+    noise = Image.frombytes("RGB", (700, 700), random.Random(3).randbytes(700 * 700 * 3))
+    out = io.BytesIO()
+    noise.save(out, "PNG")
+    assert 1024 * 1024 < len(out.getvalue()) < 2 * 1024 * 1024  # over the photo limit only
+    response = _upload(pio_client, url, out.getvalue(), filename="big.png")
+    assert response.status_code == 400
+    assert "The photo must be a JPEG, PNG or WebP image under 1 MB." in response.get_data(
+        as_text=True
+    )
+
+
+def test_other_staff_forms_keep_the_small_upload_limit(pio_client, session, agency_lines):
+    url = create_through_form(pio_client, agency_lines)
+    token = csrf_token(pio_client, url)
+    response = pio_client.post(
+        f"{url}/edit", data={"csrf_token": token, "subject_name": "x" * (2 * 1024 * 1024)}
+    )
+    assert response.status_code == 413

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    Flask,
     abort,
     current_app,
     flash,
@@ -32,11 +33,16 @@ bp = Blueprint("pio", __name__, url_prefix="/staff/notices")
 Page = Response | str | tuple[str, int]
 
 
-@bp.before_request
 def _allow_photo_uploads() -> None:
-    # Only the photo upload may send a large body; every other form keeps the small limit.
+    """Only the photo upload may send a large body; every other form keeps the small limit."""
     if request.endpoint == "pio.add_photo":
         request.max_content_length = current_app.config["NOTICE_PHOTO_MAX_BYTES"] + 1024 * 1024
+
+
+def init_app(app: Flask) -> None:
+    """Register the upload limit hook. It must run before CSRF protection reads the form,
+    so ``create_app`` calls this before ``csrf.init_app``."""
+    app.before_request(_allow_photo_uploads)
 
 
 @bp.after_request
