@@ -14,8 +14,8 @@ from tipline.auth.models import Role
 from tipline.db import utcnow
 from tipline.demo import DEMO_NOTICE
 from tipline.media import ImageRejected
+from tipline.notices import photos, workflow
 from tipline.notices import services as notices
-from tipline.notices import workflow
 from tipline.notices.models import NoticePhoto, NoticeStatus, NoticeVersion, Resolution
 
 from .test_media import jpeg_with_gps
@@ -201,7 +201,7 @@ def test_archived_notices_are_off_the_site_and_cannot_be_edited(session, pio, ot
     with pytest.raises(notices.NoticeRefused, match="archived and can no longer be changed"):
         notices.update_notice(session, notice, replace(FULL, caution="changed"), pio)
     with pytest.raises(notices.NoticeRefused, match="archived"):
-        notices.add_photo(session, notice, jpeg_with_gps(), "A photo", pio)
+        photos.add_photo(session, notice, jpeg_with_gps(), "A photo", pio)
     assert notice.caution == FULL.caution
     assert "notice.edited" not in actions(session, notice)
 
@@ -246,7 +246,7 @@ def test_draft_edits_are_audited_without_a_version(session, pio):
 
 def test_photo_is_stored_as_clean_display_and_thumb_variants(session, pio):
     notice = notices.create_notice(session, FULL, pio)
-    photo = notices.add_photo(
+    photo = photos.add_photo(
         session, notice, jpeg_with_gps((2400, 1600)), "Head and shoulders", pio, caption="2024"
     )
     session.commit()
@@ -264,15 +264,15 @@ def test_photo_is_stored_as_clean_display_and_thumb_variants(session, pio):
 def test_a_file_that_is_not_an_image_is_refused_with_a_plain_message(session, pio):
     notice = notices.create_notice(session, FULL, pio)
     with pytest.raises(ImageRejected, match="The photo must be a JPEG, PNG or WebP image"):
-        notices.add_photo(session, notice, b"%PDF-1.7 not a photo", "A photo", pio)
+        photos.add_photo(session, notice, b"%PDF-1.7 not a photo", "A photo", pio)
     with pytest.raises(notices.NoticeRefused, match="Describe the photo"):
-        notices.add_photo(session, notice, jpeg_with_gps(), " ", pio)
+        photos.add_photo(session, notice, jpeg_with_gps(), " ", pio)
     assert session.scalar(select(func.count()).select_from(NoticePhoto)) == 0
 
 
 def _resolved_with_photo(session, pio, approver, resolved_at):
     notice = published(session, pio, approver)
-    notices.add_photo(session, notice, jpeg_with_gps(), "Photo of the subject", pio)
+    photos.add_photo(session, notice, jpeg_with_gps(), "Photo of the subject", pio)
     workflow.resolve_notice(
         session, notice, pio, Resolution.LOCATED, resolved_at.date(), now=resolved_at
     )

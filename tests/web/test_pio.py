@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from tipline import audit
 from tipline.auth.models import Role
+from tipline.notices import photos, workflow
 from tipline.notices import services as notices
-from tipline.notices import workflow
 from tipline.notices.models import ContactLine, Notice, NoticeStatus, Resolution
 from tipline.tips import receipts
 from tipline.tips import services as tips
@@ -277,6 +277,7 @@ def test_photo_with_gps_uploaded_by_the_pio_is_served_publicly_without_metadata(
         assert served.status_code == 200
         assert served.headers["Content-Type"] == "image/jpeg"
         assert served.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in served.headers["Content-Security-Policy"]
         assert "Set-Cookie" not in served.headers
         image = Image.open(io.BytesIO(served.data))
         assert image.format == "JPEG" and max(image.size) == longest
@@ -305,7 +306,7 @@ def test_a_file_that_is_not_an_image_is_refused_plainly_and_the_form_kept(
 
 
 def test_photos_stop_being_served_once_details_are_removed(app, client, session, published_notice):
-    photo = notices.add_photo(session, published_notice, jpeg_with_gps(), "Photo", "test-pio")
+    photo = photos.add_photo(session, published_notice, jpeg_with_gps(), "Photo", "test-pio")
     session.commit()
     url = f"/notices/{published_notice.slug}/photos/{photo.id}/thumb"
     assert client.get(url).status_code == 200

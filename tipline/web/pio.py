@@ -9,7 +9,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -23,10 +22,11 @@ from tipline.auth.forms import ButtonForm
 from tipline.auth.models import StaffUser
 from tipline.auth.policy import current_staff
 from tipline.media import ImageRejected
+from tipline.notices import photos, workflow
 from tipline.notices import services as notices
-from tipline.notices import workflow
 from tipline.notices.forms import NoticeForm, PhotoForm, ResolveForm, ReturnForm
 from tipline.notices.models import Notice, NoticeStatus, Resolution
+from tipline.web.responses import image_response
 
 bp = Blueprint("pio", __name__, url_prefix="/staff/notices")
 
@@ -231,7 +231,7 @@ def add_photo(notice_id: int) -> Page:
     form = PhotoForm()
     if form.validate_on_submit():
         try:
-            notices.add_photo(
+            photos.add_photo(
                 session,
                 notice,
                 form.photo.data.read(),
@@ -258,7 +258,7 @@ def remove_photo(notice_id: int, photo_id: int) -> Response:
     if not ButtonForm().validate_on_submit():
         abort(400)
     try:
-        notices.remove_photo(session, notice, photo_id, _me())
+        photos.remove_photo(session, notice, photo_id, _me())
     except notices.NoticeRefused as refused:
         session.rollback()
         flash(str(refused), "error")
@@ -271,11 +271,7 @@ def remove_photo(notice_id: int, photo_id: int) -> Response:
 @bp.get("/<int:notice_id>/photos/<int:photo_id>/<variant>")
 def photo(notice_id: int, photo_id: int, variant: str) -> Response:
     """Staff preview of a photo, whatever the notice's status."""
-    found = notices.photo_bytes(db.session(), notice_id, photo_id, variant, public_only=False)
+    found = photos.photo_bytes(db.session(), notice_id, photo_id, variant, public_only=False)
     if found is None:
         abort(404)
-    data, mime = found
-    response = make_response(data)
-    response.headers["Content-Type"] = mime
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return image_response(*found)

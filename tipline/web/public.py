@@ -9,11 +9,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tipline import db
+from tipline.notices import photos
 from tipline.notices import services as notices
 from tipline.notices.models import Notice, NoticeStatus
 from tipline.tips import services as tips
 from tipline.tips.forms import TipForm
 from tipline.tips.receipts import receipt_key
+from tipline.web.responses import image_response
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger(__name__)
@@ -42,14 +44,10 @@ def notice(slug: str) -> str:
 def notice_photo(slug: str, photo_id: int, variant: str) -> Response:
     """A notice photo ("display" or "thumb"), only while the notice is public and its
     details have not been taken down."""
-    found = notices.public_photo(db.session(), slug, photo_id, variant)
+    found = photos.public_photo(db.session(), slug, photo_id, variant)
     if found is None:
         abort(404)
-    data, mime = found
-    response = make_response(data)
-    response.headers["Content-Type"] = mime
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return image_response(*found)
 
 
 @bp.route("/notices/<slug>/tip", methods=["GET", "POST"])
