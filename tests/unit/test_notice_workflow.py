@@ -132,12 +132,24 @@ def test_publishing_is_refused_without_a_charge_or_a_contact_line(
     session, pio, other_pio, missing, message
 ):
     notice = in_review(session, pio)
-    # Taken out while in review: the approval itself must still refuse.
-    notices.update_notice(session, notice, replace(FULL, **{missing: []}), pio)
+    # Sending for review checks too; the approval must refuse on its own all the same
+    # (say the rows were removed by hand in the database).
+    setattr(notice, missing, [])
+    session.flush()
     with pytest.raises(notices.NoticeRefused, match=message):
         workflow.publish_notice(session, notice, other_pio)
     assert notice.status is NoticeStatus.IN_REVIEW
     assert "notice.published" not in actions(session, notice)
+
+
+def test_a_notice_in_review_is_frozen_until_returned_to_draft(session, pio, supervisor):
+    notice = in_review(session, pio)
+    with pytest.raises(notices.NoticeRefused, match="waiting for review"):
+        notices.update_notice(session, notice, replace(FULL, caution="changed"), pio)
+    with pytest.raises(notices.NoticeRefused, match="waiting for review"):
+        photos.add_photo(session, notice, jpeg_with_gps(), "A photo", pio)
+    workflow.return_to_draft(session, notice, pio, "Fix a typo before review.")
+    assert notices.update_notice(session, notice, replace(FULL, caution="changed"), pio)
 
 
 def test_a_notice_without_charges_cannot_even_be_sent_for_review(session, pio):

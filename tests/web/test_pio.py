@@ -390,3 +390,14 @@ def test_other_staff_forms_keep_the_small_upload_limit(pio_client, session, agen
         f"{url}/edit", data={"csrf_token": token, "subject_name": "x" * (2 * 1024 * 1024)}
     )
     assert response.status_code == 413
+
+
+def test_a_date_or_age_that_cannot_be_read_says_what_to_type(pio_client, session, agency_lines):
+    token = csrf_token(pio_client, "/staff/notices/new")
+    data = notice_form(token, agency_lines, age="about 30", **{"charges-0-warrant_date": "1/11"})
+    response = pio_client.post("/staff/notices/new", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Enter the date as year-month-day, for example 2026-03-14." in page
+    assert "Enter the age as a whole number of years, for example 34." in page
+    assert session.scalar(select(Notice)) is None

@@ -199,6 +199,13 @@ def snapshot(notice: Notice) -> dict[str, Any]:
 
 
 def check_editable(notice: Notice) -> None:
+    """Refuse changes to archived notices, to notices whose details were removed, and to
+    notices in review (the reviewer approves exactly what was sent)."""
+    if notice.status is NoticeStatus.IN_REVIEW:
+        raise NoticeRefused(
+            "This notice is waiting for review, so the reviewer approves exactly what was sent. "
+            "Return it to draft to change it."
+        )
     if notice.status is NoticeStatus.ARCHIVED:
         raise NoticeRefused("This notice is archived and can no longer be changed.")
     if notice.details_removed_at is not None:
