@@ -98,11 +98,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("case_number", sa.String(length=60), nullable=False, server_default="")
         )
-        batch_op.add_column(sa.Column("created_by_id", sa.Integer(), nullable=True))
         batch_op.add_column(
             sa.Column("created_by", sa.String(length=80), nullable=False, server_default="")
         )
-        batch_op.add_column(sa.Column("submitted_by_id", sa.Integer(), nullable=True))
         batch_op.add_column(
             sa.Column("submitted_by", sa.String(length=80), nullable=False, server_default="")
         )
@@ -128,28 +126,29 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("details_removed_at", sa.DateTime(timezone=True), nullable=True)
         )
-        batch_op.create_foreign_key(
-            batch_op.f("fk_notice_submitted_by_id_staff_user"),
-            "staff_user",
-            ["submitted_by_id"],
-            ["id"],
-        )
-        batch_op.create_foreign_key(
-            batch_op.f("fk_notice_created_by_id_staff_user"),
-            "staff_user",
-            ["created_by_id"],
-            ["id"],
-        )
+
+    # Who wrote and who submitted a notice. On SQLite a separate foreign key would make batch
+    # mode rebuild the notice table, and dropping a table that other rows point at fails with
+    # foreign keys on; SQLite accepts the reference inside ADD COLUMN, so it goes there.
+    for column in ("created_by_id", "submitted_by_id"):
+        name = f"fk_notice_{column}_staff_user"
+        if op.get_bind().dialect.name == "sqlite":
+            op.execute(
+                f"ALTER TABLE notice ADD COLUMN {column} INTEGER "
+                f"CONSTRAINT {name} REFERENCES staff_user (id)"
+            )
+        else:
+            op.add_column("notice", sa.Column(column, sa.Integer(), nullable=True))
+            op.create_foreign_key(name, "notice", "staff_user", [column], ["id"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("notice", schema=None) as batch_op:
-        batch_op.drop_constraint(
-            batch_op.f("fk_notice_created_by_id_staff_user"), type_="foreignkey"
-        )
-        batch_op.drop_constraint(
-            batch_op.f("fk_notice_submitted_by_id_staff_user"), type_="foreignkey"
-        )
+        # SQLite does not report the names of column-level references; rebuilding the table
+        # without the columns drops them there.
+        if op.get_bind().dialect.name != "sqlite":
+            batch_op.drop_constraint("fk_notice_created_by_id_staff_user", type_="foreignkey")
+            batch_op.drop_constraint("fk_notice_submitted_by_id_staff_user", type_="foreignkey")
         batch_op.drop_column("details_removed_at")
         batch_op.drop_column("archived_at")
         batch_op.drop_column("resolved_at")
