@@ -401,3 +401,23 @@ def test_a_date_or_age_that_cannot_be_read_says_what_to_type(pio_client, session
     assert "Enter the date as year-month-day, for example 2026-03-14." in page
     assert "Enter the age as a whole number of years, for example 34." in page
     assert session.scalar(select(Notice)) is None
+
+
+def test_agency_lines_are_offered_checked_and_can_be_left_out_on_edit(
+    pio_client, session, agency_lines
+):
+    page = pio_client.get("/staff/notices/new").get_data(as_text=True)
+    for line in agency_lines:
+        assert re.search(rf'<input checked id="default_lines-\d" [^>]*value="{line.id}"', page)
+    url = create_through_form(pio_client, agency_lines)
+    edit = pio_client.get(f"{url}/edit").get_data(as_text=True)
+    assert re.search(rf'<input checked [^>]*value="{agency_lines[1].id}"', edit)
+    assert not re.search(rf'<input checked [^>]*value="{agency_lines[0].id}"', edit)
+    data = notice_form(csrf_token(pio_client, f"{url}/edit"), agency_lines)
+    del data["default_lines"]  # nothing ticked
+    assert pio_client.post(f"{url}/edit", data=data).status_code == 303
+    session.rollback()
+    notice = session.scalar(select(Notice))
+    assert [line.label for line in notice.contact_lines] == ["Robbery Division"]
+    event = audit.events_for(session, "notice", notice.slug)[-1]
+    assert event.details["fields"] == ["contact_lines"]
