@@ -421,3 +421,14 @@ def test_agency_lines_are_offered_checked_and_can_be_left_out_on_edit(
     assert [line.label for line in notice.contact_lines] == ["Robbery Division"]
     event = audit.events_for(session, "notice", notice.slug)[-1]
     assert event.details["fields"] == ["contact_lines"]
+
+
+def test_only_a_signed_in_pio_may_send_a_large_upload(app, session, make_staff, published_notice):
+    big = b"x" * (2 * 1024 * 1024)
+    url = f"/staff/notices/{published_notice.id}/photos"
+    anonymous = app.test_client()
+    assert anonymous.post(url, data=big, content_type="application/octet-stream").status_code == 413
+    supervisor = staff_client(app, make_staff, Role.SUPERVISOR, "sup")
+    assert (
+        supervisor.post(url, data=big, content_type="application/octet-stream").status_code == 413
+    )

@@ -34,8 +34,12 @@ Page = Response | str | tuple[str, int]
 
 
 def _allow_photo_uploads() -> None:
-    """Only the photo upload may send a large body; every other form keeps the small limit."""
-    if request.endpoint == "pio.add_photo":
+    """Only the photo upload, sent by a signed-in PIO, may send a large body; every other
+    request keeps the small limit (this runs before the role check, so it checks too)."""
+    if request.endpoint != "pio.add_photo":
+        return
+    user = current_staff()
+    if user is not None and user.role in notices.NOTICE_WRITERS:
         request.max_content_length = current_app.config["NOTICE_PHOTO_MAX_BYTES"] + 1024 * 1024
 
 
