@@ -26,6 +26,7 @@ from tipline.auth.models import Role, StaffUser
 from tipline.db import Base
 from tipline.demo import DEMO_NOTICE
 from tipline.notices import services as notices
+from tipline.notices import workflow
 from tipline.notices.models import Notice
 
 PG_URL = os.environ.get("TIPLINE_TEST_DATABASE_URL")
@@ -141,8 +142,9 @@ def session(app) -> Iterator[Session]:
 
 @pytest.fixture
 def published_notice(session) -> Notice:
-    notice = notices.create_notice(session, DEMO_NOTICE, "test")
-    notices.publish_notice(session, notice, "test")
+    notice = notices.create_notice(session, DEMO_NOTICE, "test-pio")
+    workflow.submit_for_review(session, notice, "test-pio")
+    workflow.publish_notice(session, notice, "test-supervisor")
     session.commit()
     return notice
 

@@ -19,7 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from tipline import cli, db
     from tipline.auth import policy
     from tipline.config import load_config
-    from tipline.web import oversight, public, responses, staff, templating
+    from tipline.web import oversight, pio, public, responses, staff, templating
 
     instance_path = (
         (config or {}).get("INSTANCE_PATH")
@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     load_config(app, config)
     db.init_app(app)
+    pio.init_app(app)  # raises the body limit for photo uploads before CSRF reads forms
     csrf.init_app(app)
     policy.init_app(app)
     responses.init_app(app)
@@ -42,5 +43,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(public.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(oversight.bp)
+    app.register_blueprint(pio.bp)
     cli.init_app(app)
     return app

@@ -89,6 +89,32 @@ def user_add(name: str, role: str) -> None:
     click.echo(f"Added {user.username} as {Role(role).label}.")
 
 
+@click.group("notices", help="Wanted-person notices.")
+def notices_group() -> None:
+    pass
+
+
+@notices_group.command(
+    "purge-expired",
+    help="Remove photos and personal details of notices resolved longer ago than "
+    "NOTICE_DETAILS_RETENTION_DAYS.",
+)
+@with_appcontext
+def notices_purge_expired() -> None:
+    from tipline.notices import workflow
+
+    days = int(current_app.config["NOTICE_DETAILS_RETENTION_DAYS"])
+    session = db.session()
+    done = workflow.remove_expired_details(session, db.utcnow(), retention_days=days)
+    session.commit()
+    click.echo(
+        f"Removed photos and personal details from {len(done)} notice(s) "
+        f"resolved more than {days} days ago."
+    )
+    for notice in done:
+        click.echo(f"  {notice.slug}")
+
+
 class AnonymousRequestHandler(WSGIRequestHandler):
     """The development server's request log without the client's address.
 
@@ -135,6 +161,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(user_group)
     app.cli.add_command(audit_group)
+    app.cli.add_command(notices_group)
 
 
 def _make_app() -> Flask:
@@ -156,4 +183,5 @@ def main(ctx: click.Context) -> None:
 main.add_command(db_group)
 main.add_command(user_group)
 main.add_command(audit_group)
+main.add_command(notices_group)
 main.add_command(demo)

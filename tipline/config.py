@@ -45,8 +45,15 @@ class Defaults:
     AUDIT_CHECKPOINT_FILE: str | None = None
 
     WTF_CSRF_TIME_LIMIT = 3600 * 4  # a frightened tipster may take a while to type
-    MAX_CONTENT_LENGTH = 1 * 1024 * 1024  # no uploads yet: text forms only
+    MAX_CONTENT_LENGTH = 1 * 1024 * 1024  # text forms; the PIO photo upload raises it
     MIN_PASSWORD_LENGTH = 12
+
+    # Notice photos: the upload limit (PIO screens only; public forms keep the limit above)
+    # and the pixel limit that stops decompression bombs.
+    NOTICE_PHOTO_MAX_BYTES = 10 * 1024 * 1024
+    NOTICE_PHOTO_MAX_PIXELS = 40_000_000
+    # Days after a notice is resolved before its photos and personal details come down.
+    NOTICE_DETAILS_RETENTION_DAYS = 30
 
 
 class SecretKeyError(RuntimeError):

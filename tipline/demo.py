@@ -7,6 +7,7 @@ ones the New Orleans Police Department published for the case that started this 
 from __future__ import annotations
 
 import secrets
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from tipline import audit
 from tipline.auth import services as auth
 from tipline.auth.models import Role, StaffUser
 from tipline.notices import services as notices
+from tipline.notices import workflow
 from tipline.notices.models import ContactLine, Notice, Severity
 
 DEMO_SLUG = "alexis-jane-doe"
@@ -36,18 +38,32 @@ DEMO_NOTICE = notices.NoticeDraft(
         "while on shift, the subject deliberately disconnected 911 calls without taking the "
         "emergency information or passing it to other dispatchers."
     ),
+    sex="Female",
+    age=41,
+    height="5 ft 6 in",
+    weight="about 140 lb",
+    hair="Brown, shoulder length",
+    eyes="Brown",
+    scars_marks="Small tattoo of a star on the left wrist.",
+    last_known_area="New Orleans East",
     caution="Do not approach. If you see this person, call 911.",
     reward_text=(
         "Crimestoppers of Greater New Orleans may pay a cash reward for information that "
         "leads to an arrest. You can stay anonymous."
     ),
     charges=[
-        notices.ChargeDraft("La. R.S. 14:134", "Malfeasance in office", Severity.FELONY),
         notices.ChargeDraft(
-            "La. R.S. 14:338", "Interfering with emergency communication", Severity.MISDEMEANOR
+            "La. R.S. 14:134", "Malfeasance in office", Severity.FELONY, date(2026, 11, 20)
+        ),
+        notices.ChargeDraft(
+            "La. R.S. 14:338",
+            "Interfering with emergency communication",
+            Severity.MISDEMEANOR,
+            date(2026, 11, 20),
         ),
     ],
     contact_lines=CONTACT_LINES,
+    case_number="DEMO-2026-0001",
 )
 
 DEMO_ACCOUNTS = [
@@ -72,17 +88,21 @@ def seed_demo(session: Session) -> list[tuple[str, Role, str]]:
         )
         session.flush()
         audit.record(session, actor, "agency.contact_lines_set", "agency", "default")
-    if session.scalar(select(Notice.id).where(Notice.slug == DEMO_SLUG)) is None:
-        notice = notices.create_notice(session, DEMO_NOTICE, actor)
-        notices.publish_notice(session, notice, actor)
-
     accounts = []
+    users = {}
     for username, role in DEMO_ACCOUNTS:
         password = "-".join(secrets.token_hex(3) for _ in range(4))
         user = session.scalar(select(StaffUser).where(StaffUser.username == username))
         if user is None:
-            auth.create_user(session, username, password, role, actor)
+            user = auth.create_user(session, username, password, role, actor)
         else:
             auth.set_password(session, user, password, actor)
+        users[username] = user
         accounts.append((username, role, password))
+
+    if session.scalar(select(Notice.id).where(Notice.slug == DEMO_SLUG)) is None:
+        # The two-person flow: the demo PIO writes and submits, the supervisor approves.
+        notice = notices.create_notice(session, DEMO_NOTICE, users["demo-pio"])
+        workflow.submit_for_review(session, notice, users["demo-pio"])
+        workflow.publish_notice(session, notice, users["demo-supervisor"])
     return accounts

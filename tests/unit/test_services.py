@@ -61,18 +61,6 @@ def test_tip_on_a_draft_notice_is_refused(session):
         tips.submit_tip(session, tips.TipReport("seen"), KEY, draft)
 
 
-def test_publishing_is_audited_and_only_from_draft(session):
-    notice = notices.create_notice(session, DEMO_NOTICE, "pio")
-    notices.publish_notice(session, notice, "pio")
-    assert [e.action for e in audit.events_for(session, "notice", notice.slug)] == [
-        "notice.created",
-        "notice.published",
-    ]
-    assert notices.published_notices(session) == [notice]
-    with pytest.raises(ValueError, match="Only a draft"):
-        notices.publish_notice(session, notice, "pio")
-
-
 def test_slugs_stay_unique(session):
     first = notices.create_notice(session, DEMO_NOTICE, "pio")
     second = notices.create_notice(session, DEMO_NOTICE, "pio")

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.auth.models import Role, StaffUser
+from tipline.notices.services import NOTICE_REVIEWERS, NOTICE_WRITERS
 from tipline.triage.services import TIP_READERS
 
 PUBLIC = "public"  # anyone, signed in or not
@@ -20,6 +21,7 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "public.notice": PUBLIC,
     "public.notice_tip": PUBLIC,
     "public.tip": PUBLIC,
+    "public.notice_photo": PUBLIC,
     "public.healthz": PUBLIC,
     "staff.login": PUBLIC,
     "staff.logout": ANY_STAFF,
@@ -27,6 +29,19 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "staff.queue": TIP_READERS,
     "staff.tip": TIP_READERS,
     "oversight.audit_log": frozenset({Role.SUPERVISOR}),
+    # Notices: PIOs write; a second PIO or a supervisor reviews, resolves and archives.
+    "pio.index": NOTICE_REVIEWERS,
+    "pio.notice": NOTICE_REVIEWERS,
+    "pio.photo": NOTICE_REVIEWERS,
+    "pio.new": NOTICE_WRITERS,
+    "pio.edit": NOTICE_WRITERS,
+    "pio.submit": NOTICE_WRITERS,
+    "pio.add_photo": NOTICE_WRITERS,
+    "pio.remove_photo": NOTICE_WRITERS,
+    "pio.approve": NOTICE_REVIEWERS,
+    "pio.return_": NOTICE_REVIEWERS,
+    "pio.resolve": NOTICE_REVIEWERS,
+    "pio.archive": NOTICE_REVIEWERS,
 }
 
 

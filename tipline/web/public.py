@@ -9,11 +9,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tipline import db
+from tipline.notices import photos
 from tipline.notices import services as notices
 from tipline.notices.models import Notice, NoticeStatus
 from tipline.tips import services as tips
 from tipline.tips.forms import TipForm
 from tipline.tips.receipts import receipt_key
+from tipline.web.responses import image_response
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger(__name__)
@@ -36,6 +38,16 @@ def notice(slug: str) -> str:
         abort(404)
     lines = notices.contact_lines_for(db.session(), found)
     return render_template("public/notice.html", notice=found, contact_lines=lines)
+
+
+@bp.get("/notices/<slug>/photos/<int:photo_id>/<variant>")
+def notice_photo(slug: str, photo_id: int, variant: str) -> Response:
+    """A notice photo ("display" or "thumb"), only while the notice is public and its
+    details have not been taken down."""
+    found = photos.public_photo(db.session(), slug, photo_id, variant)
+    if found is None:
+        abort(404)
+    return image_response(*found)
 
 
 @bp.route("/notices/<slug>/tip", methods=["GET", "POST"])
