@@ -37,6 +37,9 @@ class Notice(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     caution: Mapped[str] = mapped_column(Text, default="")
     reward_text: Mapped[str] = mapped_column(Text, default="")
+    # The investigating unit, when units are configured; detectives of another unit do not
+    # read tips on this notice.
+    unit: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[NoticeStatus] = mapped_column(
         Enum(NoticeStatus, native_enum=False, length=20, values_callable=_values),
         default=NoticeStatus.DRAFT,
