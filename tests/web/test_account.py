@@ -26,7 +26,8 @@ def _post_login(client, username, password=PASSWORD, code=""):
 
 
 def _user(session, username) -> StaffUser:
-    session.rollback()  # end the test's read transaction: see what the requests committed
+    session.rollback()  # end the read transaction and forget loaded rows: see the requests' work
+    session.expire_all()
     return session.scalar(select(StaffUser).where(StaffUser.username == username))
 
 
@@ -160,6 +161,7 @@ def test_password_change_refuses_a_wrong_current_a_short_or_a_common_password(
 
 def _age_session(session, user, **shift):
     session.rollback()
+    session.expire_all()
     row = session.scalar(select(StaffSession).where(StaffSession.user_id == user.id))
     for column, delta in shift.items():
         setattr(row, column, getattr(row, column) - delta)
@@ -175,6 +177,7 @@ def test_idle_session_ends_after_thirty_minutes(client, session, make_staff):
     _age_session(session, user, last_seen_at=timedelta(minutes=31))
     assert client.get("/staff/queue").status_code == 303
     session.rollback()
+    session.expire_all()
     row = session.scalar(select(StaffSession).where(StaffSession.user_id == user.id))
     assert row.ended_reason == "idle_timeout"
 

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from tipline.auth.models import Role
 
-_ROLE_CHOICES = [(r.value, r.label) for r in Role]
+_ROLE_CHOICES = [SelectChoice(r.value, r.label) for r in Role]
 _USERNAME = Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
     message="Use letters, digits, dots, dashes and underscores only.",
