@@ -122,14 +122,20 @@ def client(app) -> FlaskClient:
     return app.test_client()
 
 
+class HttpsClient(FlaskClient):
+    """A test client whose requests go to https://localhost unless told otherwise, so that
+    Flask-WTF's strict referer check (HTTPS only) is exercised."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("base_url", "https://localhost")
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def https_client(app) -> FlaskClient:
-    """A client that speaks HTTPS and sends a same-origin Referer, as a browser would, so
-    Flask-WTF's strict referer check (HTTPS only) is exercised."""
-    client = app.test_client()
-    client.environ_base.update(
-        {"wsgi.url_scheme": "https", "HTTP_REFERER": "https://localhost/staff/"}
-    )
+    """An HTTPS client that sends a same-origin Referer, as a browser would."""
+    client = HttpsClient(app, app.response_class, use_cookies=True)
+    client.environ_base["HTTP_REFERER"] = "https://localhost/staff/"
     return client
 
 
