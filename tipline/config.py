@@ -17,7 +17,8 @@ from flask import Flask
 
 #: The placeholder that ships in examples; a production server refuses to start with it.
 ENV_PREFIX = "TIPLINE_"
-DEFAULT_SECRET_KEY = "change-me"  # noqa: S105 - the value we refuse
+# The example value, refused at start-up (not a credential).
+DEFAULT_SECRET_KEY = "change-me"  # noqa: S105  # nosec B105
 
 
 class Defaults:
