@@ -300,14 +300,6 @@ def sign_in(
     return SignIn(outcome, user)
 
 
-def authenticate(session: Session, username: str, password: str) -> StaffUser | None:
-    """Password check only (no second factor, no throttle): for scripts and tests that
-    need to know whether a password is right. The web sign-in uses :func:`sign_in`."""
-    user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip()))
-    ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
-    return user if user is not None and ok and user.active else None
-
-
 def confirm_enrolment(
     session: Session,
     user: StaffUser,
