@@ -211,3 +211,17 @@ def test_production_config_keeps_the_host_prefix(tmp_path):
     app = create_app({"SECRET_KEY": SECRET, "INSTANCE_PATH": str(tmp_path)})
     assert app.config["SESSION_COOKIE_NAME"] == "__Host-tipline"
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_guessing_the_enrolment_code_is_throttled_like_a_sign_in(client, session):
+    auth.create_user(session, "newdet", PASSWORD, Role.DETECTIVE, "test")
+    session.commit()
+    _post_login(client, "newdet")
+    token = csrf_token(client, "/staff/enrol")
+    statuses = [
+        client.post("/staff/enrol", data={"csrf_token": token, "code": "000000"}).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [400] * 5 + [303]
+    assert client.get("/staff/enrol").status_code == 303  # the half-open session is gone
+    assert _post_login(client, "newdet").status_code == 429

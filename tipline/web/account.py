@@ -23,7 +23,7 @@ from tipline import db
 from tipline.auth import services as auth
 from tipline.auth import sessions, totp
 from tipline.auth.forms import ButtonForm, EnrolForm, LoginForm, PasswordChangeForm
-from tipline.auth.models import StaffUser
+from tipline.auth.models import StaffSession, StaffUser
 from tipline.auth.policy import SESSION_KEY, current_staff, current_staff_session
 
 bp = Blueprint("account", __name__, url_prefix="/staff")
@@ -51,9 +51,8 @@ def _safe_next(target: str | None) -> str:
     return url_for("staff.home")
 
 
-def _begin_session(user: StaffUser, enrolling: bool) -> None:
+def _begin_session(user: StaffUser, enrolling: bool, old: StaffSession | None) -> None:
     """A new server-side session and a new cookie: nothing from before sign-in is kept."""
-    old = current_staff_session()
     if old is not None:
         sessions.end_session(db.session(), old, "replaced")
     token = sessions.start_session(db.session(), user, enrolling=enrolling)
@@ -69,6 +68,7 @@ def _begin_session(user: StaffUser, enrolling: bool) -> None:
 def login() -> Response | tuple[str, int]:
     form = LoginForm()
     outcome = None
+    previous = current_staff_session()  # resolved before any work: it may commit an expiry
     if form.validate_on_submit():
         result = auth.sign_in(
             db.session(),
@@ -83,7 +83,7 @@ def login() -> Response | tuple[str, int]:
             enrolling = outcome is auth.Outcome.ENROL
             if enrolling:
                 session["next"] = _safe_next(request.args.get("next"))
-            _begin_session(result.user, enrolling=enrolling)
+            _begin_session(result.user, enrolling=enrolling, old=previous)
         db.session().commit()  # the attempt is audited whether or not it succeeded
         if outcome is auth.Outcome.SIGNED_IN:
             return redirect(_safe_next(request.args.get("next")), code=303)
@@ -111,7 +111,7 @@ def enrol() -> Response | tuple[str, int]:
         codes = auth.confirm_enrolment(s, user, form.code.data, _keys(), _rules())
         if codes is not None:
             next_target = session.get("next")
-            _begin_session(user, enrolling=False)
+            _begin_session(user, enrolling=False, old=staff_session)
             s.commit()
             page = render_template(
                 "staff/recovery_codes.html", codes=codes, next=_safe_next(next_target)
