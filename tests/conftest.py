@@ -7,6 +7,7 @@ that half is skipped with a reason, except under CI, where it fails instead.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -14,14 +15,16 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.orm import Session
 
 from tipline import create_app, db, migrations
 from tipline.auth import services as auth
+from tipline.auth import totp
 from tipline.auth.models import Role, StaffUser
 from tipline.db import Base
 from tipline.demo import DEMO_NOTICE
@@ -124,6 +127,23 @@ def client(app) -> FlaskClient:
     return app.test_client()
 
 
+class HttpsClient(FlaskClient):
+    """A test client whose requests go to https://localhost unless told otherwise, so that
+    Flask-WTF's strict referer check (HTTPS only) is exercised."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("base_url", "https://localhost")
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def https_client(app) -> FlaskClient:
+    """An HTTPS client that sends a same-origin Referer, as a browser would."""
+    client = HttpsClient(app, app.response_class, use_cookies=True)
+    client.environ_base["HTTP_REFERER"] = "https://localhost/staff/"
+    return client
+
+
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
@@ -142,21 +162,44 @@ def session(app) -> Iterator[Session]:
 
 @pytest.fixture
 def published_notice(session) -> Notice:
-    notice = notices.create_notice(session, DEMO_NOTICE, "test-pio")
-    workflow.submit_for_review(session, notice, "test-pio")
-    workflow.publish_notice(session, notice, "test-supervisor")
+    notice = publish_new_notice(session)
     session.commit()
     return notice
 
 
+def publish_new_notice(session, draft=DEMO_NOTICE, **changes) -> Notice:
+    """Create a notice from ``draft`` (with ``changes``) and take it through the two-person
+    flow to published. Flushed, not committed."""
+    notice = notices.create_notice(session, dataclasses.replace(draft, **changes), "test-pio")
+    workflow.submit_for_review(session, notice, "test-pio")
+    workflow.publish_notice(session, notice, "test-supervisor")
+    return notice
+
+
 @pytest.fixture
-def make_staff(session):
-    def make(role: Role, username: str | None = None) -> StaffUser:
-        user = auth.create_user(session, username or f"{role.value}-1", PASSWORD, role, "test")
+def make_staff(app, session):
+    """``make_staff(role, username=None, unit=None)``: an active account with the password
+    ``PASSWORD`` and an enrolled authenticator, ready for :func:`sign_in`."""
+
+    def make(role: Role, username: str | None = None, unit: str | None = None) -> StaffUser:
+        user = auth.create_user(
+            session, username or f"{role.value}-1", PASSWORD, role, "test", unit=unit
+        )
+        enrol_authenticator(session, user, app.secret_key)
         session.commit()
         return user
 
     return make
+
+
+def enrol_authenticator(session: Session, user: StaffUser, secret_key: str) -> list[str]:
+    """Enrol ``user``'s authenticator as the enrolment page would; returns recovery codes."""
+    secret = totp.start_enrolment(session, user)
+    codes = totp.confirm_enrolment(
+        session, user, pyotp.TOTP(secret).now(), totp.recovery_key(secret_key)
+    )
+    assert codes is not None
+    return codes
 
 
 def csrf_token(client: FlaskClient, url: str) -> str:
@@ -167,11 +210,29 @@ def csrf_token(client: FlaskClient, url: str) -> str:
     return match.group(1)
 
 
-def sign_in(client: FlaskClient, username: str, password: str = PASSWORD):
-    token = csrf_token(client, "/staff/login")
+def sign_in(client: FlaskClient, username: str, password: str = PASSWORD, next: str = ""):
+    """Sign ``username`` in through the real sign-in form, second factor included.
+
+    An account without an authenticator is enrolled first (as its first sign-in would).
+    The account's last used TOTP step is cleared so that a test may sign the same account
+    in twice within 30 seconds; the replay protection itself is tested on its own, without
+    this helper. Returns the sign-in response (303 on success).
+    """
+    app = client.application
+    code = "000000"
+    with app.extensions["tipline.sessionmaker"]() as s:
+        user = s.scalar(select(StaffUser).where(StaffUser.username == username))
+        if user is not None:
+            if not user.totp_enrolled:
+                enrol_authenticator(s, user, app.secret_key)
+            user.totp_last_step = None
+            s.commit()
+            code = pyotp.TOTP(user.totp_secret).now()
+    url = "/staff/login" + (f"?next={next}" if next else "")
+    token = csrf_token(client, url)
     return client.post(
-        "/staff/login",
-        data={"csrf_token": token, "username": username, "password": password},
+        url,
+        data={"csrf_token": token, "username": username, "password": password, "code": code},
     )
 
 

@@ -147,6 +147,11 @@ def demo(host: str, port: int) -> None:
     click.echo(f"Staff sign-in: {url}/staff/login (passwords are new on every run)")
     for username, role, password in accounts:
         click.echo(f"  {role.label:<27} {username:<17} {password}")
+    click.echo(
+        "Leave the code empty at the first sign-in: you then set up an authenticator app "
+        "(scan the QR code, or type the key shown) and get recovery codes. Every run starts "
+        "the accounts afresh."
+    )
     click.echo("Press Ctrl+C to stop.", err=True)
     sys.stdout.flush()
     _serve(app, host, port)

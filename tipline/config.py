@@ -17,7 +17,8 @@ from flask import Flask
 
 #: The placeholder that ships in examples; a production server refuses to start with it.
 ENV_PREFIX = "TIPLINE_"
-DEFAULT_SECRET_KEY = "change-me"  # noqa: S105 - the value we refuse
+# The example value, refused at start-up (not a credential).
+DEFAULT_SECRET_KEY = "change-me"  # noqa: S105  # nosec B105
 
 
 class Defaults:
@@ -31,11 +32,23 @@ class Defaults:
     AGENCY_NAME = "New Orleans Police Department"
     EMERGENCY_NUMBER = "911"
 
-    # Staff sessions: cookies only over HTTPS outside development; never readable by scripts.
+    # Session cookies: only over HTTPS outside development, and then named "__Host-tipline"
+    # (the browser refuses it from plain HTTP, from another path or from a subdomain);
+    # never readable by scripts. The cookie only carries a token the server checks.
+    SESSION_COOKIE_NAME: str | None = None  # default: "__Host-tipline", or "tipline" if not Secure
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = True
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # Staff sessions end after this long without a request, and this long after sign-in.
+    STAFF_SESSION_IDLE_SECONDS = 30 * 60
+    STAFF_SESSION_MAX_SECONDS = 12 * 3600
+    # The sixth failed sign-in within a minute locks that username for 15 minutes.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_FAILURE_WINDOW_SECONDS = 60
+    LOGIN_LOCKOUT_SECONDS = 15 * 60
+    # The name shown in authenticator apps next to the account.
+    TOTP_ISSUER = "Tipline"
 
     # The audit log (see README, "The audit log"). AUDIT_KEY keys the hash chain; unset, it is
     # derived from SECRET_KEY. The signing key and the checkpoint file default to the
@@ -79,6 +92,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config["SESSION_COOKIE_SECURE"] = False
         if not app.config["SECRET_KEY"]:
             app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
+    if not app.config["SESSION_COOKIE_NAME"]:
+        secure = app.config["SESSION_COOKIE_SECURE"]
+        app.config["SESSION_COOKIE_NAME"] = "__Host-tipline" if secure else "tipline"
     _check_secret_key(app)
     _check_audit_key(app)
 

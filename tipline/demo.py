@@ -76,7 +76,8 @@ DEMO_ACCOUNTS = [
 
 
 def seed_demo(session: Session) -> list[tuple[str, Role, str]]:
-    """Create the demo notice once, and (re)set demo staff accounts to fresh passwords.
+    """Create the demo notice once, and (re)set demo staff accounts to fresh passwords with no
+    authenticator, so each first sign-in walks through enrolling one (QR code or typed key).
 
     Returns ``(username, role, password)`` for each account so they can be printed.
     """
@@ -97,6 +98,8 @@ def seed_demo(session: Session) -> list[tuple[str, Role, str]]:
             user = auth.create_user(session, username, password, role, actor)
         else:
             auth.set_password(session, user, password, actor)
+            if user.totp_secret is not None:
+                auth.reset_second_factor(session, user, actor)
         users[username] = user
         accounts.append((username, role, password))
 

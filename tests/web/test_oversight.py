@@ -1,8 +1,10 @@
 """The supervisors' audit page: the last verification and the newest events, nothing more."""
 
 import pytest
+from sqlalchemy import func, select
 
 from tipline.audit import services as audit
+from tipline.audit.models import AuditEvent
 from tipline.auth.models import Role
 from tipline.tips import receipts
 from tipline.tips import services as tips
@@ -58,4 +60,6 @@ def test_the_public_is_sent_to_sign_in(client):
 def test_the_overview_service_checks_the_role_again(session, make_staff):
     with pytest.raises(audit.NotAllowed):
         audit.overview(session, make_staff(Role.DETECTIVE))
-    assert audit.overview(session, make_staff(Role.SUPERVISOR, "sup")).total == 2
+    supervisor = make_staff(Role.SUPERVISOR, "sup")
+    events = session.scalar(select(func.count()).select_from(AuditEvent))
+    assert audit.overview(session, supervisor).total == events >= 2

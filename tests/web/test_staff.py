@@ -86,7 +86,7 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client, make_staff)
     wrong = sign_in(client, "det", "not the password at all")
     unknown = sign_in(client, "nobody", "not the password at all")
     assert wrong.status_code == unknown.status_code == 401
-    message = "That username and password do not match an active account."
+    message = "That username, password and code do not match an active account."
     assert message in wrong.get_data(as_text=True)
     assert message in unknown.get_data(as_text=True)
     assert client.get("/staff/queue").status_code == 303
@@ -109,15 +109,7 @@ def test_sign_in_follows_next_only_within_staff(app, make_staff):
         ("/notices/x", "/staff/"),
     ]:
         client = app.test_client()  # sign-in starts a fresh session, so one client per try
-        token = csrf_token(client, "/staff/login")
-        response = client.post(
-            f"/staff/login?next={target}",
-            data={
-                "csrf_token": token,
-                "username": "det",
-                "password": "correct horse battery staple",
-            },
-        )
+        response = sign_in(client, "det", next=target)
         assert response.headers["Location"] == expected, target
 
 

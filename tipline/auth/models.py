@@ -1,12 +1,13 @@
-"""Staff accounts. The public never has an account."""
+"""Staff accounts, their second factor and their server-side sessions. The public never has
+an account."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.db import Base, utcnow
 
@@ -25,6 +26,10 @@ class Role(enum.StrEnum):
         )
 
 
+#: Roles that read tip contents. PIOs, admins and call-takers never do.
+TIP_READERS = frozenset({Role.DETECTIVE, Role.SUPERVISOR})
+
+
 class StaffUser(Base):
     __tablename__ = "staff_user"
 
@@ -37,6 +42,64 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # A detective with a unit reads only tips on their unit's notices (and tips on no notice).
+    unit: Mapped[str | None] = mapped_column(String(64))
+    # TOTP (RFC 6238): the base32 secret, set when enrolment starts; enrolled once confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enrolled_at: Mapped[datetime | None]
+    # The last accepted time-step: a code for it or an earlier step is refused (no replay).
+    totp_last_step: Mapped[int | None]
+
+    @property
+    def totp_enrolled(self) -> bool:
+        return self.totp_enrolled_at is not None and self.totp_secret is not None
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.username} {self.role}>"
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator; only its keyed hash is kept."""
+
+    __tablename__ = "staff_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class StaffSession(Base):
+    """A signed-in (or enrolling) browser. The cookie carries a random token; only its
+    SHA-256 is stored, so a copy of the database does not let anyone sign in."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    # True between a correct password and a confirmed authenticator on first sign-in.
+    enrolling: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[StaffUser] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per username, known or not, keyed by a keyed hash of the name.
+
+    Unknown names are counted and locked exactly like real ones, so a lockout tells an
+    attacker nothing about which usernames exist; the typed name itself is never stored.
+    """
+
+    __tablename__ = "login_throttle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]

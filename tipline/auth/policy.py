@@ -1,19 +1,32 @@
 """Who may open which page. Every endpoint of the app is in ``ROUTE_ROLES``; anything missing
-is refused (deny by default), and a test fails when a route is added without an entry."""
+is refused (deny by default), and a test fails when a route is added without an entry.
+
+A staff member is whoever holds a live server-side session (``tipline.auth.sessions``); the
+signed cookie only carries the session's token.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, abort, g, redirect, request, session, url_for
-from sqlalchemy import select
+from datetime import timedelta
+
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from sqlalchemy import ColumnElement, or_, select, true
 from werkzeug.wrappers import Response
 
 from tipline import db
-from tipline.auth.models import Role, StaffUser
+from tipline.auth import sessions
+from tipline.auth.models import TIP_READERS, Role, StaffSession, StaffUser
+from tipline.notices.models import Notice
 from tipline.notices.services import NOTICE_REVIEWERS, NOTICE_WRITERS
-from tipline.triage.services import TIP_READERS
+from tipline.tips.models import Tip
 
 PUBLIC = "public"  # anyone, signed in or not
+ENROLLING = "enrolling"  # right password, authenticator not yet set up: enrolment only
 ANY_STAFF = frozenset(Role)
+ADMINS = frozenset({Role.ADMIN})
+
+#: The key in the (signed) Flask session that carries the staff session's token.
+SESSION_KEY = "staff_token"
 
 ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "static": PUBLIC,
@@ -23,8 +36,10 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "public.tip": PUBLIC,
     "public.notice_photo": PUBLIC,
     "public.healthz": PUBLIC,
-    "staff.login": PUBLIC,
-    "staff.logout": ANY_STAFF,
+    "account.login": PUBLIC,
+    "account.enrol": ENROLLING,
+    "account.logout": ANY_STAFF,
+    "account.password": ANY_STAFF,
     "staff.home": ANY_STAFF,
     "staff.queue": TIP_READERS,
     "staff.tip": TIP_READERS,
@@ -42,20 +57,56 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "pio.return_": NOTICE_REVIEWERS,
     "pio.resolve": NOTICE_REVIEWERS,
     "pio.archive": NOTICE_REVIEWERS,
+    "admin.staff_list": ADMINS,
+    "admin.staff_create": ADMINS,
+    "admin.staff_edit": ADMINS,
+    "admin.staff_role": ADMINS,
+    "admin.staff_active": ADMINS,
+    "admin.staff_reset_totp": ADMINS,
 }
 
 
+def tip_visibility_clause(viewer: StaffUser) -> ColumnElement[bool]:
+    """The tips ``viewer`` may read, as a condition on ``Tip``: a detective with a unit reads
+    tips on their unit's notices and tips on no notice; everyone else the whole queue (the
+    role check itself is the triage service's)."""
+    if viewer.role is not Role.DETECTIVE or not viewer.unit:
+        return true()
+    return or_(
+        Tip.notice_id.is_(None),
+        Tip.notice_id.in_(select(Notice.id).where(Notice.unit == viewer.unit)),
+    )
+
+
+def _timeouts() -> sessions.Timeouts:
+    return sessions.Timeouts(
+        idle=timedelta(seconds=current_app.config["STAFF_SESSION_IDLE_SECONDS"]),
+        absolute=timedelta(seconds=current_app.config["STAFF_SESSION_MAX_SECONDS"]),
+    )
+
+
+def current_staff_session() -> StaffSession | None:
+    """The live server-side session of this request, signed in or enrolling, if any."""
+    if "staff_session" not in g:
+        found = None
+        token = session.get(SESSION_KEY)
+        if token is not None:
+            s = db.session()
+            found = sessions.resolve_session(s, token, _timeouts())
+            s.commit()  # an expiry or a last-seen refresh, before the view's own work
+            if found is None:
+                session.pop(SESSION_KEY, None)  # dead token: stop sending it
+        g.staff_session = found
+    return g.staff_session
+
+
 def current_staff() -> StaffUser | None:
-    """The signed-in, still-active staff member for this request, if any."""
-    if "staff" not in g:
-        staff_id = session.get("staff_id")
-        user = None
-        if staff_id is not None:
-            user = db.session().scalar(
-                select(StaffUser).where(StaffUser.id == staff_id, StaffUser.active.is_(True))
-            )
-        g.staff = user
-    return g.staff
+    """The signed-in, still-active staff member for this request, if any (never one who
+    has not finished enrolling their authenticator)."""
+    found = current_staff_session()
+    if found is None or found.enrolling:
+        return None
+    return found.user
 
 
 def enforce() -> Response | None:
@@ -68,9 +119,14 @@ def enforce() -> Response | None:
         abort(403)
     if allowed == PUBLIC:
         return None
+    if allowed == ENROLLING:
+        found = current_staff_session()
+        if found is None or not found.enrolling:
+            return redirect(url_for("account.login"), code=303)
+        return None
     user = current_staff()
     if user is None:
-        return redirect(url_for("staff.login", next=request.path), code=303)
+        return redirect(url_for("account.login", next=request.path), code=303)
     if user.role not in allowed:
         abort(403)
     return None

@@ -1,20 +1,36 @@
-"""Staff passwords and sign-in. Passwords are hashed with argon2id (OWASP parameters)."""
+"""Staff accounts: passwords, sign-in with a second factor and throttling, and the changes an
+administrator makes. Passwords are hashed with argon2id (OWASP parameters)."""
 
 from __future__ import annotations
+
+import enum
+import gzip
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tipline import audit
-from tipline.auth.models import Role, StaffUser
+from tipline.auth import sessions, totp
+from tipline.auth.models import LoginThrottle, Role, StaffUser
 from tipline.db import utcnow
 
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified against when the username is unknown, so both failures cost the same time.
 _DUMMY_HASH = _hasher.hash("tipline-no-such-user")
+# Django's list of 20,000 common passwords (BSD licence, see data/common-passwords.LICENSE).
+COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt.gz"
+MAX_PASSWORD_LENGTH = 1024
 
 
 class PasswordRejected(ValueError):
@@ -25,15 +41,34 @@ class UsernameTaken(ValueError):
     pass
 
 
+@cache
+def common_passwords() -> frozenset[str]:
+    with gzip.open(COMMON_PASSWORDS_FILE, "rt", encoding="utf-8") as f:
+        return frozenset(line.strip() for line in f if line.strip())
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password_rules(password: str, min_length: int) -> None:
+def check_password_rules(password: str, min_length: int, username: str = "") -> None:
+    """Length rules (NIST SP 800-63B: long, no composition rules) and no common password."""
     if len(password) < min_length:
         raise PasswordRejected(f"The password must be at least {min_length} characters long.")
-    if len(password) > 1024:
+    if len(password) > MAX_PASSWORD_LENGTH:
         raise PasswordRejected("The password must be at most 1024 characters long.")
+    folded = password.strip().lower()
+    name = username.strip().lower()
+    if folded in common_passwords() or (len(name) >= 4 and name in folded):
+        raise PasswordRejected(
+            "That password is too easy to guess: it is on a list of common passwords or "
+            "contains the username. Choose another, for example four random words."
+        )
+
+
+def new_temporary_password() -> str:
+    """A password an administrator hands over once, for a first sign-in (96 bits)."""
+    return "-".join(secrets.token_hex(3) for _ in range(4))
 
 
 def create_user(
@@ -43,15 +78,19 @@ def create_user(
     role: Role,
     actor: StaffUser | str,
     min_length: int = 12,
+    unit: str | None = None,
 ) -> StaffUser:
-    """Create a staff account; refuses a taken username or a password that breaks the rules."""
+    """Create a staff account; refuses a taken username or a password that breaks the rules.
+    The account has no authenticator yet: its first sign-in enrols one."""
     username = username.strip()
     if not username or len(username) > 64:
         raise ValueError("The username must be 1 to 64 characters long.")
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise UsernameTaken(f"There is already a staff account named {username!r}.")
-    check_password_rules(password, min_length)
-    user = StaffUser(username=username, password_hash=hash_password(password), role=role)
+    check_password_rules(password, min_length, username)
+    user = StaffUser(
+        username=username, password_hash=hash_password(password), role=role, unit=unit or None
+    )
     session.add(user)
     session.flush()
     audit.record(session, actor, "staff.created", "staff_user", user.id, role=role.value)
@@ -61,30 +100,236 @@ def create_user(
 def set_password(
     session: Session, user: StaffUser, password: str, actor: StaffUser | str, min_length: int = 12
 ) -> None:
-    """Replace a staff member's password."""
-    check_password_rules(password, min_length)
+    """Replace a staff member's password, ending every session they have open."""
+    check_password_rules(password, min_length, user.username)
     user.password_hash = hash_password(password)
+    sessions.end_all_sessions(session, user, "password_set")
     session.flush()
     audit.record(session, actor, "staff.password_set", "staff_user", user.id)
 
 
-def authenticate(session: Session, username: str, password: str) -> StaffUser | None:
-    """Return the active user whose password matches, or None. Records the attempt.
+def change_password(
+    session: Session, user: StaffUser, current: str, new: str, min_length: int = 12
+) -> None:
+    """The staff member changes their own password; every session of theirs ends, this one
+    included, so a stolen cookie stops working too."""
+    if not _verify(user.password_hash, current):
+        raise PasswordRejected("Your current password is not right.")
+    if hmac.compare_digest(current.encode(), new.encode()):
+        raise PasswordRejected("The new password must be different from the current one.")
+    check_password_rules(new, min_length, user.username)
+    user.password_hash = hash_password(new)
+    sessions.end_all_sessions(session, user, "password_changed")
+    session.flush()
+    audit.record(session, user, "staff.password_changed", "staff_user", user.id)
 
-    Unknown users and wrong passwords take the same time and give the same answer.
-    """
-    user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip()))
-    candidate_hash = user.password_hash if user is not None else _DUMMY_HASH
+
+def set_role(
+    session: Session, user: StaffUser, role: Role, unit: str | None, actor: StaffUser
+) -> None:
+    """Change what a staff member does (and their unit). Administrators cannot change their
+    own role, so nobody locks the last administrator out by mistake."""
+    if user.id == actor.id and role is not user.role:
+        raise ValueError("You cannot change your own role. Ask another administrator.")
+    before = (user.role.value, user.unit)
+    user.role, user.unit = role, (unit or "").strip() or None
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "staff.role_changed",
+        "staff_user",
+        user.id,
+        before={"role": before[0], "unit": before[1]},
+        after={"role": user.role.value, "unit": user.unit},
+    )
+
+
+def set_active(session: Session, user: StaffUser, active: bool, actor: StaffUser) -> None:
+    """Disable (ending every session at once) or re-enable an account. Nothing is deleted."""
+    if user.id == actor.id and not active:
+        raise ValueError("You cannot disable your own account.")
+    user.active = active
+    if not active:
+        sessions.end_all_sessions(session, user, "disabled")
+    session.flush()
+    audit.record(
+        session, actor, "staff.enabled" if active else "staff.disabled", "staff_user", user.id
+    )
+
+
+def reset_second_factor(session: Session, user: StaffUser, actor: StaffUser | str) -> None:
+    """Remove the authenticator (lost phone); their sessions end and the next sign-in enrols."""
+    totp.reset_totp(session, user, actor)
+    sessions.end_all_sessions(session, user, "totp_reset")
+
+
+# --- signing in -------------------------------------------------------------------------
+
+
+class Outcome(enum.StrEnum):
+    SIGNED_IN = "signed_in"
+    ENROL = "enrol"  # right password, no authenticator yet: enrol one before anything else
+    FAILED = "failed"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class SignIn:
+    outcome: Outcome
+    user: StaffUser | None = None
+
+
+@dataclass(frozen=True)
+class ThrottleRules:
+    """The sixth failure within a minute locks that username for fifteen minutes."""
+
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=1)
+    lockout: timedelta = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class SignInKeys:
+    throttle: bytes
+    recovery: bytes
+
+    @classmethod
+    def from_secret(cls, secret_key: str | bytes) -> SignInKeys:
+        raw = secret_key.encode() if isinstance(secret_key, str) else secret_key
+        throttle = hmac.new(raw, b"tipline login throttle v1", hashlib.sha256).digest()
+        return cls(throttle=throttle, recovery=totp.recovery_key(raw))
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
-        ok = _hasher.verify(candidate_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
-        ok = False
-    if user is None or not ok or not user.active:
-        if user is not None:
-            audit.record(session, audit.SYSTEM, "staff.login_failed", "staff_user", user.id)
-        return None
+        return False
+
+
+def _throttle_row(session: Session, name_hash: bytes, now: datetime) -> LoginThrottle:
+    row = session.scalar(select(LoginThrottle).where(LoginThrottle.name_hash == name_hash))
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():  # another request may create it at the same moment
+            row = LoginThrottle(name_hash=name_hash, window_started_at=now, failures=0)
+            session.add(row)
+    except IntegrityError:
+        row = session.scalar(select(LoginThrottle).where(LoginThrottle.name_hash == name_hash))
+        assert row is not None
+    return row
+
+
+def _record_failure(
+    session: Session,
+    row: LoginThrottle,
+    user: StaffUser | None,
+    rules: ThrottleRules,
+    now: datetime,
+    reason: str,
+) -> Outcome:
+    if now - row.window_started_at > rules.window:
+        row.window_started_at, row.failures = now, 0
+    row.failures += 1
+    # Failures on names that do not exist are audited under the keyed hash, never the text
+    # typed (people type passwords into the username box).
+    target = ("staff_user", user.id) if user else ("login_name", row.name_hash.hex()[:16])
+    audit.record(session, audit.SYSTEM, "staff.login_failed", *target, reason=reason)
+    if row.failures > rules.max_failures:
+        row.locked_until = now + rules.lockout
+        row.failures = 0
+        audit.record(
+            session, audit.SYSTEM, "staff.locked_out", *target, until=row.locked_until.isoformat()
+        )
+        session.flush()
+        return Outcome.LOCKED
+    session.flush()
+    return Outcome.FAILED
+
+
+def sign_in(
+    session: Session,
+    username: str,
+    password: str,
+    code: str,
+    keys: SignInKeys,
+    rules: ThrottleRules | None = None,
+    now: datetime | None = None,
+) -> SignIn:
+    """Check a sign-in: username, password and a TOTP or recovery code.
+
+    Unknown users and wrong passwords take the same time and give the same answer, and are
+    throttled alike. An account without an authenticator gets ``ENROL`` on a right password
+    and must enrol one before it can open anything.
+    """
+    rules = rules or ThrottleRules()
+    now = now or utcnow()
+    name = username.strip()
+    name_hash = hmac.new(keys.throttle, name.lower().encode(), hashlib.sha256).digest()
+    row = _throttle_row(session, name_hash, now)
+    user = session.scalar(select(StaffUser).where(StaffUser.username == name))
+    if row.locked_until is not None and row.locked_until > now:
+        target = ("staff_user", user.id) if user else ("login_name", name_hash.hex()[:16])
+        audit.record(session, audit.SYSTEM, "staff.login_refused_locked", *target)
+        return SignIn(Outcome.LOCKED)
+
+    password_ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not password_ok or not user.active:
+        return SignIn(_record_failure(session, row, user, rules, now, "password"))
+
+    if not user.totp_enrolled:
+        outcome = Outcome.ENROL
+    elif totp.accept_totp(session, user, code, now) or (
+        len(code.strip()) > 6 and totp.accept_recovery_code(session, user, code, keys.recovery)
+    ):
+        outcome = Outcome.SIGNED_IN
+    else:
+        return SignIn(_record_failure(session, row, user, rules, now, "second_factor"))
+
+    row.failures, row.locked_until = 0, None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
-    audit.record(session, user, "staff.login", "staff_user", user.id)
-    return user
+    if outcome is Outcome.SIGNED_IN:
+        user.last_login_at = now
+        audit.record(session, user, "staff.login", "staff_user", user.id)
+    else:
+        audit.record(session, user, "staff.login_enrolment_started", "staff_user", user.id)
+    session.flush()
+    return SignIn(outcome, user)
+
+
+def confirm_enrolment(
+    session: Session,
+    user: StaffUser,
+    code: str,
+    keys: SignInKeys,
+    rules: ThrottleRules | None = None,
+    now: datetime | None = None,
+) -> list[str] | None:
+    """Finish enrolling ``user``'s authenticator with a first code. Returns the recovery codes
+    to show once, or None for a wrong code, which counts as a failed sign-in (throttled)."""
+    rules = rules or ThrottleRules()
+    now = now or utcnow()
+    codes = totp.confirm_enrolment(session, user, code, keys.recovery, now)
+    if codes is None:
+        name_hash = hmac.new(keys.throttle, user.username.lower().encode(), hashlib.sha256)
+        row = _throttle_row(session, name_hash.digest(), now)
+        _record_failure(session, row, user, rules, now, "enrolment_code")
+        if row.locked_until is not None and row.locked_until > now:
+            sessions.end_all_sessions(session, user, "locked_out")
+        return None
+    user.last_login_at = now
+    return codes
+
+
+def list_staff(session: Session) -> list[StaffUser]:
+    """Every staff account, active first, then by name (for administrators)."""
+    return list(
+        session.scalars(select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.username))
+    )
+
+
+def get_staff(session: Session, user_id: int) -> StaffUser | None:
+    return session.get(StaffUser, user_id)

@@ -83,6 +83,9 @@ class Notice(Base):
     reward_text: Mapped[str] = mapped_column(Text, default="")
     # Staff only: never rendered on a public page, feed or API.
     case_number: Mapped[str] = mapped_column(String(60), default="")
+    # The investigating unit, when units are configured; detectives of another unit do not
+    # read tips on this notice.
+    unit: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[NoticeStatus] = mapped_column(
         _enum(NoticeStatus), default=NoticeStatus.DRAFT, index=True
     )

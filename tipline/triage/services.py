@@ -6,11 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
-from tipline.auth.models import Role, StaffUser
+from tipline.auth.models import TIP_READERS, StaffUser
+from tipline.auth.policy import tip_visibility_clause
 from tipline.tips.models import Tip, TipStatus
 
-#: Roles that read tip contents. PIOs, admins and call-takers never do.
-TIP_READERS = frozenset({Role.DETECTIVE, Role.SUPERVISOR})
+__all__ = ["TIP_READERS", "NotAllowed", "open_queue", "view_tip"]
 
 
 class NotAllowed(PermissionError):
@@ -28,7 +28,7 @@ def open_queue(session: Session, viewer: StaffUser, limit: int = 200) -> list[Ti
     return list(
         session.scalars(
             select(Tip)
-            .where(Tip.status != TipStatus.CLOSED)
+            .where(Tip.status != TipStatus.CLOSED, tip_visibility_clause(viewer))
             .options(selectinload(Tip.notice))
             .order_by(Tip.there_now.desc(), Tip.received_at.desc(), Tip.id.desc())
             .limit(limit)
@@ -40,7 +40,9 @@ def view_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None
     """Open one tip for reading, recording that ``viewer`` saw it."""
     _require_reader(viewer)
     tip = session.scalar(
-        select(Tip).where(Tip.public_ref == public_ref).options(selectinload(Tip.notice))
+        select(Tip)
+        .where(Tip.public_ref == public_ref, tip_visibility_clause(viewer))
+        .options(selectinload(Tip.notice))
     )
     if tip is not None:
         audit.record(session, viewer, "tip.viewed", "tip", tip.public_ref)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from io import BytesIO
+
+from flask import Flask, render_template, request, send_file
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -17,6 +19,10 @@ CSP = "; ".join(
         "form-action 'self'",
     ]
 )
+
+#: For files staff download (tip photos, exports): nothing in them may run, even if a browser
+#: were talked into rendering one instead of saving it.
+ATTACHMENT_CSP = "default-src 'none'; sandbox"
 
 ERROR_TEXT = {
     400: ("The form could not be read", "Please go back, check what you typed and try again."),
@@ -54,6 +60,28 @@ def security_headers(response: Response) -> Response:
     host = request.host.split(":")[0] if request else ""
     if request.is_secure and not host.endswith(".onion"):
         h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if request.path.startswith("/staff/"):
+        # Staff pages, their errors and redirects included, never sit in a cache.
+        h["Cache-Control"] = "no-store"
+    return response
+
+
+def attachment(data: bytes, filename: str, mimetype: str) -> Response:
+    """A staff-side download: saved, never shown inline; no sniffing; sandboxed; not cached.
+
+    Call it for every file a staff member downloads (tip photos, exports)."""
+    response = send_file(
+        BytesIO(data),
+        mimetype=mimetype,
+        as_attachment=True,
+        download_name=filename,
+        max_age=0,
+        etag=False,
+        last_modified=None,
+    )
+    response.headers["Content-Security-Policy"] = ATTACHMENT_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

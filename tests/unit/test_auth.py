@@ -1,0 +1,119 @@
+"""Account services without a request: second factor, throttle, password rules, rehash."""
+
+from datetime import timedelta
+
+import pyotp
+import pytest
+from argon2 import PasswordHasher
+
+from tipline import audit
+from tipline.auth import services as auth
+from tipline.auth import totp
+from tipline.auth.models import Role
+from tipline.db import utcnow
+
+from ..conftest import PASSWORD, SECRET
+
+KEYS = auth.SignInKeys.from_secret(SECRET)
+
+
+def _code(user, when):
+    return pyotp.TOTP(user.totp_secret).at(when)
+
+
+def test_sign_in_needs_password_and_a_fresh_code(session, make_staff):
+    user = make_staff(Role.DETECTIVE, "det")
+    now = utcnow() + timedelta(minutes=5)  # past the step used at enrolment
+    code = _code(user, now)
+    assert auth.sign_in(session, "det", "wrong password!", code, KEYS, now=now).outcome == "failed"
+    assert auth.sign_in(session, "det", PASSWORD, "", KEYS, now=now).outcome == "failed"
+    result = auth.sign_in(session, "det", PASSWORD, code, KEYS, now=now)
+    assert (result.outcome, result.user) == ("signed_in", user)
+    # The same code, or the one before it, is refused afterwards; the next one is fine.
+    assert auth.sign_in(session, "det", PASSWORD, code, KEYS, now=now).outcome == "failed"
+    earlier = _code(user, now - timedelta(seconds=30))
+    assert auth.sign_in(session, "det", PASSWORD, earlier, KEYS, now=now).outcome == "failed"
+    later = now + timedelta(seconds=30)
+    assert auth.sign_in(session, "det", PASSWORD, _code(user, later), KEYS, now=later).user == user
+    actions = [e.action for e in audit.events_for(session, "staff_user", user.id)]
+    assert actions.count("staff.login") == 2 and actions.count("staff.login_failed") == 4
+
+
+def test_a_code_from_one_step_either_side_is_accepted_but_not_two(session, make_staff):
+    user = make_staff(Role.DETECTIVE, "det")
+    now = utcnow() + timedelta(minutes=10)
+    two_back = _code(user, now - timedelta(seconds=60))
+    assert not totp.accept_totp(session, user, two_back, now)
+    assert totp.accept_totp(session, user, _code(user, now - timedelta(seconds=30)), now)
+    assert totp.accept_totp(session, user, _code(user, now + timedelta(seconds=30)), now)
+
+
+def test_unenrolled_accounts_are_sent_to_enrolment_only_with_the_right_password(session):
+    auth.create_user(session, "new", PASSWORD, Role.PIO, "test")
+    assert auth.sign_in(session, "new", "wrong password!", "", KEYS).outcome == "failed"
+    assert auth.sign_in(session, "new", PASSWORD, "", KEYS).outcome == "enrol"
+
+
+def test_disabled_accounts_cannot_sign_in(session, make_staff):
+    user = make_staff(Role.DETECTIVE, "det")
+    user.active = False
+    now = utcnow() + timedelta(minutes=5)
+    assert auth.sign_in(session, "det", PASSWORD, _code(user, now), KEYS, now=now).user is None
+
+
+def test_the_lockout_lasts_its_period_then_lifts(session, make_staff):
+    user = make_staff(Role.DETECTIVE, "det")
+    rules = auth.ThrottleRules(max_failures=5, lockout=timedelta(minutes=15))
+    now = utcnow() + timedelta(minutes=5)
+    outcomes = [
+        auth.sign_in(session, "det", "nope nope nope", "", KEYS, rules, now).outcome
+        for _ in range(6)
+    ]
+    assert outcomes == ["failed"] * 5 + ["locked"]
+    right = _code(user, now)
+    assert auth.sign_in(session, "det", PASSWORD, right, KEYS, rules, now).outcome == "locked"
+    later = now + timedelta(minutes=15, seconds=1)
+    assert auth.sign_in(session, "det", PASSWORD, _code(user, later), KEYS, rules, later).user
+
+
+def test_passwords_are_rehashed_at_sign_in_when_the_parameters_change(session, make_staff):
+    user = make_staff(Role.DETECTIVE, "det")
+    user.password_hash = PasswordHasher(time_cost=1, memory_cost=8 * 1024).hash(PASSWORD)
+    old = user.password_hash
+    now = utcnow() + timedelta(minutes=5)
+    assert auth.sign_in(session, "det", PASSWORD, _code(user, now), KEYS, now=now).user == user
+    assert user.password_hash != old and "m=19456,t=2,p=1" in user.password_hash
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short", "at least 12 characters"),
+        ("1q2w3e4r5t6y", "too easy to guess"),
+        ("Q1W2E3R4T5Y6", "too easy to guess"),  # case does not help
+        ("my name is detective-7 ok", "too easy to guess"),
+        ("x" * 1025, "at most 1024"),
+    ],
+)
+def test_password_rules(password, message):
+    with pytest.raises(auth.PasswordRejected, match=message):
+        auth.check_password_rules(password, 12, "detective-7")
+
+
+def test_the_common_password_list_ships_with_the_project():
+    common = auth.common_passwords()
+    assert len(common) > 19000
+    assert {"password", "123456", "qwerty"} <= common
+    auth.check_password_rules("four random words here", 12, "det")
+
+
+def test_recovery_codes_are_used_once_and_kept_only_as_hashes(session, make_staff, app):
+    from ..conftest import enrol_authenticator
+
+    user = auth.create_user(session, "det", PASSWORD, Role.DETECTIVE, "test")
+    codes = enrol_authenticator(session, user, app.secret_key)
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert totp.recovery_codes_left(session, user) == 10
+    assert totp.accept_recovery_code(session, user, codes[3], KEYS.recovery)
+    assert not totp.accept_recovery_code(session, user, codes[3], KEYS.recovery)
+    assert totp.recovery_codes_left(session, user) == 9
