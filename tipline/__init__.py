@@ -19,7 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from tipline import cli, db
     from tipline.auth import policy
     from tipline.config import load_config
-    from tipline.web import public, responses, staff, templating
+    from tipline.web import api, feeds, public, responses, staff, templating
 
     instance_path = (
         (config or {}).get("INSTANCE_PATH")
@@ -41,5 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(feeds.bp)
+    app.register_blueprint(api.bp)
     cli.init_app(app)
     return app

@@ -30,6 +30,10 @@ class Defaults:
 
     AGENCY_NAME = "New Orleans Police Department"
     EMERGENCY_NUMBER = "911"
+    # Where the public reaches the site, e.g. "https://tips.example.org", for absolute URLs in
+    # feeds, the API, CAP messages and posters when a proxy hides the real host. None: the
+    # request's own host.
+    PUBLIC_BASE_URL: str | None = None
 
     # Staff sessions: cookies only over HTTPS outside development; never readable by scripts.
     SESSION_COOKIE_HTTPONLY = True
