@@ -153,7 +153,7 @@ def _bottom_block(pdf: FPDF, document: dict[str, Any], emergency_number: str) ->
     pdf.multi_cell(width, 6, "Scan the code, or type this address:", new_x=XPos.LEFT)
     pdf.set_font(FONT, "B", 12)
     pdf.multi_cell(width, 6, tip_url, new_x=XPos.LEFT, new_y=YPos.NEXT)
-    pdf.ln(3)
+    pdf.set_xy(left, pdf.get_y() + 3)  # ln() would return to the page margin, under the QR
     pdf.set_font(FONT, "B", 13)
     pdf.multi_cell(width, 6.5, f"In danger right now? Call {emergency_number}.", new_x=XPos.LEFT)
     pdf.set_xy(MARGIN, PAGE_H - MARGIN - 6)

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedgen.feed import FeedGenerator
 from flask import Blueprint, abort, current_app, make_response
 from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.db import utcnow
+from tipline.notices import atom as atom_feed
 from tipline.notices import cap, feeds, poster
 from tipline.notices.models import Notice, NoticeStatus
 from tipline.web.links import document, documents, external_url, public_host
 
 bp = Blueprint("feeds", __name__)
 
-ATOM_TYPE = "application/atom+xml; charset=utf-8"
 FEED_SIZE = 50
 
 
@@ -35,37 +34,16 @@ def _public_or_404(slug: str) -> Notice:
 def atom() -> Response:
     session = db.session()
     found = feeds.public_notices(session, limit=FEED_SIZE)
-    docs = documents(session, found)
     agency = current_app.config["AGENCY_NAME"]
-    self_url = external_url("feeds.atom")
-
-    fg = FeedGenerator()
-    fg.id(self_url)
-    fg.title(f"{agency}: wanted notices")
-    fg.subtitle("People wanted on a warrant, and notices that have been resolved.")
-    fg.author({"name": agency})
-    fg.link(href=self_url, rel="self", type="application/atom+xml")
-    fg.link(href=external_url("public.gallery"), rel="alternate", type="text/html")
-    fg.language("en")
-    fg.updated(max((n.updated_at for n in found), default=None) or utcnow())
-    for notice, doc in zip(found, docs, strict=True):
-        _entry(fg, notice, doc)
-    body = fg.atom_str(pretty=True)
-    return make_response(body, 200, {"Content-Type": ATOM_TYPE})
-
-
-def _entry(fg: FeedGenerator, notice: Notice, doc: dict[str, Any]) -> None:
-    entry = fg.add_entry(order="append")
-    entry.id(doc["url"])  # a notice's URL never changes, so it is its id
-    entry.title(cap.xml_text(doc["title"]))
-    entry.link(href=doc["url"], rel="alternate", type="text/html")
-    entry.link(href=doc["links"]["api"], rel="alternate", type="application/json")
-    entry.link(href=doc["links"]["cap"], rel="alternate", type="application/cap+xml")
-    entry.published(notice.published_at)
-    entry.updated(notice.updated_at)
-    entry.summary(cap.xml_text(feeds.summary_text(doc)))
-    for charge in doc["charges"]:
-        entry.category(term=charge["severity"], label=cap.xml_text(charge["description"]))
+    body = atom_feed.render_feed(
+        documents(session, found),
+        feed_url=external_url("feeds.atom"),
+        site_url=external_url("public.gallery"),
+        title=f"{agency}: wanted notices",
+        author=agency,
+        updated=max((n.updated_at for n in found), default=None) or utcnow(),
+    )
+    return make_response(body, 200, {"Content-Type": atom_feed.CONTENT_TYPE})
 
 
 @bp.get("/notices/<slug>.cap.xml")
