@@ -24,7 +24,7 @@ PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 100
-CURSOR_PATTERN = r"^[0-9]{1,17}-[0-9]{1,12}$"
+CURSOR_PATTERN = r"^[0-9]{1,17}-[0-9]{1,9}$"  # ids stay inside a 32-bit integer
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -78,8 +78,13 @@ def _with_children(stmt: Any) -> Any:
     return stmt.options(selectinload(Notice.charges), selectinload(Notice.contact_lines))
 
 
+SLUG_PATTERN = r"^[a-z0-9-]{1,120}$"
+
+
 def public_notice(session: Session, slug: str) -> Notice | None:
     """A notice the public may see, or None (drafts and unknown slugs alike)."""
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        return None  # and PostgreSQL never sees a NUL byte from the address bar
     return session.scalar(_with_children(select(Notice).where(Notice.slug == slug, _public())))
 
 
@@ -217,7 +222,7 @@ NOTICE_SCHEMA: dict[str, Any] = {
         "links",
     ],
     "properties": {
-        "slug": {"type": "string", "pattern": "^[a-z0-9-]+$", "description": "Stable id."},
+        "slug": {"type": "string", "pattern": SLUG_PATTERN, "description": "Stable id."},
         "url": {**_URL, "description": "The notice's public page."},
         "title": _TEXT,
         "subject_name": {**_TEXT, "description": "The name of the person who is wanted."},

@@ -201,7 +201,7 @@ def openapi_document(agency_name: str) -> dict[str, Any]:
                             "name": "slug",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+                            "schema": {"type": "string", "pattern": feeds.SLUG_PATTERN},
                         }
                     ],
                     "responses": {
