@@ -7,6 +7,8 @@ both lead to the notice's tip form, for people who scan and people who type.
 
 from __future__ import annotations
 
+import functools
+import json
 import unicodedata
 from io import BytesIO
 from pathlib import Path
@@ -32,13 +34,37 @@ _TRUNCATE = {"text": 400, "charges": 8, "lines": 4}
 
 
 def render_poster(document: dict[str, Any], agency_name: str, emergency_number: str) -> bytes:
-    """A one-page PDF for a public notice; type shrinks until everything fits the page."""
-    for scale in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5):
-        pdf = _build(document, agency_name, emergency_number, scale, truncate=False)
-        if pdf.page_no() == 1:
-            return bytes(pdf.output())
-    pdf = _build(document, agency_name, emergency_number, 0.5, truncate=True)
-    return bytes(pdf.output())
+    """A one-page PDF for a public notice; type shrinks until everything fits the page.
+
+    Drawing one takes most of a second (fpdf2 parses the fonts each time), so the last few
+    are kept in memory, keyed on everything they show: a changed notice is a new key.
+    """
+    key = json.dumps(document, sort_keys=True, ensure_ascii=False)
+    return _render_cached(key, agency_name, emergency_number)
+
+
+@functools.lru_cache(maxsize=32)
+def _render_cached(document_json: str, agency_name: str, emergency_number: str) -> bytes:
+    return _render(json.loads(document_json), agency_name, emergency_number)
+
+
+def _render(document: dict[str, Any], agency_name: str, emergency_number: str) -> bytes:
+    for scale in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, None):
+        pdf = _build(document, agency_name, emergency_number, scale or 0.5, truncate=not scale)
+        try:
+            if pdf.page_no() == 1:
+                return bytes(pdf.output())
+        finally:
+            _close_fonts(pdf)
+    raise AssertionError("unreachable: the truncated poster cannot overflow")  # pragma: no cover
+
+
+def _close_fonts(pdf: FPDF) -> None:
+    # fpdf2 opens font files lazily (fontTools) and leaves them open; close them ourselves.
+    for font in pdf.fonts.values():
+        ttfont = getattr(font, "ttfont", None)
+        if ttfont is not None:
+            ttfont.close()
 
 
 def _nfc(text: str) -> str:
