@@ -182,3 +182,20 @@ def test_json_ld_cannot_be_broken_out_of_by_text_a_pio_typed(client, session):
     assert data["about"]["name"] == hostile
     assert data["about"]["alternateName"] == ["</SCRIPT><img src=x onerror=alert(2)>"]
     assert _meta(page, "property", "og:title") == f"Wanted: {hostile}"
+
+
+def test_outputs_set_no_cookie_and_carry_the_security_headers(client, published_notice):
+    slug = published_notice.slug
+    for url in [
+        "/notices.atom",
+        f"/notices/{slug}.cap.xml",
+        f"/notices/{slug}/poster.pdf",
+        "/api/v1/notices",
+        f"/api/v1/notices/{slug}",
+        "/api/v1/openapi.json",
+        "/api/v1/notices/nobody",
+    ]:
+        response = client.get(url)
+        assert "Set-Cookie" not in response.headers, url
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"], url
+        assert response.headers["X-Content-Type-Options"] == "nosniff", url

@@ -12,7 +12,7 @@ from flask import current_app, request, url_for
 from sqlalchemy.orm import Session
 
 from tipline.notices import feeds
-from tipline.notices.models import Notice, NoticeStatus
+from tipline.notices.models import ContactLine, Notice, NoticeStatus
 
 
 def external_url(endpoint: str, **values: Any) -> str:
@@ -45,7 +45,7 @@ def notice_links(notice: Notice) -> feeds.NoticeLinks:
 
 def documents(session: Session, found: list[Notice]) -> list[dict[str, Any]]:
     """``notice_document()`` for each notice, with agency lines where a notice has none."""
-    defaults: list = []
+    defaults: list[ContactLine] = []
     if any(not n.contact_lines for n in found):
         defaults = feeds.agency_contact_lines(session)
     return [
