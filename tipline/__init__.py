@@ -19,7 +19,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from tipline import cli, db
     from tipline.auth import policy
     from tipline.config import load_config
-    from tipline.web import account, admin, oversight, pio, public, responses, staff, templating
+    from tipline.web import (
+        account,
+        admin,
+        api,
+        feeds,
+        oversight,
+        pio,
+        public,
+        responses,
+        staff,
+        templating,
+    )
 
     instance_path = (
         (config or {}).get("INSTANCE_PATH")
@@ -46,5 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(oversight.bp)
     app.register_blueprint(pio.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(feeds.bp)
+    app.register_blueprint(api.bp)
     cli.init_app(app)
     return app

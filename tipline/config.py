@@ -31,6 +31,10 @@ class Defaults:
 
     AGENCY_NAME = "New Orleans Police Department"
     EMERGENCY_NUMBER = "911"
+    # Where the public reaches the site, e.g. "https://tips.example.org", for absolute URLs in
+    # feeds, the API, CAP messages and posters when a proxy hides the real host. None: the
+    # request's own host.
+    PUBLIC_BASE_URL: str | None = None
 
     # Session cookies: only over HTTPS outside development, and then named "__Host-tipline"
     # (the browser refuses it from plain HTTP, from another path or from a subdomain);

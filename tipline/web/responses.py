@@ -9,6 +9,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from tipline.web.api import error_response
+
 CSP = "; ".join(
     [
         "default-src 'self'",
@@ -89,12 +91,29 @@ def _error_page(code: int, title: str, text: str) -> tuple[str, int]:
     return render_template("error.html", code=code, title=title, text=text), code
 
 
-def handle_http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+def handle_http_error(error: HTTPException) -> tuple[str, int] | HTTPException | Response:
     code = error.code or 500
     if code < 400:
         return error
+    if request.path.startswith("/api/"):
+        return _api_error(error, code)
     title, text = ERROR_TEXT.get(code, ERROR_TEXT[500] if code >= 500 else ERROR_TEXT[400])
     return _error_page(code, title, text)
+
+
+def _api_error(error: HTTPException, code: int) -> Response:
+    """Errors under /api/ are JSON for programs: the framework's own message (a 400 says which
+    parameter), keeping headers such as ``Allow`` on a 405."""
+    message = (
+        error.description
+        if code == 400 and error.description
+        else ERROR_TEXT.get(code, ERROR_TEXT[500] if code >= 500 else ERROR_TEXT[400])[0] + "."
+    )
+    response = error_response(code, message)
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def handle_csrf_error(_error: CSRFError) -> tuple[str, int]:
