@@ -19,7 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from tipline import cli, db
     from tipline.auth import policy
     from tipline.config import load_config
-    from tipline.web import public, responses, staff, templating
+    from tipline.web import calltaker, dialog, limits, public, receipt, responses, staff, templating
 
     instance_path = (
         (config or {}).get("INSTANCE_PATH")
@@ -39,7 +39,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     policy.init_app(app)
     responses.init_app(app)
     templating.init_app(app)
+    limits.init_app(app)
     app.register_blueprint(public.bp)
+    app.register_blueprint(receipt.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(dialog.bp)
+    app.register_blueprint(calltaker.bp)
     cli.init_app(app)
     return app

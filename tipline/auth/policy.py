@@ -21,11 +21,20 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "public.notice_tip": PUBLIC,
     "public.tip": PUBLIC,
     "public.healthz": PUBLIC,
+    "public.robots": PUBLIC,
+    "receipt.lookup": PUBLIC,
+    "receipt.answer": PUBLIC,
+    "receipt.leave": PUBLIC,
     "staff.login": PUBLIC,
     "staff.logout": ANY_STAFF,
     "staff.home": ANY_STAFF,
     "staff.queue": TIP_READERS,
     "staff.tip": TIP_READERS,
+    "dialog.ask": TIP_READERS,
+    "dialog.spam": TIP_READERS,
+    "dialog.photo": TIP_READERS,
+    "calltaker.calls_log": frozenset({Role.CALL_TAKER, Role.SUPERVISOR}),
+    "calltaker.new_call": frozenset({Role.CALL_TAKER}),
 }
 
 

@@ -23,7 +23,16 @@ ERROR_TEXT = {
     403: ("You cannot open this page", "Your account does not give access to this page."),
     404: ("Page not found", "The page may have moved or the address may be mistyped."),
     405: ("That did not work", "Please go back and use the buttons on the page."),
-    413: ("That was too large", "Please send less and try again."),
+    413: (
+        "That was too large",
+        "Please send fewer or smaller photos (each under 8 MB) and try again.",
+    ),
+    429: (
+        "Please wait a few minutes",
+        "Too many forms were sent from this connection in a short time, so this one was not "
+        "accepted and nothing in it was kept. Please wait a few minutes and try again, or "
+        "phone one of the numbers on the notice. If someone is in danger, call 911.",
+    ),
     500: (
         "Something went wrong on our side",
         "Nothing you did caused this. Please try again in a minute.",
