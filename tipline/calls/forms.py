@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wtforms import HiddenField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from tipline.calls.models import Disposition
@@ -12,10 +13,12 @@ from tipline.tips.forms import TOKEN_PATTERN, TipFields
 class CallForm(TipFields):
     disposition = SelectField(
         "How did the call end?",
-        choices=[(d.value, d.label) for d in Disposition],
+        choices=[SelectChoice(d.value, d.label) for d in Disposition],
         default=Disposition.TIP_TAKEN.value,
     )
-    notice = SelectField("Which notice is it about?", choices=[("", "None / not sure")])
+    notice = SelectField(
+        "Which notice is it about?", choices=[SelectChoice("", "None / not sure")], default=""
+    )
     narrative = TextAreaField(
         "What the caller saw",
         description="Needed when the disposition is “Tip taken”.",

@@ -14,6 +14,7 @@ from flask import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from tipline import db
 from tipline.auth.policy import current_staff
@@ -49,7 +50,9 @@ def new_call() -> Response:
     session = db.session()
     form = CallForm()
     published = notices.published_notices(session)
-    form.notice.choices = [("", "None / not sure")] + [(n.slug, n.subject_name) for n in published]
+    form.notice.choices = [SelectChoice("", "None / not sure")] + [
+        SelectChoice(n.slug, n.subject_name) for n in published
+    ]
     save_failed = False
     if form.validate_on_submit():
         chosen = next((n for n in published if n.slug == form.notice.data), None)
