@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     load_config(app, config)
     db.init_app(app)
+    app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
     csrf.init_app(app)
     policy.init_app(app)
     responses.init_app(app)

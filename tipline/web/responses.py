@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -38,6 +38,14 @@ ERROR_TEXT = {
         "Nothing you did caused this. Please try again in a minute.",
     ),
 }
+
+
+def refuse_unnamed_form_fields() -> None:
+    """A multipart part without a name reaches ``request.form`` under the key None, which
+    Flask-WTF's CSRF check cannot handle (a 500). Browsers never send one: refuse with 400."""
+    multipart = request.method == "POST" and request.mimetype == "multipart/form-data"
+    if multipart and (None in request.form or None in request.files):
+        abort(400)
 
 
 def security_headers(response: Response) -> Response:
