@@ -95,6 +95,7 @@ def lookup() -> Response:
 
 
 @bp.post("/receipt/answer")
+@limits.tip_posts
 def answer() -> Response:
     tip = _current_tip()
     if tip is None:

@@ -31,7 +31,8 @@ ERROR_TEXT = {
         "Please wait a few minutes",
         "Too many forms were sent from this connection in a short time, so this one was not "
         "accepted and nothing in it was kept. Please wait a few minutes and try again, or "
-        "phone one of the numbers on the notice. If someone is in danger, call 911.",
+        "phone one of the numbers on the notice. If someone is in danger, call the emergency "
+        "number below.",
     ),
     500: (
         "Something went wrong on our side",
