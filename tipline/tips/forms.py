@@ -75,7 +75,7 @@ class TipFields(FlaskForm):
     )
     there_now = BooleanField(
         "They are there right now",
-        description="Your tip is marked urgent. Please also call the emergency number.",
+        description="Your tip is marked urgent and goes to the top of the detectives' queue.",
     )
     how_known = TextAreaField(
         "How do you know this?",
