@@ -2,6 +2,9 @@
 
 import base64
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +75,15 @@ def test_development_makes_a_data_key_in_the_instance_folder(tmp_path, monkeypat
     assert oct((tmp_path / "data_key").stat().st_mode & 0o777) == "0o600"
     again = create_app({"INSTANCE_PATH": str(tmp_path), "ENV": "development"})
     assert again.config["DATA_KEY"] == stored
+
+
+def test_the_command_refuses_to_start_without_a_data_key_with_a_clear_message(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
+    env.update({"TIPLINE_INSTANCE_PATH": str(tmp_path), "TIPLINE_SECRET_KEY": SECRET})
+    tipline = str(Path(sys.executable).parent / "tipline")
+    result = subprocess.run(
+        [tipline, "db", "upgrade"], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert "TIPLINE_DATA_KEY is missing" in result.stderr
+    assert "Traceback" not in result.stderr
