@@ -196,3 +196,25 @@ def test_robots_txt_keeps_crawlers_off_tip_and_receipt_pages(client):
     assert response.status_code == 200 and "Set-Cookie" not in response.headers
     for path in ["Disallow: /tip", "Disallow: /notices/*/tip", "Disallow: /receipt"]:
         assert path in text
+
+
+def test_an_error_mid_way_leaves_no_half_tip_and_keeps_the_text(app, client, session):
+    app.config["DATA_KEY"] = "not a key"  # photos cannot be sealed: fails after the tip row
+    response, code = send_tip(client, photos=[jpeg_with_gps()], seen_where="Bourbon St")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and code is None
+    assert "Your tip was not saved" in page and "Bourbon St" in page
+    assert session.scalar(select(func.count()).select_from(Tip)) == 0
+    assert session.scalar(select(func.count()).select_from(TipAttachment)) == 0
+
+
+def test_a_wrong_data_key_is_shown_loudly_on_the_tip_page(app, client, session, make_staff):
+    send_tip(client, contact="Call Sam")
+    tip = session.scalar(select(Tip))
+    staff = _detective(app, make_staff)
+    assert "Call Sam" in staff.get(f"/staff/tips/{tip.public_ref}").get_data(as_text=True)
+    app.config["DATA_KEY"] = "b3RoZXIta2V5LW9mLWV4YWN0bHktMzItYnl0ZXMhISE="
+    page = staff.get(f"/staff/tips/{tip.public_ref}").get_data(as_text=True)
+    assert "Call Sam" not in page
+    assert "Cannot be shown" in page and "TIPLINE_DATA_KEY" in page
+    assert "Seen by the levee" in page  # the rest of the tip is still readable

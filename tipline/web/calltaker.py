@@ -25,6 +25,7 @@ from tipline.notices import services as notices
 from tipline.tips import services as tips
 from tipline.tips.forms import new_form_token
 from tipline.tips.receipts import receipt_key
+from tipline.tips.sealing import SealBroken
 from tipline.web.public import submission_options
 
 bp = Blueprint("calltaker", __name__, url_prefix="/staff/calls")
@@ -74,7 +75,7 @@ def new_call() -> Response:
             session.rollback()
             page = render_template("calltaker/readback.html", tip=done.tip, code=done.code)
             return make_response(page)
-        except SQLAlchemyError:
+        except (SQLAlchemyError, SealBroken):
             session.rollback()
             current_app.logger.exception("a call could not be saved")
             save_failed = True

@@ -19,6 +19,7 @@ from tipline.tips import attachments, dialog
 from tipline.tips import services as tips
 from tipline.tips.forms import AskForm
 from tipline.tips.models import Tip
+from tipline.tips.sealing import SealBroken
 
 bp = Blueprint("dialog", __name__, url_prefix="/staff/tips")
 
@@ -93,10 +94,18 @@ def photo(ref: str, photo_ref: str) -> Response:
 def tip_dialog(tip: Tip) -> dict[str, Any]:
     """What ``staff/_dialog.html`` shows for ``tip``: messages, photos, contact, the ask form."""
     session = db.session()
+    contact, contact_error = None, None
+    try:
+        contact = tips.contact_details(tip, current_app.config["DATA_KEY"])
+    except SealBroken as error:
+        # Loud, on the page and in the log, without hiding the rest of the tip.
+        current_app.logger.error("contact details of a tip did not open: %s", error)
+        contact_error = str(error)
     return {
         "messages": dialog.messages_for(session, tip),
         "photos": attachments.attachments_for(session, tip),
-        "contact": tips.contact_details(tip, current_app.config["DATA_KEY"]),
+        "contact": contact,
+        "contact_error": contact_error,
         "ask_form": AskForm(formdata=None),
     }
 

@@ -17,6 +17,7 @@ from tipline.tips import services as tips
 from tipline.tips.attachments import PhotoLimits, PhotoRejected
 from tipline.tips.forms import TipForm, new_form_token, uploaded
 from tipline.tips.receipts import receipt_key
+from tipline.tips.sealing import SealBroken
 from tipline.web import limits
 
 bp = Blueprint("public", __name__)
@@ -124,7 +125,7 @@ def _tip_form(notice: Notice | None) -> Response:
                     # The same form sent twice at once: the other request won; show its tip.
                     session.rollback()
                     continue
-                except SQLAlchemyError:
+                except (SQLAlchemyError, SealBroken):
                     # Never show a receipt for a tip that is not on disk. Log no tip content.
                     session.rollback()
                     log.exception("a tip could not be saved")
