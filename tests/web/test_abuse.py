@@ -2,6 +2,7 @@
 
 import os
 import re
+import threading
 import uuid
 
 import pytest
@@ -148,4 +149,33 @@ def test_a_double_submit_after_the_replay_window_shows_no_code_and_makes_no_tip(
     from ..conftest import receipt_code_on
 
     assert "This tip was already received" in second and receipt_code_on(second) is None
+    assert _tips(session) == 1
+
+
+def test_a_double_click_racing_two_requests_still_makes_one_tip(app, client, session):
+    """Both POSTs of one form in flight at once: one tip, and both pages show its code."""
+    page = client.get("/tip").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_token(client, "/tip"),
+        "form_token": form_token(page),
+        "narrative": "Raced",
+    }
+    other = app.test_client()
+    other.set_cookie("session", client.get_cookie("session").value)
+    barrier = threading.Barrier(2)
+    pages = {}
+
+    def post(name, c):
+        barrier.wait()
+        pages[name] = c.post("/tip", data=dict(data)).get_data(as_text=True)
+
+    threads = [threading.Thread(target=post, args=(n, c)) for n, c in [("a", client), ("b", other)]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    from ..conftest import receipt_code_on
+
+    codes = {receipt_code_on(p) for p in pages.values()}
+    assert len(codes) == 1 and None not in codes, [p[-2000:] for p in pages.values()]
     assert _tips(session) == 1

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, make_response, render_template
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tipline import db
@@ -21,6 +22,7 @@ from tipline.tips.sealing import SealBroken
 from tipline.web import limits
 
 bp = Blueprint("public", __name__)
+SAVE_ATTEMPTS = 4
 log = logging.getLogger(__name__)
 
 ROBOTS = """User-agent: *
@@ -103,7 +105,7 @@ def _tip_form(notice: Notice | None) -> Response:
             honeypot = True
             form.website.data = ""
         else:
-            for _attempt in range(2):
+            for attempt in range(SAVE_ATTEMPTS):
                 try:
                     tip, code = tips.submit_tip(
                         session,
@@ -121,20 +123,20 @@ def _tip_form(notice: Notice | None) -> Response:
                 except PhotoRejected as error:
                     session.rollback()
                     form.photos.errors = [str(error), "Please choose the photos again."]
-                except IntegrityError:
-                    # The same form sent twice at once: the other request won; show its tip.
+                except (SQLAlchemyError, SealBroken) as error:
                     session.rollback()
-                    continue
-                except (SQLAlchemyError, SealBroken):
+                    if attempt + 1 < SAVE_ATTEMPTS and isinstance(error, SQLAlchemyError):
+                        # Two submits of one form at once (a double click) collide here, as a
+                        # unique-key error or, on SQLite, a locked database; a later try finds
+                        # the tip the other request saved and shows it.
+                        time.sleep(0.05 * (attempt + 1))
+                        continue
                     # Never show a receipt for a tip that is not on disk. Log no tip content.
-                    session.rollback()
                     log.exception("a tip could not be saved")
                     save_failed = True
                 else:
                     return _receipt(tip, code, notice, repeated=False)
                 break
-            else:
-                save_failed = True
     if form.form_token.errors or not form.form_token.data:
         form.form_token.data = new_form_token()
     lines = notices.contact_lines_for(session, notice)
