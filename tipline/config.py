@@ -69,6 +69,9 @@ class Defaults:
     RATELIMIT_KEY_PREFIX = "tipline-rl"
     RATELIMIT_STRATEGY = "fixed-window"
     RATELIMIT_HEADERS_ENABLED = True
+    # If Redis goes away, count in memory instead and never refuse a tip because of it.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     MIN_PASSWORD_LENGTH = 12
 
 

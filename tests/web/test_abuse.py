@@ -179,3 +179,24 @@ def test_a_double_click_racing_two_requests_still_makes_one_tip(app, client, ses
     codes = {receipt_code_on(p) for p in pages.values()}
     assert len(codes) == 1 and None not in codes, [p[-2000:] for p in pages.values()]
     assert _tips(session) == 1
+
+
+def test_a_tip_is_still_taken_when_redis_is_down(database_url, tmp_path):
+    from tipline import create_app
+
+    from ..conftest import SECRET
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": SECRET,
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "REDIS_URL": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    )
+    try:
+        response, code = send_tip(app.test_client())
+        assert response.status_code == 200 and code
+    finally:
+        app.extensions["tipline.engine"].dispose()
