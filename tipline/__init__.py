@@ -40,11 +40,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     policy.init_app(app)
     responses.init_app(app)
     templating.init_app(app)
-    limits.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(receipt.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(dialog.bp)
     app.register_blueprint(calltaker.bp)
+    limits.init_app(app)  # wraps views, so after the blueprints
     cli.init_app(app)
     return app

@@ -62,9 +62,9 @@ def _database_dump(app) -> bytes:
     return "\n".join(rows).encode()
 
 
-def _limiter_dump(kind: str, redis_client) -> bytes:
+def _limiter_dump(app, kind: str, redis_client) -> bytes:
     if kind == "memory":
-        storage = limits.limiter.storage
+        storage = limits.limiter_for(app).storage
         return repr((dict(storage.storage), storage.expirations, storage.events)).encode()
     parts = []
     for key in redis_client.keys("*"):
@@ -94,7 +94,7 @@ def test_no_address_agent_or_referrer_is_logged_stored_limited_or_cookied(
 
         dump = _database_dump(app)
         assert b"More: red jacket" in dump  # the dump did read what was written
-        stored = _limiter_dump(limiter_storage, redis_client)
+        stored = _limiter_dump(app, limiter_storage, redis_client)
         assert b"tip-post" in stored and b"receipt-lookup" in stored  # counters were kept
         cookie = client.get_cookie("session")
         session_data = repr(app.session_interface.get_signing_serializer(app).loads(cookie.value))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, request
@@ -39,9 +40,6 @@ def everyone() -> str:
     return "all"
 
 
-limiter = Limiter(key_func=client_key, default_limits=[])
-
-
 def tip_limit() -> str:
     return current_app.config["TIP_RATE_LIMIT"]
 
@@ -58,22 +56,34 @@ def receipt_global_limit() -> str:
     return current_app.config["RECEIPT_GLOBAL_RATE_LIMIT"]
 
 
-def tip_posts(view):  # type: ignore[no-untyped-def]
-    """Throttle POSTs of every tip form together, per address hash and globally."""
-    view = limiter.shared_limit(tip_limit, "tip-post", methods=["POST"])(view)
-    return limiter.shared_limit(
-        tip_global_limit, "tip-post-all", key_func=everyone, methods=["POST"]
-    )(view)
+#: POSTs to these endpoints are counted, per address hash and from everyone together.
+#: Every tip form (and a tipster's later answer) shares the "tip-post" buckets.
+LIMITED_POSTS: dict[str, tuple[str, Callable[[], str], Callable[[], str]]] = {
+    "public.tip": ("tip-post", tip_limit, tip_global_limit),
+    "public.notice_tip": ("tip-post", tip_limit, tip_global_limit),
+    "receipt.answer": ("tip-post", tip_limit, tip_global_limit),
+    "receipt.lookup": ("receipt-lookup", receipt_limit, receipt_global_limit),
+}
 
 
-def receipt_posts(view):  # type: ignore[no-untyped-def]
-    """Throttle receipt-code lookups, per address hash and globally."""
-    view = limiter.shared_limit(receipt_limit, "receipt-lookup", methods=["POST"])(view)
-    return limiter.shared_limit(
-        receipt_global_limit, "receipt-lookup-all", key_func=everyone, methods=["POST"]
-    )(view)
+def limiter_for(app: Flask) -> Limiter:
+    return app.extensions["tipline.limiter"]
 
 
 def init_app(app: Flask) -> None:
+    """Give ``app`` its own limiter (its own storage and state) and wrap the limited views.
+
+    Call after the blueprints are registered. One limiter per app, rather than a module
+    global, so that apps never share counters or a "storage is down" state.
+    """
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter = Limiter(key_func=client_key, default_limits=[])
     limiter.init_app(app)
+    app.extensions["tipline.limiter"] = limiter
+    for endpoint, (scope, per_address, everyone_together) in LIMITED_POSTS.items():
+        view = app.view_functions[endpoint]
+        view = limiter.shared_limit(per_address, scope, methods=["POST"])(view)
+        view = limiter.shared_limit(
+            everyone_together, f"{scope}-all", key_func=everyone, methods=["POST"]
+        )(view)
+        app.view_functions[endpoint] = view

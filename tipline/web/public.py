@@ -19,7 +19,6 @@ from tipline.tips.attachments import PhotoLimits, PhotoRejected
 from tipline.tips.forms import TipForm, new_form_token, uploaded
 from tipline.tips.receipts import receipt_key
 from tipline.tips.sealing import SealBroken
-from tipline.web import limits
 
 bp = Blueprint("public", __name__)
 SAVE_ATTEMPTS = 4
@@ -71,7 +70,6 @@ def notice(slug: str) -> str:
 
 
 @bp.route("/notices/<slug>/tip", methods=["GET", "POST"])
-@limits.tip_posts
 def notice_tip(slug: str) -> Response:
     found = notices.public_notice(db.session(), slug)
     if found is None or found.status is not NoticeStatus.PUBLISHED:
@@ -80,7 +78,6 @@ def notice_tip(slug: str) -> Response:
 
 
 @bp.route("/tip", methods=["GET", "POST"])
-@limits.tip_posts
 def tip() -> Response:
     return _tip_form(None)
 
