@@ -36,6 +36,10 @@ PG_URL = os.environ.get("TIPLINE_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "correct horse battery staple"
+# Every app a test builds gets a data key (production refuses to start without one); tests of
+# the refusal take it away with monkeypatch.
+DATA_KEY = "dGVzdC1kYXRhLWtleS0zMi1ieXRlcy1sb25nLW9rISE="
+os.environ.setdefault("TIPLINE_DATA_KEY", DATA_KEY)
 
 
 def pg_url_in_schema(url: str, schema: str) -> str:

@@ -27,6 +27,11 @@ TIPLINE = str(Path(sys.executable).parent / "tipline")
 HEAD = ScriptDirectory(str(Path(migrations.__file__).parent)).get_current_head()
 
 
+def _head() -> str:
+    """The newest revision, so these tests hold as revisions are added."""
+    return ScriptDirectory.from_config(migrations.alembic_config(None)).get_current_head()
+
+
 def test_db_upgrade_creates_the_schema_on_an_empty_database(tmp_path):
     env = {
         **os.environ,
@@ -39,6 +44,7 @@ def test_db_upgrade_creates_the_schema_on_an_empty_database(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"Database is at revision {HEAD}." in result.stdout
     engine = db.make_engine(f"sqlite:///{tmp_path / 'tipline.sqlite3'}")
+    assert f"Database is at revision {_head()}." in result.stdout
     assert "tip" in inspect(engine).get_table_names()
     engine.dispose()
 

@@ -23,13 +23,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         account,
         admin,
         api,
+        calltaker,
+        dialog,
         feeds,
+        limits,
         oversight,
         pio,
         public,
+        receipt,
         responses,
         staff,
         templating,
+        uploads,
     )
 
     instance_path = (
@@ -46,18 +51,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     load_config(app, config)
     db.init_app(app)
-    pio.init_app(app)  # raises the body limit for photo uploads before CSRF reads forms
+    uploads.init_app(app)  # larger bodies only for photo forms, before CSRF reads forms
+    app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
     csrf.init_app(app)
     policy.init_app(app)
     responses.init_app(app)
     templating.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(receipt.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(oversight.bp)
     app.register_blueprint(pio.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(dialog.bp)
+    app.register_blueprint(calltaker.bp)
+    limits.init_app(app)  # wraps views, so after the blueprints
     cli.init_app(app)
     return app

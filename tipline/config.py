@@ -5,10 +5,12 @@ A mapping passed to ``create_app(config)`` (tests, the demo command) is applied 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -62,7 +64,40 @@ class Defaults:
     AUDIT_CHECKPOINT_FILE: str | None = None
 
     WTF_CSRF_TIME_LIMIT = 3600 * 4  # a frightened tipster may take a while to type
-    MAX_CONTENT_LENGTH = 1 * 1024 * 1024  # text forms; the PIO photo upload raises it
+
+    # Encryption at rest of tip photos and volunteered contact details: base64 of 32 random
+    # bytes, never stored in the database. Production refuses to start without it.
+    DATA_KEY: str | None = None
+
+    # Tip photos: how many per tip (and per later answer), and the limits on each one.
+    MAX_TIP_PHOTOS = 3
+    PHOTO_MAX_BYTES = 8 * 1024 * 1024
+    PHOTO_MAX_PIXELS = 40_000_000
+    PHOTO_MAX_SIDE = 3000  # photos are stored at most this many pixels on the longest side
+    # Request bodies: 1 MB for text forms. The tip forms accept MAX_TIP_PHOTOS photos at their
+    # limit plus the text, and the PIO's photo upload NOTICE_PHOTO_MAX_BYTES (web/uploads.py).
+    # Larger requests get a plain 413 page.
+    MAX_CONTENT_LENGTH = 1024 * 1024
+
+    # A receipt code opens a short session on /receipt; "Leave" ends it sooner.
+    RECEIPT_SESSION_MINUTES = 20
+    # A repeated submit of the same tip form (double click, refresh) shows the same receipt
+    # code for this long; after it, a plain "already received" page.
+    TIP_REPLAY_MINUTES = 30
+
+    # Rate limits (Flask-Limiter syntax). Per-address limits key on a keyed hash of the
+    # address under a key that changes every UTC day; no address is ever stored.
+    REDIS_URL: str | None = None  # memory:// when unset
+    TIP_RATE_LIMIT = "10 per 10 minutes; 40 per day"
+    TIP_GLOBAL_RATE_LIMIT = "600 per minute"
+    RECEIPT_RATE_LIMIT = "10 per 10 minutes; 50 per day"
+    RECEIPT_GLOBAL_RATE_LIMIT = "1200 per minute"
+    RATELIMIT_KEY_PREFIX = "tipline-rl"
+    RATELIMIT_STRATEGY = "fixed-window"
+    RATELIMIT_HEADERS_ENABLED = True
+    # If Redis goes away, count in memory instead and never refuse a tip because of it.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     MIN_PASSWORD_LENGTH = 12
 
     # Notice photos: the upload limit (PIO screens only; public forms keep the limit above)
@@ -75,6 +110,10 @@ class Defaults:
 
 class SecretKeyError(RuntimeError):
     """Raised when a production server would start with a missing or well-known secret key."""
+
+
+class DataKeyError(SecretKeyError):
+    """Raised when the server would start without a usable data-encryption key."""
 
 
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
@@ -96,11 +135,18 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config["SESSION_COOKIE_SECURE"] = False
         if not app.config["SECRET_KEY"]:
             app.config["SECRET_KEY"] = _instance_secret_key(app.instance_path)
+        if not app.config["DATA_KEY"]:
+            app.config["DATA_KEY"] = _instance_secret_key(
+                app.instance_path, "data_key", lambda: base64.b64encode(secrets.token_bytes(32))
+            )
     if not app.config["SESSION_COOKIE_NAME"]:
         secure = app.config["SESSION_COOKIE_SECURE"]
         app.config["SESSION_COOKIE_NAME"] = "__Host-tipline" if secure else "tipline"
     _check_secret_key(app)
     _check_audit_key(app)
+    _check_data_key(app)
+    if app.config["REDIS_URL"] and not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
 
 
 def _load_environment(app: Flask) -> None:
@@ -140,13 +186,39 @@ def _check_audit_key(app: Flask) -> None:
         )
 
 
-def _instance_secret_key(instance_path: str) -> str:
-    """Read the development key from the instance folder, creating it on first use."""
-    path = Path(instance_path) / "secret_key"
+def data_key_bytes(value: str | bytes | None) -> bytes:
+    """The 32-byte data key from its base64 form; DataKeyError for anything else."""
+    try:
+        key = base64.b64decode(value or b"", validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise DataKeyError(
+            "Tipline will not start: TIPLINE_DATA_KEY is missing or is not 32 random bytes in "
+            "base64. It encrypts tip photos and tipsters' contact details. Make one with "
+            "`python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32))"
+            ".decode())'` and keep it outside the database (and in your backups of keys: without "
+            "it, encrypted photos and contact details cannot be read). (`tipline demo` makes one.)"
+        )
+    return key
+
+
+def _check_data_key(app: Flask) -> None:
+    data_key_bytes(app.config.get("DATA_KEY"))
+
+
+def _instance_secret_key(
+    instance_path: str,
+    name: str = "secret_key",
+    make: Callable[[], str | bytes] = lambda: secrets.token_urlsafe(48),
+) -> str:
+    """Read a development key from the instance folder, creating it on first use."""
+    path = Path(instance_path) / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
+    made = make()
+    key = made.decode() if isinstance(made, bytes) else made
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(key + "\n")

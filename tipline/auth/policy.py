@@ -69,6 +69,15 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "admin.staff_role": ADMINS,
     "admin.staff_active": ADMINS,
     "admin.staff_reset_totp": ADMINS,
+    "public.robots": PUBLIC,
+    "receipt.lookup": PUBLIC,
+    "receipt.answer": PUBLIC,
+    "receipt.leave": PUBLIC,
+    "dialog.ask": TIP_READERS,
+    "dialog.spam": TIP_READERS,
+    "dialog.photo": TIP_READERS,
+    "calltaker.calls_log": frozenset({Role.CALL_TAKER, Role.SUPERVISOR}),
+    "calltaker.new_call": frozenset({Role.CALL_TAKER}),
 }
 
 

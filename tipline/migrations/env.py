@@ -7,6 +7,7 @@ from alembic import context
 # Import every model module so autogenerate sees the whole schema.
 from tipline.audit import models as _audit  # noqa: F401
 from tipline.auth import models as _auth  # noqa: F401
+from tipline.calls import models as _calls  # noqa: F401
 from tipline.db import Base, UTCDateTime
 from tipline.notices import models as _notices  # noqa: F401
 from tipline.tips import models as _tips  # noqa: F401

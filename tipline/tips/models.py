@@ -40,6 +40,19 @@ class Tip(Base):
     seen_where: Mapped[str] = mapped_column(Text, default="")
     narrative: Mapped[str] = mapped_column(Text)
     there_now: Mapped[bool] = mapped_column(default=False)
+    # Issue 4: the structured parts of the form. All optional; empty string when not given.
+    landmark: Mapped[str] = mapped_column(String(200), default="")
+    activity: Mapped[str] = mapped_column(Text, default="")
+    companions: Mapped[str] = mapped_column(Text, default="")
+    vehicle_make: Mapped[str] = mapped_column(String(100), default="")
+    vehicle_colour: Mapped[str] = mapped_column(String(50), default="")
+    vehicle_plate: Mapped[str] = mapped_column(String(20), default="")
+    direction: Mapped[str] = mapped_column(String(200), default="")
+    how_known: Mapped[str] = mapped_column(Text, default="")
+    # Contact details the tipster chose to give, AES-GCM sealed (tips.sealing); None if none.
+    contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Marked as spam by staff: a label only, it deletes and hides nothing.
+    spam_marked_at: Mapped[datetime | None]
     status: Mapped[TipStatus] = mapped_column(
         Enum(
             TipStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
@@ -56,3 +69,76 @@ class Tip(Base):
 
     def __repr__(self) -> str:
         return f"<Tip {self.public_ref} {self.status}>"
+
+
+class MessageDirection(enum.StrEnum):
+    TO_TIPSTER = "to_tipster"
+    FROM_TIPSTER = "from_tipster"
+
+
+class TipMessage(Base):
+    """One turn of the receipt dialog: a detective's question or the tipster's answer."""
+
+    __tablename__ = "tip_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
+    direction: Mapped[MessageDirection] = mapped_column(
+        Enum(
+            MessageDirection,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    body: Mapped[str] = mapped_column(Text, default="")
+    # The staff member who asked; None for the tipster's answers.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[StaffUser | None] = relationship()
+
+
+class TipAttachment(Base):
+    """A photo, rebuilt from pixels (tipline.media) and sealed (tips.sealing)."""
+
+    __tablename__ = "tip_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_ref: Mapped[str] = mapped_column(String(32), unique=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
+    # Set when the photo came with a later answer on /receipt.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("tip_message.id"))
+    mime: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int]
+    height: Mapped[int]
+    byte_size: Mapped[int]
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TipSubmission(Base):
+    """The one-time token of a tip form, so a repeated submit never makes a second tip.
+
+    Holds a keyed hash of the token, and the receipt code sealed under a key derived from
+    the token itself, so only a browser that still holds the form can see the code again.
+    """
+
+    __tablename__ = "tip_submission"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
+    sealed_code: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReceiptSession(Base):
+    """A tipster's visit to /receipt after entering a code; the cookie holds only a token."""
+
+    __tablename__ = "receipt_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
+    expires_at: Mapped[datetime]

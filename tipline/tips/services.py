@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tipline import audit
 from tipline.auth.models import StaffUser
+from tipline.config import data_key_bytes
+from tipline.db import utcnow
 from tipline.notices.models import Notice, NoticeStatus
-from tipline.tips import receipts
-from tipline.tips.models import Tip, TipStatus
+from tipline.tips import attachments, receipts, sealing
+from tipline.tips.attachments import PhotoLimits
+from tipline.tips.models import Tip, TipStatus, TipSubmission
 
 
 @dataclass(frozen=True)
@@ -22,10 +29,66 @@ class TipReport:
     seen_when: str = ""
     seen_where: str = ""
     there_now: bool = False
+    landmark: str = ""
+    activity: str = ""
+    companions: str = ""
+    vehicle_make: str = ""
+    vehicle_colour: str = ""
+    vehicle_plate: str = ""
+    direction: str = ""
+    how_known: str = ""
+    # Only when the tipster wants to be called back; sealed before it is stored.
+    contact: str = ""
 
 
 class NoticeNotOpen(LookupError):
     """The notice does not exist or is not taking tips."""
+
+
+class AlreadyReceived(Exception):
+    """This form was already sent: the earlier tip, and its code while it can still be shown."""
+
+    def __init__(self, tip: Tip, code: str | None) -> None:
+        super().__init__(tip.public_ref)
+        self.tip = tip
+        self.code = code
+
+
+def clean_text(value: str) -> str:
+    """Trimmed text without NUL characters (PostgreSQL refuses them in text columns)."""
+    return value.replace("\x00", "").strip()
+
+
+def _token_hash(receipt_key: bytes, token: str) -> bytes:
+    return hmac.new(receipt_key, b"tip-form-token:" + token.encode(), hashlib.sha256).digest()
+
+
+def _token_cipher(data_key: bytes | str | None, token: str) -> bytes:
+    """A key only the form's holder can rebuild: the data key alone does not open the code."""
+    base = data_key if isinstance(data_key, bytes) else data_key_bytes(data_key)
+    return hmac.new(base, b"tip-form-token:" + token.encode(), hashlib.sha256).digest()
+
+
+def _replay(
+    session: Session,
+    receipt_key: bytes,
+    data_key: bytes | str | None,
+    token: str,
+    window: timedelta,
+) -> None:
+    """Raise AlreadyReceived if this form token was used before."""
+    done = session.scalar(
+        select(TipSubmission).where(TipSubmission.token_hash == _token_hash(receipt_key, token))
+    )
+    if done is None:
+        return
+    tip = session.get(Tip, done.tip_id)
+    assert tip is not None
+    code = None
+    if done.sealed_code is not None and utcnow() - done.created_at <= window:
+        key = _token_cipher(data_key, token)
+        code = sealing.unseal(key, done.sealed_code, f"tip-submission:{tip.public_ref}").decode()
+    raise AlreadyReceived(tip, code)
 
 
 def submit_tip(
@@ -34,29 +97,67 @@ def submit_tip(
     receipt_key: bytes,
     notice: Notice | None = None,
     operator: StaffUser | None = None,
+    *,
+    photos: Sequence[bytes] = (),
+    data_key: bytes | str | None = None,
+    form_token: str | None = None,
+    photo_limits: PhotoLimits = PhotoLimits(),  # noqa: B008 - frozen, shared safely
+    replay_window: timedelta = timedelta(minutes=30),
 ) -> tuple[Tip, str]:
     """Record a tip and return it with its receipt code (the only plain copy of the code).
 
+    With ``form_token``, a second submit of the same form raises AlreadyReceived instead of
+    making a second tip. Photos are checked and rebuilt before anything is written
+    (PhotoRejected); photos and contact details are sealed under ``data_key``.
     The caller must commit before showing the code: acknowledged means persisted.
     """
-    if not report.narrative.strip():
+    if form_token is not None:
+        _replay(session, receipt_key, data_key, form_token, replay_window)
+    if not clean_text(report.narrative):
         raise ValueError("A tip needs some words about what was seen.")
     if notice is not None and notice.status is not NoticeStatus.PUBLISHED:
         raise NoticeNotOpen(notice.slug)
+    images = attachments.clean_photos(photos, photo_limits)
     code = receipts.new_receipt_code()
+    ref = receipts.new_public_ref()
+    contact = clean_text(report.contact)
     tip = Tip(
-        public_ref=receipts.new_public_ref(),
+        public_ref=ref,
         receipt_hash=receipts.hash_code(receipt_key, code),
         notice=notice,
-        narrative=report.narrative.strip(),
-        seen_when=report.seen_when.strip(),
-        seen_where=report.seen_where.strip(),
+        narrative=clean_text(report.narrative),
+        seen_when=clean_text(report.seen_when),
+        seen_where=clean_text(report.seen_where),
         there_now=report.there_now,
+        landmark=clean_text(report.landmark),
+        activity=clean_text(report.activity),
+        companions=clean_text(report.companions),
+        vehicle_make=clean_text(report.vehicle_make),
+        vehicle_colour=clean_text(report.vehicle_colour),
+        vehicle_plate=clean_text(report.vehicle_plate).upper(),
+        direction=clean_text(report.direction),
+        how_known=clean_text(report.how_known),
+        contact_sealed=(
+            sealing.seal(data_key, contact.encode(), f"tip-contact:{ref}") if contact else None
+        ),
         status=TipStatus.NEW,
         operator=operator,
     )
     session.add(tip)
     session.flush()
+    attachments.store_photos(session, tip, images, data_key)
+    if form_token is not None:
+        session.add(
+            TipSubmission(
+                token_hash=_token_hash(receipt_key, form_token),
+                tip_id=tip.id,
+                sealed_code=sealing.seal(
+                    _token_cipher(data_key, form_token), code.encode(), f"tip-submission:{ref}"
+                ),
+            )
+        )
+        session.flush()
+    extra = {"photos": len(images)} if images else {}
     audit.record(
         session,
         operator if operator is not None else audit.PUBLIC,
@@ -65,14 +166,26 @@ def submit_tip(
         tip.public_ref,
         notice=notice.slug if notice else None,
         there_now=report.there_now,
+        **extra,
     )
     return tip, code
 
 
+def contact_details(tip: Tip, data_key: bytes | str | None) -> str | None:
+    """The contact details the tipster volunteered, or None; SealBroken on a wrong key."""
+    if tip.contact_sealed is None:
+        return None
+    return sealing.unseal(data_key, tip.contact_sealed, f"tip-contact:{tip.public_ref}").decode()
+
+
+# A fixed stand-in hashed and looked up when a typed code is malformed, so that any wrong code
+# costs the same work (one HMAC, one indexed query) and gets the same answer.
+_DECOY_CODE = "0" * receipts.CODE_CHARS
+
+
 def find_by_receipt(session: Session, receipt_key: bytes, typed_code: str) -> Tip | None:
     """The tip a receipt code belongs to, or None for anything else."""
-    try:
-        digest = receipts.hash_code(receipt_key, typed_code)
-    except ValueError:
-        return None
-    return session.scalar(select(Tip).where(Tip.receipt_hash == digest))
+    canonical = receipts.normalise_code(typed_code)
+    digest = receipts.hash_code(receipt_key, canonical or _DECOY_CODE)
+    tip = session.scalar(select(Tip).where(Tip.receipt_hash == digest))
+    return tip if canonical is not None else None

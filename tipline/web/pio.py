@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     current_app,
     flash,
@@ -31,22 +30,6 @@ from tipline.web.responses import image_response
 bp = Blueprint("pio", __name__, url_prefix="/staff/notices")
 
 Page = Response | str | tuple[str, int]
-
-
-def _allow_photo_uploads() -> None:
-    """Only the photo upload, sent by a signed-in PIO, may send a large body; every other
-    request keeps the small limit (this runs before the role check, so it checks too)."""
-    if request.endpoint != "pio.add_photo":
-        return
-    user = current_staff()
-    if user is not None and user.role in notices.NOTICE_WRITERS:
-        request.max_content_length = current_app.config["NOTICE_PHOTO_MAX_BYTES"] + 1024 * 1024
-
-
-def init_app(app: Flask) -> None:
-    """Register the upload limit hook. It must run before CSRF protection reads the form,
-    so ``create_app`` calls this before ``csrf.init_app``."""
-    app.before_request(_allow_photo_uploads)
 
 
 @bp.after_request

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
+from datetime import timedelta
+from typing import Any
 
-from flask import Blueprint, abort, current_app, make_response, render_template
+from flask import Blueprint, Flask, abort, current_app, make_response, render_template
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -13,17 +16,45 @@ from tipline.notices import photos
 from tipline.notices import services as notices
 from tipline.notices.models import Notice, NoticeStatus
 from tipline.tips import services as tips
-from tipline.tips.forms import TipForm
+from tipline.tips.attachments import PhotoLimits, PhotoRejected
+from tipline.tips.forms import TipForm, new_form_token, uploaded
 from tipline.tips.receipts import receipt_key
+from tipline.tips.sealing import SealBroken
 from tipline.web.responses import image_response
 
 bp = Blueprint("public", __name__)
+SAVE_ATTEMPTS = 4
 log = logging.getLogger(__name__)
+
+ROBOTS = """User-agent: *
+Disallow: /tip
+Disallow: /notices/*/tip
+Disallow: /receipt
+Disallow: /staff/
+"""
 
 
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def photo_limits(app: Flask) -> PhotoLimits:
+    return PhotoLimits(
+        count=int(app.config["MAX_TIP_PHOTOS"]),
+        max_bytes=int(app.config["PHOTO_MAX_BYTES"]),
+        max_pixels=int(app.config["PHOTO_MAX_PIXELS"]),
+        max_side=int(app.config["PHOTO_MAX_SIDE"]),
+    )
+
+
+def submission_options(app: Flask) -> dict[str, Any]:
+    """Keyword arguments for ``submit_tip`` that come from configuration."""
+    return {
+        "data_key": app.config["DATA_KEY"],
+        "photo_limits": photo_limits(app),
+        "replay_window": timedelta(minutes=int(app.config["TIP_REPLAY_MINUTES"])),
+    }
 
 
 @bp.get("/")
@@ -63,28 +94,60 @@ def tip() -> Response:
     return _tip_form(None)
 
 
+def _receipt(tip: Any, code: str | None, notice: Notice | None, repeated: bool) -> Response:
+    # Rendered in the POST response rather than after a redirect, so the code never
+    # appears in a URL, a cookie or the browser's history.
+    page = render_template(
+        "public/receipt.html", tip=tip, code=code, notice=notice, repeated=repeated
+    )
+    return _no_store(make_response(page))
+
+
 def _tip_form(notice: Notice | None) -> Response:
     form = TipForm()
     session = db.session()
-    save_failed = False
+    save_failed = honeypot = False
     if form.validate_on_submit():
-        try:
-            tip, code = tips.submit_tip(
-                session, form.to_report(), receipt_key(current_app.secret_key), notice=notice
-            )
-            session.commit()
-        except SQLAlchemyError:
-            # Never show a receipt for a tip that is not on disk. Log no tip content.
-            session.rollback()
-            log.exception("a tip could not be saved")
-            save_failed = True
+        if form.website.data:
+            # A hidden field only form-filling software sees. Nothing is saved; a person whose
+            # auto-fill did it can simply send again (the field is cleared below).
+            honeypot = True
+            form.website.data = ""
         else:
-            # Rendered in the POST response rather than after a redirect, so the code never
-            # appears in a URL, a cookie or the browser's history.
-            page = render_template(
-                "public/receipt.html", tip=tip, code=code, notice=notice, just_submitted=True
-            )
-            return _no_store(make_response(page))
+            for attempt in range(SAVE_ATTEMPTS):
+                try:
+                    tip, code = tips.submit_tip(
+                        session,
+                        form.to_report(),
+                        receipt_key(current_app.secret_key),
+                        notice=notice,
+                        photos=uploaded(form.photos.data),
+                        form_token=form.form_token.data or None,
+                        **submission_options(current_app),
+                    )
+                    session.commit()
+                except tips.AlreadyReceived as done:
+                    session.rollback()
+                    return _receipt(done.tip, done.code, notice, repeated=True)
+                except PhotoRejected as error:
+                    session.rollback()
+                    form.photos.errors = [str(error), "Please choose the photos again."]
+                except (SQLAlchemyError, SealBroken) as error:
+                    session.rollback()
+                    if attempt + 1 < SAVE_ATTEMPTS and isinstance(error, SQLAlchemyError):
+                        # Two submits of one form at once (a double click) collide here, as a
+                        # unique-key error or, on SQLite, a locked database; a later try finds
+                        # the tip the other request saved and shows it.
+                        time.sleep(0.05 * (attempt + 1))
+                        continue
+                    # Never show a receipt for a tip that is not on disk. Log no tip content.
+                    log.exception("a tip could not be saved")
+                    save_failed = True
+                else:
+                    return _receipt(tip, code, notice, repeated=False)
+                break
+    if form.form_token.errors or not form.form_token.data:
+        form.form_token.data = new_form_token()
     lines = notices.contact_lines_for(session, notice)
     page = render_template(
         "public/tip_form.html",
@@ -92,9 +155,16 @@ def _tip_form(notice: Notice | None) -> Response:
         notice=notice,
         contact_lines=lines,
         save_failed=save_failed,
+        honeypot=honeypot,
+        max_photos=current_app.config["MAX_TIP_PHOTOS"],
     )
-    status = 503 if save_failed else (400 if form.errors else 200)
+    status = 503 if save_failed else (400 if form.errors or honeypot else 200)
     return _no_store(make_response(page, status))
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    return make_response(ROBOTS, 200, {"Content-Type": "text/plain; charset=utf-8"})
 
 
 @bp.get("/healthz")

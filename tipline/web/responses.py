@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from flask import Flask, render_template, request, send_file
+from flask import Flask, abort, render_template, request, send_file
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -31,7 +31,17 @@ ERROR_TEXT = {
     403: ("You cannot open this page", "Your account does not give access to this page."),
     404: ("Page not found", "The page may have moved or the address may be mistyped."),
     405: ("That did not work", "Please go back and use the buttons on the page."),
-    413: ("That was too large", "Please send less and try again."),
+    413: (
+        "That was too large",
+        "Please send fewer or smaller photos (each under 8 MB) and try again.",
+    ),
+    429: (
+        "Please wait a few minutes",
+        "Too many forms were sent from this connection in a short time, so this one was not "
+        "accepted and nothing in it was kept. Please wait a few minutes and try again, or "
+        "phone one of the numbers on the notice. If someone is in danger, call the emergency "
+        "number below.",
+    ),
     500: (
         "Something went wrong on our side",
         "Nothing you did caused this. Please try again in a minute.",
@@ -49,6 +59,14 @@ def image_response(data: bytes, mime: str) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = IMAGE_CSP
     return response
+
+
+def refuse_unnamed_form_fields() -> None:
+    """A multipart part without a name reaches ``request.form`` under the key None, which
+    Flask-WTF's CSRF check cannot handle (a 500). Browsers never send one: refuse with 400."""
+    multipart = request.method == "POST" and request.mimetype == "multipart/form-data"
+    if multipart and (None in request.form or None in request.files):
+        abort(400)
 
 
 def security_headers(response: Response) -> Response:

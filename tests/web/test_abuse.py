@@ -1,0 +1,203 @@
+"""Spam and abuse defence: rate limits (memory and Redis), the honeypot, double submits."""
+
+import os
+import re
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from tipline.tips.models import Tip
+from tipline.web import limits
+
+from ..conftest import IN_CI, csrf_token
+from .tipster import form_token, open_receipt, send_tip
+
+REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own, emptied around each test
+
+
+def _tips(session) -> int:
+    return session.scalar(select(func.count()).select_from(Tip))
+
+
+def test_tip_posts_are_throttled_per_address_and_reading_the_form_is_not(app, client, session):
+    app.config["TIP_RATE_LIMIT"] = "2 per minute"
+    me = {"REMOTE_ADDR": "192.0.2.10"}
+    for _ in range(2):
+        assert send_tip(client, environ=me)[0].status_code == 200
+    refused, code = send_tip(client, environ=me)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 429 and code is None
+    assert "Please wait a few minutes" in page and "nothing in it was kept" in page
+    assert "Seen by the levee" not in page
+    assert _tips(session) == 2
+    assert client.get("/tip", environ_base=me).status_code == 200
+    # Another address is not held back by this one.
+    assert send_tip(client, environ={"REMOTE_ADDR": "192.0.2.11"})[0].status_code == 200
+
+
+def test_the_global_tip_limit_holds_across_addresses(app, client, session):
+    app.config["TIP_GLOBAL_RATE_LIMIT"] = "3 per minute"
+    statuses = [
+        send_tip(client, environ={"REMOTE_ADDR": f"192.0.2.{n}"})[0].status_code for n in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    assert _tips(session) == 3
+
+
+def test_receipt_lookups_are_throttled(app, client):
+    _, code = send_tip(client)
+    app.config["RECEIPT_RATE_LIMIT"] = "3 per minute"
+    me = {"REMOTE_ADDR": "192.0.2.20"}
+    for _ in range(3):
+        assert open_receipt(client, "7K3M-QX9P-2D4F-HJ8R-WN5T", me).status_code == 400
+    assert open_receipt(client, code, me).status_code == 429  # even the right code, now
+    assert open_receipt(client, code, {"REMOTE_ADDR": "192.0.2.21"}).status_code == 303
+
+
+def test_the_limiter_keys_on_a_daily_keyed_hash_never_the_address():
+    one = limits.address_hash("203.0.113.5", "s" * 40, "2026-01-01")
+    assert one == limits.address_hash("203.0.113.5", "s" * 40, "2026-01-01")
+    assert "203.0.113" not in one
+    assert one != limits.address_hash("203.0.113.5", "s" * 40, "2026-01-02")  # rotates daily
+    assert one != limits.address_hash("203.0.113.6", "s" * 40, "2026-01-01")
+    assert one != limits.address_hash("203.0.113.5", "t" * 40, "2026-01-01")
+
+
+@pytest.fixture
+def redis_db():
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        if IN_CI or os.environ.get("TIPLINE_REQUIRE_REDIS"):
+            pytest.fail("Redis is not running on 127.0.0.1:6379")
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def test_limits_are_counted_in_redis_when_configured(database_url, tmp_path, redis_db):
+    from tipline import create_app
+
+    from ..conftest import SECRET
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": SECRET,
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp_path / uuid.uuid4().hex),
+            "REDIS_URL": REDIS_URL,
+            "TIP_RATE_LIMIT": "1 per minute",
+        }
+    )
+    try:
+        assert app.config["RATELIMIT_STORAGE_URI"] == REDIS_URL
+        client = app.test_client()
+        me = {"REMOTE_ADDR": "192.0.2.30"}
+        assert send_tip(client, environ=me)[0].status_code == 200
+        assert send_tip(client, environ=me)[0].status_code == 429
+        keys = [k.decode() for k in redis_db.keys("*")]
+        assert keys and any("tip-post" in k for k in keys)
+        assert not any("192.0.2" in k for k in keys)
+    finally:
+        app.extensions["tipline.engine"].dispose()
+
+
+def test_the_honeypot_saves_nothing_and_keeps_what_a_person_typed(client, session):
+    response, code = send_tip(client, website="http://spam.example", seen_where="Rampart St")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and code is None
+    assert "Your tip was not sent yet" in page and "Rampart St" in page
+    assert re.search(r'<input[^>]*name="website"[^>]*value=""', page)  # cleared: send again
+    assert _tips(session) == 0
+
+
+def test_a_double_submit_makes_one_tip_and_shows_the_same_receipt(client, session):
+    page = client.get("/tip").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_token(client, "/tip"),
+        "form_token": form_token(page),
+        "narrative": "Same tip twice",
+    }
+    first = client.post("/tip", data=data).get_data(as_text=True)
+    second = client.post("/tip", data=data).get_data(as_text=True)
+    from ..conftest import receipt_code_on
+
+    assert receipt_code_on(first) and receipt_code_on(first) == receipt_code_on(second)
+    assert "This tip was already received" in second
+    assert _tips(session) == 1
+
+
+def test_a_double_submit_after_the_replay_window_shows_no_code_and_makes_no_tip(
+    app, client, session
+):
+    app.config["TIP_REPLAY_MINUTES"] = -1
+    page = client.get("/tip").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_token(client, "/tip"),
+        "form_token": form_token(page),
+        "narrative": "Same tip twice",
+    }
+    client.post("/tip", data=data)
+    second = client.post("/tip", data=data).get_data(as_text=True)
+    from ..conftest import receipt_code_on
+
+    assert "This tip was already received" in second and receipt_code_on(second) is None
+    assert _tips(session) == 1
+
+
+def test_a_double_click_racing_two_requests_still_makes_one_tip(app, client, session):
+    """Both POSTs of one form in flight at once: one tip, and both pages show its code."""
+    page = client.get("/tip").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_token(client, "/tip"),
+        "form_token": form_token(page),
+        "narrative": "Raced",
+    }
+    other = app.test_client()
+    name = app.config["SESSION_COOKIE_NAME"]
+    other.set_cookie(name, client.get_cookie(name).value)
+    barrier = threading.Barrier(2)
+    pages = {}
+
+    def post(name, c):
+        barrier.wait()
+        pages[name] = c.post("/tip", data=dict(data)).get_data(as_text=True)
+
+    threads = [threading.Thread(target=post, args=(n, c)) for n, c in [("a", client), ("b", other)]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    from ..conftest import receipt_code_on
+
+    codes = {receipt_code_on(p) for p in pages.values()}
+    assert len(codes) == 1 and None not in codes, [p[-2000:] for p in pages.values()]
+    assert _tips(session) == 1
+
+
+def test_a_tip_is_still_taken_when_redis_is_down(database_url, tmp_path):
+    from tipline import create_app
+
+    from ..conftest import SECRET
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": SECRET,
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "REDIS_URL": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    )
+    try:
+        response, code = send_tip(app.test_client())
+        assert response.status_code == 200 and code
+    finally:
+        app.extensions["tipline.engine"].dispose()

@@ -1,0 +1,96 @@
+"""Phone intake: every call gets a disposition; a tip taken by phone names its call-taker."""
+
+import re
+
+from sqlalchemy import func, select
+
+from tipline import audit
+from tipline.auth.models import Role
+from tipline.calls.models import CallRecord, Disposition
+from tipline.tips import receipts
+from tipline.tips.models import Tip
+
+from ..conftest import csrf_token, receipt_code_on, sign_in
+
+
+def _signed_in(app, make_staff, role, name):
+    make_staff(role, name)
+    client = app.test_client()
+    assert sign_in(client, name).status_code == 303
+    return client
+
+
+def _form(client) -> dict:
+    page = client.get("/staff/calls/new").get_data(as_text=True)
+    token = re.search(r'name="form_token" type="hidden" value="([^"]+)"', page).group(1)
+    return {"csrf_token": csrf_token(client, "/staff/calls/new"), "form_token": token}
+
+
+def test_a_tip_taken_by_phone_is_recorded_with_the_operator_and_read_back(
+    app, session, make_staff, published_notice
+):
+    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    data = {
+        **_form(taker),
+        "disposition": "tip_taken",
+        "notice": published_notice.slug,
+        "narrative": "Caller saw her at the Canal St ferry",
+        "there_now": "y",
+        "vehicle_colour": "Blue",
+    }
+    response = taker.post("/staff/calls/new", data=data)
+    page = response.get_data(as_text=True)
+    code = receipt_code_on(page)
+    assert response.status_code == 200 and code
+    assert "Read the code back to the caller" in page
+    assert response.headers["Cache-Control"] == "no-store"
+    tip = session.scalar(select(Tip))
+    assert tip.operator.username == "ct-1" and tip.notice_id == published_notice.id
+    assert tip.there_now and tip.vehicle_colour == "Blue"
+    assert tip.receipt_hash == receipts.hash_code(receipts.receipt_key(app.secret_key), code)
+    call = session.scalar(select(CallRecord))
+    assert call.disposition is Disposition.TIP_TAKEN and call.tip_id == tip.id
+    assert [e.action for e in audit.events_for(session, "call", call.id)] == ["call.logged"]
+    # The same form sent again (double click) makes no second tip or call.
+    again = taker.post("/staff/calls/new", data=data).get_data(as_text=True)
+    assert receipt_code_on(again) == code
+    assert session.scalar(select(func.count()).select_from(Tip)) == 1
+
+
+def test_a_dropped_call_is_still_a_record(app, session, make_staff):
+    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    response = taker.post(
+        "/staff/calls/new", data={**_form(taker), "disposition": "hung_up", "note": "silence"}
+    )
+    assert response.status_code == 303
+    call = session.scalar(select(CallRecord))
+    assert call.disposition is Disposition.HUNG_UP and call.tip_id is None
+    assert call.operator.username == "ct-1"
+    assert session.scalar(select(func.count()).select_from(Tip)) == 0
+    assert audit.events_for(session, "call", call.id)[0].details["disposition"] == "hung_up"
+    page = taker.get("/staff/calls/").get_data(as_text=True)
+    assert "Caller hung up" in page and "silence" in page
+
+
+def test_tip_taken_needs_what_the_caller_saw(app, session, make_staff):
+    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    response = taker.post("/staff/calls/new", data={**_form(taker), "disposition": "tip_taken"})
+    assert response.status_code == 400
+    assert "Write what the caller saw" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(CallRecord)) == 0
+
+
+def test_call_takers_see_only_their_own_calls_and_supervisors_see_all(app, make_staff):
+    one = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    two = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-2")
+    one.post("/staff/calls/new", data={**_form(one), "disposition": "prank", "note": "NOTE-ONE"})
+    two.post("/staff/calls/new", data={**_form(two), "disposition": "prank", "note": "NOTE-TWO"})
+    page = one.get("/staff/calls/").get_data(as_text=True)
+    assert "NOTE-ONE" in page and "NOTE-TWO" not in page
+    boss = _signed_in(app, make_staff, Role.SUPERVISOR, "sup-1")
+    page = boss.get("/staff/calls/").get_data(as_text=True)
+    assert "NOTE-ONE" in page and "NOTE-TWO" in page
+    assert boss.get("/staff/calls/new").status_code == 403  # supervisors read, not log
+    assert one.get("/staff/queue").status_code == 403  # call-takers never read the queue
+    detective = _signed_in(app, make_staff, Role.DETECTIVE, "det-1")
+    assert detective.get("/staff/calls/").status_code == 403

@@ -1,0 +1,1 @@
+"""Phone intake: calls a call-taker answered on the tip line, each with a disposition."""

@@ -1,0 +1,91 @@
+"""Phone intake under /staff/calls/: a call-taker logs every call on the tip line and types in
+the tips callers give, reading the receipt code back to them. Supervisors read the log."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
+
+from tipline import db
+from tipline.auth.policy import current_staff
+from tipline.calls import services as calls
+from tipline.calls.forms import CallForm
+from tipline.calls.models import Disposition
+from tipline.notices import services as notices
+from tipline.tips import services as tips
+from tipline.tips.forms import new_form_token
+from tipline.tips.receipts import receipt_key
+from tipline.tips.sealing import SealBroken
+from tipline.web.public import submission_options
+
+bp = Blueprint("calltaker", __name__, url_prefix="/staff/calls")
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+def calls_log() -> str:
+    user = current_staff()
+    assert user is not None
+    return render_template("calltaker/calls.html", calls=calls.call_log(db.session(), user))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new_call() -> Response:
+    user = current_staff()
+    assert user is not None
+    session = db.session()
+    form = CallForm()
+    published = notices.published_notices(session)
+    form.notice.choices = [SelectChoice("", "None / not sure")] + [
+        SelectChoice(n.slug, n.subject_name) for n in published
+    ]
+    save_failed = False
+    if form.validate_on_submit():
+        chosen = next((n for n in published if n.slug == form.notice.data), None)
+        taken = form.chosen is Disposition.TIP_TAKEN
+        try:
+            record, code = calls.take_call(
+                session,
+                user,
+                form.chosen,
+                form.note.data or "",
+                form.report(form.narrative.data or "") if taken else None,
+                receipt_key(current_app.secret_key),
+                notice=chosen,
+                form_token=form.form_token.data or None,
+                **submission_options(current_app),
+            )
+            session.commit()
+        except tips.AlreadyReceived as done:
+            session.rollback()
+            page = render_template("calltaker/readback.html", tip=done.tip, code=done.code)
+            return make_response(page)
+        except (SQLAlchemyError, SealBroken):
+            session.rollback()
+            current_app.logger.exception("a call could not be saved")
+            save_failed = True
+        else:
+            if code is None:
+                flash(f"Call logged: {record.disposition.label}.", "success")
+                return redirect(url_for("calltaker.calls_log"), code=303)
+            page = render_template("calltaker/readback.html", tip=record.tip, code=code)
+            return make_response(page)
+    if form.form_token.errors or not form.form_token.data:
+        form.form_token.data = new_form_token()
+    page = render_template("calltaker/new_call.html", form=form, save_failed=save_failed)
+    return make_response(page, 503 if save_failed else (400 if form.errors else 200))

@@ -1,0 +1,131 @@
+"""The tipster's way back: /receipt with the code, questions, answers and more photos.
+
+The code is only ever POSTed, never put in a URL. A right code opens a short receipt
+session (the cookie holds a random token, the database its keyed hash); "Leave" ends it.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from tipline import db
+from tipline.auth.forms import ButtonForm
+from tipline.tips import dialog
+from tipline.tips.attachments import PhotoRejected
+from tipline.tips.forms import AnswerForm, ReceiptCodeForm, uploaded
+from tipline.tips.models import Tip
+from tipline.tips.receipts import receipt_key
+from tipline.web.public import photo_limits
+
+bp = Blueprint("receipt", __name__)
+SESSION_KEY = "receipt"
+WRONG_CODE = (
+    "We could not find a tip with that code. Please check it and try again: "
+    "it has 20 letters and numbers, in five groups of four."
+)
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _key() -> bytes:
+    return receipt_key(current_app.secret_key)
+
+
+def _current_tip() -> Tip | None:
+    token = session.get(SESSION_KEY)
+    tip = dialog.receipt_tip(db.session(), _key(), token)
+    if tip is None and token:
+        session.pop(SESSION_KEY, None)
+        flash("Your receipt session ended. To continue, enter your code again.", "info")
+    return tip
+
+
+def _tip_page(tip: Tip, form: AnswerForm, status: int = 200) -> Response:
+    page = render_template(
+        "public/receipt_tip.html",
+        tip=tip,
+        messages=dialog.messages_for(db.session(), tip),
+        form=form,
+        max_photos=current_app.config["MAX_TIP_PHOTOS"],
+        minutes=current_app.config["RECEIPT_SESSION_MINUTES"],
+    )
+    return make_response(page, status)
+
+
+@bp.route("/receipt", methods=["GET", "POST"])
+def lookup() -> Response:
+    form = ReceiptCodeForm()
+    wrong = False
+    if form.validate_on_submit():
+        opened = dialog.open_receipt(
+            db.session(),
+            _key(),
+            form.code.data,
+            int(current_app.config["RECEIPT_SESSION_MINUTES"]),
+        )
+        if opened is not None:
+            db.session().commit()
+            session[SESSION_KEY] = opened[0]
+            return redirect(url_for("receipt.lookup"), code=303)
+        wrong = True
+        form.code.errors = [WRONG_CODE]
+        form.code.data = ""  # a wrong code is not echoed back into the page
+    else:
+        tip = _current_tip()
+        if tip is not None and not form.errors:
+            return _tip_page(tip, AnswerForm())
+    page = render_template("public/receipt_lookup.html", form=form, wrong=wrong)
+    return make_response(page, 400 if form.errors else 200)
+
+
+@bp.post("/receipt/answer")
+def answer() -> Response:
+    tip = _current_tip()
+    if tip is None:
+        return redirect(url_for("receipt.lookup"), code=303)
+    form = AnswerForm()
+    if form.validate_on_submit():
+        try:
+            dialog.answer(
+                db.session(),
+                tip,
+                form.body.data or "",
+                photos=uploaded(form.photos.data),
+                data_key=current_app.config["DATA_KEY"],
+                photo_limits=photo_limits(current_app),
+            )
+        except PhotoRejected as error:
+            db.session().rollback()
+            form.photos.errors = [str(error), "Please choose the photos again."]
+        except ValueError as error:
+            db.session().rollback()
+            form.body.errors = [str(error)]
+        else:
+            db.session().commit()
+            flash("Thank you. The detective will see what you sent.", "success")
+            return redirect(url_for("receipt.lookup"), code=303)
+    return _tip_page(tip, form, 400)
+
+
+@bp.post("/receipt/leave")
+def leave() -> Response:
+    if ButtonForm().validate_on_submit():
+        dialog.leave_receipt(db.session(), _key(), session.get(SESSION_KEY))
+        db.session().commit()
+        session.clear()
+        flash("You have left. To come back, enter your receipt code again.", "info")
+    return redirect(url_for("receipt.lookup"), code=303)
