@@ -16,10 +16,10 @@ csrf = CSRFProtect()
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, instance/config.py, TIPLINE_* variables, then ``config``."""
-    from tipline import cli, db
+    from tipline import cli, db, jobs
     from tipline.auth import policy
     from tipline.config import load_config
-    from tipline.web import public, responses, staff, templating
+    from tipline.web import public, responses, staff, templating, triage
 
     instance_path = (
         (config or {}).get("INSTANCE_PATH")
@@ -35,11 +35,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     load_config(app, config)
     db.init_app(app)
+    jobs.init_app(app)
     csrf.init_app(app)
     policy.init_app(app)
     responses.init_app(app)
     templating.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(triage.bp)
     cli.init_app(app)
     return app

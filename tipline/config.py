@@ -41,6 +41,21 @@ class Defaults:
     MAX_CONTENT_LENGTH = 1 * 1024 * 1024  # no uploads yet: text forms only
     MIN_PASSWORD_LENGTH = 12
 
+    # --- Triage and background jobs (issue 5) ---
+    # Minutes from receipt to due, per priority; a "there right now" tip is urgent.
+    TRIAGE_DUE_MINUTES: dict[str, int] = {}  # noqa: RUF012 - overrides triage.intake defaults
+    QUEUE_PAGE_SIZE = 50
+    REDIS_URL: str | None = None  # huey on Redis when set (or REDIS_URL in the environment)
+    HUEY_IMMEDIATE = False  # run tasks in-process: unit tests of task bodies only
+    SMTP_HOST = "localhost"
+    SMTP_PORT = 25
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS = False
+    MAIL_FROM = "tipline@localhost"
+    # Where the links in staff e-mails point (no tip content is ever put in an e-mail).
+    STAFF_BASE_URL = "http://127.0.0.1:5000"
+
 
 class SecretKeyError(RuntimeError):
     """Raised when a production server would start with a missing or well-known secret key."""

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.auth.models import Role, StaffUser
-from tipline.triage.services import TIP_READERS
+from tipline.triage.access import TIP_READERS
 
 PUBLIC = "public"  # anyone, signed in or not
 ANY_STAFF = frozenset(Role)
@@ -26,6 +26,22 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "staff.home": ANY_STAFF,
     "staff.queue": TIP_READERS,
     "staff.tip": TIP_READERS,
+    # Triage (issue 5): every action re-checks the role in its service.
+    "staff.next_tip": TIP_READERS,
+    "triage.claim": TIP_READERS,
+    "triage.release": TIP_READERS,
+    "triage.reassign": frozenset({Role.SUPERVISOR}),
+    "triage.status": TIP_READERS,
+    "triage.priority": TIP_READERS,
+    "triage.add_note": TIP_READERS,
+    "triage.add_tag": TIP_READERS,
+    "triage.remove_tag": TIP_READERS,
+    "triage.link": TIP_READERS,
+    "triage.export_json": TIP_READERS,
+    "triage.export_pdf": TIP_READERS,
+    "triage.notice": TIP_READERS,
+    "triage.follow": TIP_READERS,
+    "triage.unfollow": TIP_READERS,
 }
 
 
