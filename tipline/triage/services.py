@@ -253,8 +253,10 @@ def change_status(
         if duplicate_of is None:
             raise TransitionRefused("Name the tip this one duplicates.")
         original = duplicate_of
-        while original.duplicate_of is not None:  # point at the first report, not a copy
-            original = original.duplicate_of
+        while original.duplicate_of_id is not None:  # point at the first report, not a copy
+            found = session.get(Tip, original.duplicate_of_id)
+            assert found is not None  # a foreign key
+            original = found
         if original.id == tip.id:
             raise TransitionRefused("A tip cannot be a duplicate of itself.")
         tip.duplicate_of_id = original.id
