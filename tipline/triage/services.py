@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from tipline import audit
 from tipline.auth.models import Role, StaffUser
 from tipline.db import utcnow
-from tipline.tips.models import Tip, TipPriority, TipStatus
+from tipline.tips.models import OPEN_STATUSES, Tip, TipPriority, TipStatus
 from tipline.triage.access import TIP_READERS, NotAllowed, require_reader, require_supervisor
 from tipline.triage.intake import due_time
 from tipline.triage.models import LinkKind, TipLink, TipNote, TipTag
@@ -132,11 +132,13 @@ def claim_next_tip(session: Session, detective: StaffUser) -> Tip | None:
 def claim_tip(session: Session, detective: StaffUser, tip: Tip) -> Tip:
     """Claim this tip (from its page). Refused when someone already holds it."""
     require_reader(detective)
+    if not tip.status.is_open:
+        raise TransitionRefused("This tip is closed and cannot be claimed.")
     now = utcnow()
     new_status = TipStatus.IN_REVIEW if tip.status is TipStatus.NEW else tip.status
     claimed = session.scalar(
         update(Tip)
-        .where(Tip.id == tip.id, Tip.claimed_by_id.is_(None))
+        .where(Tip.id == tip.id, Tip.claimed_by_id.is_(None), Tip.status.in_(OPEN_STATUSES))
         .values(claimed_by_id=detective.id, claimed_at=now, status=new_status, updated_at=now)
         .returning(Tip.id),
         execution_options={"synchronize_session": False},
@@ -144,8 +146,6 @@ def claim_tip(session: Session, detective: StaffUser, tip: Tip) -> Tip:
     session.refresh(tip)
     if claimed is None:
         raise AlreadyClaimed("Someone else has already claimed this tip.")
-    if not tip.status.is_open:
-        raise TransitionRefused("This tip is closed and cannot be claimed.")
     audit.record(session, detective, "tip.claimed", "tip", tip.public_ref)
     return tip
 
