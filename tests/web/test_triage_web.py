@@ -1,6 +1,7 @@
 """Staff triage pages: queue views, "Next tip", working a tip, exports, search, notices."""
 
 import json
+import re
 
 import pytest
 from flask import render_template, template_rendered
@@ -221,13 +222,22 @@ def test_reassign_is_for_supervisors_only(app, client, session, detective, make_
     page = f"/staff/tips/{tip.public_ref}"
     response = client.post(
         f"{page}/reassign",
-        data={"csrf_token": csrf_token(client, page), "to": other.id, "reason": "r"},
+        data={
+            "csrf_token": csrf_token(client, page),
+            "reassign-to": other.id,
+            "reassign-reason": "r",
+        },
     )
     assert response.status_code == 403
     supervisor = make_staff(Role.SUPERVISOR, "sup")
     boss = app.test_client()
     sign_in(boss, supervisor.username)
-    post(boss, f"{page}/reassign", {"to": other.id, "reason": "Knows the area"}, page=page)
+    post(
+        boss,
+        f"{page}/reassign",
+        {"reassign-to": other.id, "reassign-reason": "Knows the area"},
+        page=page,
+    )
     session.refresh(tip)
     assert tip.claimed_by_id == other.id
 
@@ -247,3 +257,20 @@ def test_roles_that_do_not_read_tips_cannot_open_triage_pages(
         response = client.get(url)
         assert response.status_code == 403, url
         assert b"hidden text" not in response.data
+
+
+def test_release_from_the_tip_page_needs_a_reason(app, client, session, detective):
+    tip = submit(app, session, "x")
+    page = f"/staff/tips/{tip.public_ref}"
+    post(client, f"{page}/claim", page=page)
+    html = client.get(page).get_data(as_text=True)
+    token = re.search(r'name="release-csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    # Two reason fields on one page (status and release): ids stay unique for their labels.
+    assert html.count('id="reason"') == 1 and html.count('id="release-reason"') == 1
+    refused = client.post(f"{page}/release", data={"release-csrf_token": token})
+    assert "Say why." in client.get(refused.headers["Location"]).get_data(as_text=True)
+    client.post(
+        f"{page}/release", data={"release-csrf_token": token, "release-reason": "Off shift"}
+    )
+    session.refresh(tip)
+    assert tip.claimed_by_id is None and tip.status is TipStatus.NEW

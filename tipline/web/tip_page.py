@@ -33,7 +33,7 @@ def context(session: Session, user: StaffUser, tip: Tip, config: Any) -> dict[st
     priority_form = PriorityForm(formdata=None, priority=tip.priority.value)
     reassign_form = None
     if user.role is Role.SUPERVISOR:
-        reassign_form = ReassignForm(formdata=None)
+        reassign_form = ReassignForm(formdata=None, prefix="reassign")
         reassign_form.to.choices = [
             SelectChoice(str(s.id), f"{s.username} ({s.role.label})")
             for s in triage.assignable_staff(session, user)
@@ -52,7 +52,7 @@ def context(session: Session, user: StaffUser, tip: Tip, config: Any) -> dict[st
         "note_form": NoteForm(formdata=None),
         "tag_form": TagForm(formdata=None),
         "link_form": LinkForm(formdata=None),
-        "release_form": ReasonForm(formdata=None),
+        "release_form": ReasonForm(formdata=None, prefix="release"),
         "reassign_form": reassign_form,
         "follow": follow,
         "follow_form": FollowForm(formdata=None),

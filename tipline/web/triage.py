@@ -95,7 +95,7 @@ def claim(ref: str) -> Response:
 
 @bp.post("/tips/<ref>/release")
 def release(ref: str) -> Response:
-    form = ReasonForm()
+    form = ReasonForm(prefix="release")  # the tip page has two reason fields
 
     def run(tip: Tip) -> str:
         triage.release_tip(db.session(), _me(), tip, form.reason.data)
@@ -106,7 +106,7 @@ def release(ref: str) -> Response:
 
 @bp.post("/tips/<ref>/reassign")
 def reassign(ref: str) -> Response:
-    form = ReassignForm()
+    form = ReassignForm(prefix="reassign")
 
     def run(tip: Tip) -> str:
         target = triage.staff_by_id(db.session(), int(form.to.data or 0))
