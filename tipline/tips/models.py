@@ -81,6 +81,10 @@ class Tip(Base):
         Index("ix_tip_triage_status", "status", "priority_rank", "due_at", "id"),
         Index("ix_tip_triage_claimed", "claimed_by_id", "priority_rank", "due_at", "id"),
         Index("ix_tip_triage_notice", "notice_id", "priority_rank", "due_at", "id"),
+        # A view by status under a notice filter (e.g. "new" for one notice), and its count.
+        Index(
+            "ix_tip_triage_notice_status", "notice_id", "status", "priority_rank", "due_at", "id"
+        ),
         Index("ix_tip_triage_due", "due_at", "id"),
     )
 

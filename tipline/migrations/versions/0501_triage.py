@@ -132,6 +132,11 @@ def upgrade() -> None:
             "ix_tip_triage_notice", ["notice_id", "priority_rank", "due_at", "id"], unique=False
         )
         batch_op.create_index(
+            "ix_tip_triage_notice_status",
+            ["notice_id", "status", "priority_rank", "due_at", "id"],
+            unique=False,
+        )
+        batch_op.create_index(
             "ix_tip_triage_order", ["priority_rank", "due_at", "id"], unique=False
         )
         batch_op.create_index(
@@ -158,6 +163,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("fk_tip_duplicate_of_id_tip"), type_="foreignkey")
         batch_op.drop_index("ix_tip_triage_status")
         batch_op.drop_index("ix_tip_triage_order")
+        batch_op.drop_index("ix_tip_triage_notice_status")
         batch_op.drop_index("ix_tip_triage_notice")
         batch_op.drop_index("ix_tip_triage_due")
         batch_op.drop_index("ix_tip_triage_claimed")
