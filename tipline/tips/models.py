@@ -107,7 +107,8 @@ class Tip(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    # Triage (issue 5, tipline/triage/): set at intake by triage.intake.on_tip_received.
+    # Triage (issue 5, tipline/triage/): priority and due_at are set for every new tip by the
+    # session events in triage/intake.py.
     priority: Mapped[TipPriority] = mapped_column(
         Enum(TipPriority, native_enum=False, length=20, values_callable=_values),
         default=TipPriority.NORMAL,
