@@ -16,7 +16,7 @@ csrf = CSRFProtect()
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, instance/config.py, TIPLINE_* variables, then ``config``."""
-    from tipline import cli, db
+    from tipline import cli, db, jobs
     from tipline.auth import policy
     from tipline.config import load_config
     from tipline.web import (
@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         responses,
         staff,
         templating,
+        triage,
         uploads,
     )
 
@@ -53,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     uploads.init_app(app)  # larger bodies only for photo forms, before CSRF reads forms
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
+    jobs.init_app(app)
     csrf.init_app(app)
     policy.init_app(app)
     responses.init_app(app)
@@ -69,5 +71,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(dialog.bp)
     app.register_blueprint(calltaker.bp)
     limits.init_app(app)  # wraps views, so after the blueprints
+    app.register_blueprint(triage.bp)
     cli.init_app(app)
     return app

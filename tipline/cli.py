@@ -162,11 +162,27 @@ def _serve(app: Flask, host: str, port: int) -> None:
     run_simple(host, port, app, request_handler=AnonymousRequestHandler, threaded=True)
 
 
+@click.command("worker", help="Run the background task consumer (e-mails, sweeps).")
+@click.option("--workers", default=2, show_default=True, type=int, help="Worker threads.")
+@with_appcontext
+def worker(workers: int) -> None:
+    from huey.consumer import Consumer
+
+    from tipline.jobs import jobs_for
+
+    huey = jobs_for(current_app._get_current_object()).huey  # type: ignore[attr-defined]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    click.echo(f"Worker started on {type(huey.storage).__name__} with {workers} threads.")
+    sys.stdout.flush()
+    Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(user_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(notices_group)
+    app.cli.add_command(worker)
 
 
 def _make_app() -> Flask:
@@ -190,3 +206,4 @@ main.add_command(user_group)
 main.add_command(audit_group)
 main.add_command(notices_group)
 main.add_command(demo)
+main.add_command(worker)

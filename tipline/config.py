@@ -106,6 +106,19 @@ class Defaults:
     NOTICE_PHOTO_MAX_PIXELS = 40_000_000
     # Days after a notice is resolved before its photos and personal details come down.
     NOTICE_DETAILS_RETENTION_DAYS = 30
+    # --- Triage and background jobs (issue 5) ---
+    # Minutes from receipt to due, per priority; a "there right now" tip is urgent.
+    TRIAGE_DUE_MINUTES: dict[str, int] = {}  # noqa: RUF012 - overrides triage.intake defaults
+    QUEUE_PAGE_SIZE = 50
+    HUEY_IMMEDIATE = False  # run tasks in-process: unit tests of task bodies only
+    SMTP_HOST = "localhost"
+    SMTP_PORT = 25
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS = False
+    MAIL_FROM = "tipline@localhost"
+    # Where the links in staff e-mails point (no tip content is ever put in an e-mail).
+    STAFF_BASE_URL = "http://127.0.0.1:5000"
 
 
 class SecretKeyError(RuntimeError):

@@ -55,8 +55,15 @@ def _hostile_value(name: str, payload: str) -> str:
     return f"{payload} ({name})"[: _max_length(name)]
 
 
-def _staff_views(tip_ref):
-    return ["/staff/queue", f"/staff/tips/{tip_ref}"]
+def _staff_views(tip_ref, notice_slug):
+    """Every staff page that shows tip text."""
+    return [
+        "/staff/queue",
+        "/staff/queue?view=all",
+        "/staff/queue?q=alert",
+        f"/staff/tips/{tip_ref}",
+        f"/staff/queue/notices/{notice_slug}",
+    ]
 
 
 # --- stored XSS -------------------------------------------------------------------------
@@ -90,10 +97,15 @@ def test_stored_xss_through_every_public_field_comes_out_escaped_in_every_staff_
     tip_ref = session.scalars(select(tips.Tip.public_ref)).one()
     staff = app.test_client()
     sign_in(staff, make_staff(Role.DETECTIVE).username)
-    for view in _staff_views(tip_ref):
+    for view in _staff_views(tip_ref, published_notice.slug):
         page = staff.get(view).get_data(as_text=True)
         if "<" in payload:
             assert payload not in page, view
+    # The JSON export carries the text as it was typed, so it must never be read as HTML.
+    export = staff.get(f"/staff/tips/{tip_ref}/export.json")
+    assert export.mimetype == "application/json"
+    assert export.headers["Content-Disposition"].startswith("attachment")
+    assert export.headers["X-Content-Type-Options"] == "nosniff"
     tip_page = staff.get(f"/staff/tips/{tip_ref}").get_data(as_text=True)
     for name in TEXT_FIELDS:
         escaped = fields[name].replace("&", "&amp;").replace("<", "&lt;")
@@ -139,6 +151,8 @@ def world(app, session, make_staff, published_notice):
             "user_id": target.id,
             "notice_id": published_notice.id,
             "photo_id": 1,
+            "tag": "lead",
+            "photo_ref": "nosuchphoto",
         },
     }
 

@@ -12,6 +12,7 @@ from tipline.notices import services as notices
 from tipline.tips import receipts
 from tipline.tips import services as tips
 from tipline.tips.models import Tip, TipStatus
+from tipline.triage import queue
 from tipline.triage import services as triage
 
 from ..conftest import PASSWORD
@@ -100,19 +101,21 @@ def test_only_detectives_and_supervisors_read_tips(session, make_staff, role):
     tip, _ = tips.submit_tip(session, tips.TipReport("seen"), KEY)
     user = make_staff(role)
     with pytest.raises(triage.NotAllowed):
-        triage.open_queue(session, user)
+        queue.queue_page(session, user)
     with pytest.raises(triage.NotAllowed):
         triage.view_tip(session, user, tip.public_ref)
 
 
-def test_queue_puts_there_now_first_then_newest_and_viewing_is_audited(session, make_staff):
+def test_queue_puts_there_now_first_then_earliest_due_and_viewing_is_audited(session, make_staff):
     old, _ = tips.submit_tip(session, tips.TipReport("old"), KEY)
     urgent, _ = tips.submit_tip(session, tips.TipReport("urgent", there_now=True), KEY)
     new, _ = tips.submit_tip(session, tips.TipReport("new"), KEY)
     closed, _ = tips.submit_tip(session, tips.TipReport("closed"), KEY)
     closed.status = TipStatus.CLOSED
     detective = make_staff(Role.DETECTIVE)
-    assert triage.open_queue(session, detective) == [urgent, new, old]
+    page = queue.queue_page(session, detective, queue.View.ALL)
+    assert page.tips == [urgent, old, new, closed]  # urgent, then normal tips by due time
+    assert queue.queue_page(session, detective, queue.View.NEW).tips == [urgent, old, new]
     assert triage.view_tip(session, detective, new.public_ref) == new
     viewed = audit.events_for(session, "tip", new.public_ref)[-1]
     assert (viewed.action, viewed.actor_id) == ("tip.viewed", detective.id)

@@ -33,7 +33,7 @@ def test_tip_sent_through_the_form_appears_in_the_detectives_queue(
     page = staff.get("/staff/queue").get_data(as_text=True)
     assert "By the levee" in page
     assert "Alexis Jane Doe" in page
-    assert "(1 open)" in page
+    assert 'New (unclaimed) <span class="count">(1)</span>' in page
 
 
 def test_detective_reads_a_tip_and_the_view_is_audited(client, session, make_staff, a_tip):

@@ -78,6 +78,22 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "dialog.photo": TIP_READERS,
     "calltaker.calls_log": frozenset({Role.CALL_TAKER, Role.SUPERVISOR}),
     "calltaker.new_call": frozenset({Role.CALL_TAKER}),
+    # Triage (issue 5): every action re-checks the role in its service.
+    "staff.next_tip": TIP_READERS,
+    "triage.claim": TIP_READERS,
+    "triage.release": TIP_READERS,
+    "triage.reassign": frozenset({Role.SUPERVISOR}),
+    "triage.status": TIP_READERS,
+    "triage.priority": TIP_READERS,
+    "triage.add_note": TIP_READERS,
+    "triage.add_tag": TIP_READERS,
+    "triage.remove_tag": TIP_READERS,
+    "triage.link": TIP_READERS,
+    "triage.export_json": TIP_READERS,
+    "triage.export_pdf": TIP_READERS,
+    "triage.notice": TIP_READERS,
+    "triage.follow": TIP_READERS,
+    "triage.unfollow": TIP_READERS,
 }
 
 

@@ -37,3 +37,12 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave out of schema comparisons the full-text objects that only migrations create."""
+    from tipline.triage.fulltext import is_fulltext_object
+
+    return not (reflected and is_fulltext_object(name))

@@ -9,8 +9,10 @@ from tipline.audit import models as _audit  # noqa: F401
 from tipline.auth import models as _auth  # noqa: F401
 from tipline.calls import models as _calls  # noqa: F401
 from tipline.db import Base, UTCDateTime
+from tipline.migrations import include_object
 from tipline.notices import models as _notices  # noqa: F401
 from tipline.tips import models as _tips  # noqa: F401
+from tipline.triage import models as _triage  # noqa: F401
 
 
 def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
@@ -28,6 +30,7 @@ context.configure(
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
     render_item=render_item,
+    include_object=include_object,
 )
 with context.begin_transaction():
     context.run_migrations()

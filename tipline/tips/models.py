@@ -17,18 +17,78 @@ from tipline.notices.models import Notice
 class TipStatus(enum.StrEnum):
     NEW = "new"
     IN_REVIEW = "in_review"
+    ACTIONABLE = "actionable"
+    FORWARDED = "forwarded"
+    NEEDS_INFO = "needs_info"
+    DUPLICATE = "duplicate"
+    NO_ACTION = "no_action"
     CLOSED = "closed"
 
     @property
     def public_label(self) -> str:
-        """What the tipster sees on the receipt page."""
-        return {"new": "Received", "in_review": "Being worked", "closed": "Closed"}[self.value]
+        """What the tipster sees on the receipt page: never the internal outcome."""
+        if self is TipStatus.NEW:
+            return "Received"
+        if self in (TipStatus.DUPLICATE, TipStatus.NO_ACTION, TipStatus.CLOSED):
+            return "Closed"
+        return "Being worked"
+
+    @property
+    def label(self) -> str:
+        """What staff see."""
+        return {
+            "in_review": "In review",
+            "needs_info": "Needs info",
+            "no_action": "No action",
+            "forwarded": "Forwarded",
+        }.get(self.value, self.value.capitalize())
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (TipStatus.DUPLICATE, TipStatus.NO_ACTION, TipStatus.CLOSED)
+
+
+class TipPriority(enum.StrEnum):
+    """Triage priority. ``rank`` orders the queue (urgent first) and is stored beside it."""
+
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        return list(TipPriority).index(self)
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+def _values(e: type[enum.Enum]) -> list[str]:
+    return [m.value for m in e]
+
+
+#: Statuses a tip can still be worked in; the queue views show these.
+OPEN_STATUSES = tuple(s for s in TipStatus if s.is_open)
 
 
 @undeletable  # no route, command or service deletes a tip; retention empties it
 class Tip(Base):
     __tablename__ = "tip"
-    __table_args__ = (Index("ix_tip_queue", "status", "there_now", "received_at"),)
+    __table_args__ = (
+        Index("ix_tip_queue", "status", "there_now", "received_at"),
+        # Triage (issue 5): one index per queue view's keyset order.
+        Index("ix_tip_triage_order", "priority_rank", "due_at", "id"),
+        Index("ix_tip_triage_status", "status", "priority_rank", "due_at", "id"),
+        Index("ix_tip_triage_claimed", "claimed_by_id", "priority_rank", "due_at", "id"),
+        Index("ix_tip_triage_notice", "notice_id", "priority_rank", "due_at", "id"),
+        # A view by status under a notice filter (e.g. "new" for one notice), and its count.
+        Index(
+            "ix_tip_triage_notice_status", "notice_id", "status", "priority_rank", "due_at", "id"
+        ),
+        Index("ix_tip_triage_due", "due_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Unguessable reference used in staff URLs; never derived from the id.
@@ -54,9 +114,7 @@ class Tip(Base):
     # Marked as spam by staff: a label only, it deletes and hides nothing.
     spam_marked_at: Mapped[datetime | None]
     status: Mapped[TipStatus] = mapped_column(
-        Enum(
-            TipStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
-        ),
+        Enum(TipStatus, native_enum=False, length=20, values_callable=_values),
         default=TipStatus.NEW,
     )
     # Set when a call-taker typed the tip in for a caller.
@@ -64,8 +122,24 @@ class Tip(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    # Triage (issue 5, tipline/triage/): priority and due_at are set for every new tip by the
+    # session events in triage/intake.py.
+    priority: Mapped[TipPriority] = mapped_column(
+        Enum(TipPriority, native_enum=False, length=20, values_callable=_values),
+        default=TipPriority.NORMAL,
+    )
+    priority_rank: Mapped[int] = mapped_column(default=TipPriority.NORMAL.rank)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    claimed_at: Mapped[datetime | None]
+    # Why the last status change was made (required for negative outcomes).
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id"))
+
     notice: Mapped[Notice | None] = relationship()
-    operator: Mapped[StaffUser | None] = relationship()
+    operator: Mapped[StaffUser | None] = relationship(foreign_keys=[operator_id])
+    claimed_by: Mapped[StaffUser | None] = relationship(foreign_keys=[claimed_by_id])
+    duplicate_of: Mapped[Tip | None] = relationship(remote_side="Tip.id")
 
     def __repr__(self) -> str:
         return f"<Tip {self.public_ref} {self.status}>"

@@ -1,49 +1,330 @@
-"""The detectives' queue: who may read tips, what the queue shows, and audited viewing."""
+"""Working a tip: reading it (audited), status changes with their rules, priority, internal
+notes, tags and links between tips. Claims are in ``claims.py`` and re-exported here.
+
+Every function takes a session and plain values, writes its audit event in the same
+transaction, flushes and never commits.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
-from tipline.auth.models import TIP_READERS, StaffUser
+from tipline.auth.models import Role, StaffUser
 from tipline.auth.policy import tip_visibility_clause
-from tipline.tips.models import Tip, TipStatus
+from tipline.tips.models import Tip, TipPriority, TipStatus
+from tipline.triage.access import (
+    TIP_READERS,
+    AlreadyClaimed,
+    NeedsSupervisor,
+    NotAllowed,
+    TransitionRefused,
+    clean_reason,
+    require_holder,
+    require_reader,
+    require_supervisor,
+)
+from tipline.triage.claims import claim_next_tip, claim_tip, reassign_tip, release_tip
+from tipline.triage.intake import due_time
+from tipline.triage.models import LinkKind, TipLink, TipNote, TipTag
 
-__all__ = ["TIP_READERS", "NotAllowed", "open_queue", "view_tip"]
+# Claims live in claims.py; they are part of this module's interface too.
+__all__ = [
+    "TIP_READERS",
+    "AlreadyClaimed",
+    "NeedsSupervisor",
+    "NotAllowed",
+    "TransitionRefused",
+    "claim_next_tip",
+    "claim_tip",
+    "reassign_tip",
+    "release_tip",
+]
+
+S = TipStatus
+#: The moves a tip may make. Claiming moves new -> in_review.
+TRANSITIONS: dict[TipStatus, frozenset[TipStatus]] = {
+    S.NEW: frozenset({S.IN_REVIEW}),
+    S.IN_REVIEW: frozenset({S.ACTIONABLE, S.FORWARDED, S.NEEDS_INFO, S.DUPLICATE, S.NO_ACTION}),
+    S.NEEDS_INFO: frozenset({S.IN_REVIEW, S.ACTIONABLE, S.FORWARDED, S.DUPLICATE, S.NO_ACTION}),
+    S.ACTIONABLE: frozenset({S.IN_REVIEW, S.FORWARDED, S.CLOSED}),
+    S.FORWARDED: frozenset({S.CLOSED}),
+    S.DUPLICATE: frozenset({S.CLOSED}),
+    S.NO_ACTION: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
+#: Outcomes that need a written reason (for "forwarded": to which unit or agency).
+REASON_REQUIRED = frozenset({S.NO_ACTION, S.DUPLICATE, S.FORWARDED})
 
 
-class NotAllowed(PermissionError):
-    """The staff member's role may not read tips."""
-
-
-def _require_reader(viewer: StaffUser) -> None:
-    if viewer.role not in TIP_READERS or not viewer.active:
-        raise NotAllowed(f"{viewer.role.value} may not read tips")
-
-
-def open_queue(session: Session, viewer: StaffUser, limit: int = 200) -> list[Tip]:
-    """Tips not yet closed: "they are there right now" first, then newest first."""
-    _require_reader(viewer)
-    return list(
-        session.scalars(
-            select(Tip)
-            .where(Tip.status != TipStatus.CLOSED, tip_visibility_clause(viewer))
-            .options(selectinload(Tip.notice))
-            .order_by(Tip.there_now.desc(), Tip.received_at.desc(), Tip.id.desc())
-            .limit(limit)
-        )
-    )
+# --- Reading ---------------------------------------------------------------------------------
 
 
 def view_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None:
     """Open one tip for reading, recording that ``viewer`` saw it."""
-    _require_reader(viewer)
+    require_reader(viewer)
     tip = session.scalar(
         select(Tip)
         .where(Tip.public_ref == public_ref, tip_visibility_clause(viewer))
-        .options(selectinload(Tip.notice))
+        .options(selectinload(Tip.notice), selectinload(Tip.claimed_by))
     )
     if tip is not None:
         audit.record(session, viewer, "tip.viewed", "tip", tip.public_ref)
     return tip
+
+
+def find_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None:
+    """A tip by reference for an action on it (the action writes its own audit event)."""
+    require_reader(viewer)
+    return session.scalar(select(Tip).where(Tip.public_ref == public_ref))
+
+
+# --- Status and priority ---------------------------------------------------------------------
+
+
+def allowed_moves(tip: Tip) -> list[TipStatus]:
+    return sorted(TRANSITIONS[tip.status], key=list(TipStatus).index)
+
+
+def change_status(
+    session: Session,
+    actor: StaffUser,
+    tip: Tip,
+    new_status: TipStatus,
+    reason: str = "",
+    duplicate_of: Tip | None = None,
+) -> None:
+    """Move ``tip`` to ``new_status`` if the rules allow it, or raise with the reason why not.
+
+    Rules: only the claimer (or a supervisor) works a tip; the move must be in
+    ``TRANSITIONS``; negative outcomes need a reason; "duplicate" names the original; an urgent
+    tip is closed as "no action" only by a supervisor.
+    """
+    require_holder(actor, tip)
+    reason = clean_reason(reason)
+    if new_status not in TRANSITIONS[tip.status]:
+        raise TransitionRefused(
+            f"A tip that is “{tip.status.label}” cannot be moved to “{new_status.label}”."
+        )
+    if new_status in REASON_REQUIRED and not reason:
+        if new_status is TipStatus.FORWARDED:
+            raise TransitionRefused("Say which unit or agency the tip is forwarded to.")
+        raise TransitionRefused(f"Say why this tip is “{new_status.label}”.")
+    if (
+        new_status is TipStatus.NO_ACTION
+        and tip.priority is TipPriority.URGENT
+        and actor.role is not Role.SUPERVISOR
+    ):
+        raise NeedsSupervisor("An urgent tip can only be closed as “No action” by a supervisor.")
+    details: dict[str, object] = {"from": tip.status.value, "to": new_status.value}
+    if new_status is TipStatus.DUPLICATE:
+        if duplicate_of is None:
+            raise TransitionRefused("Name the tip this one duplicates.")
+        original = duplicate_of
+        while original.duplicate_of_id is not None:  # point at the first report, not a copy
+            found = session.get(Tip, original.duplicate_of_id)
+            assert found is not None  # a foreign key
+            original = found
+        if original.id == tip.id:
+            raise TransitionRefused("A tip cannot be a duplicate of itself.")
+        tip.duplicate_of_id = original.id
+        _ensure_link(session, actor, tip, original, LinkKind.DUPLICATE)
+        details["duplicate_of"] = original.public_ref
+    tip.status = new_status
+    tip.status_reason = reason
+    session.flush()
+    audit.record(
+        session, actor, "tip.status_changed", "tip", tip.public_ref, reason=reason, **details
+    )
+
+
+def set_priority(
+    session: Session,
+    actor: StaffUser,
+    tip: Tip,
+    priority: TipPriority,
+    due_minutes: Mapping[str, int] | None = None,
+) -> None:
+    """Change a tip's priority; its due time is recomputed from when it was received."""
+    require_holder(actor, tip)
+    if priority is tip.priority:
+        return
+    previous = tip.priority
+    tip.priority = priority
+    tip.priority_rank = priority.rank
+    tip.due_at = due_time(priority, tip.received_at, due_minutes)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "tip.priority_changed",
+        "tip",
+        tip.public_ref,
+        **{"from": previous.value, "to": priority.value},
+    )
+
+
+# --- Notes -----------------------------------------------------------------------------------
+
+
+def add_note(session: Session, actor: StaffUser, tip: Tip, body: str) -> TipNote:
+    """An internal note on a tip. Notes are for staff only: nothing shows them to the tipster."""
+    require_reader(actor)
+    body = body.strip()
+    if not body:
+        raise ValueError("Write something in the note.")
+    note = TipNote(tip_id=tip.id, author_id=actor.id, body=body[:20000])
+    session.add(note)
+    session.flush()
+    audit.record(session, actor, "tip.note_added", "tip", tip.public_ref, note_id=note.id)
+    return note
+
+
+def notes_for(session: Session, viewer: StaffUser, tip: Tip) -> list[TipNote]:
+    require_reader(viewer)
+    return list(
+        session.scalars(
+            select(TipNote)
+            .where(TipNote.tip_id == tip.id)
+            .options(selectinload(TipNote.author))
+            .order_by(TipNote.id)
+        )
+    )
+
+
+# --- Tags ------------------------------------------------------------------------------------
+
+_TAG_OK = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+def normalise_tag(raw: str) -> str:
+    tag = re.sub(r"[\s_]+", "-", raw.strip().lower())
+    if not _TAG_OK.match(tag):
+        raise ValueError(
+            "A tag is 1 to 40 letters, digits or dashes, for example “vehicle” or “east-bank”."
+        )
+    return tag
+
+
+def add_tag(session: Session, actor: StaffUser, tip: Tip, raw: str) -> str:
+    require_reader(actor)
+    tag = normalise_tag(raw)
+    if session.get(TipTag, (tip.id, tag)) is None:
+        session.add(TipTag(tip_id=tip.id, tag=tag))
+        session.flush()
+        audit.record(session, actor, "tip.tagged", "tip", tip.public_ref, tag=tag)
+    return tag
+
+
+def remove_tag(session: Session, actor: StaffUser, tip: Tip, raw: str) -> None:
+    require_reader(actor)
+    tag = normalise_tag(raw)
+    existing = session.get(TipTag, (tip.id, tag))
+    if existing is not None:
+        session.delete(existing)
+        session.flush()
+        audit.record(session, actor, "tip.untagged", "tip", tip.public_ref, tag=tag)
+
+
+def tags_for(session: Session, tip_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Tags of many tips in one statement."""
+    found: dict[int, list[str]] = {i: [] for i in tip_ids}
+    if tip_ids:
+        rows = session.execute(
+            select(TipTag.tip_id, TipTag.tag)
+            .where(TipTag.tip_id.in_(list(tip_ids)))
+            .order_by(TipTag.tag)
+        )
+        for tip_id, tag in rows:
+            found[tip_id].append(tag)
+    return found
+
+
+# --- Links -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkedTip:
+    kind: LinkKind
+    tip: Tip
+    #: True when this tip is the duplicate (the link points from it to ``tip``).
+    outgoing: bool
+
+
+def _ensure_link(
+    session: Session, actor: StaffUser, tip: Tip, other: Tip, kind: LinkKind
+) -> TipLink:
+    existing = session.scalar(
+        select(TipLink).where(
+            or_(
+                (TipLink.tip_id == tip.id) & (TipLink.other_id == other.id),
+                (TipLink.tip_id == other.id) & (TipLink.other_id == tip.id),
+            )
+        )
+    )
+    if existing is not None:
+        if kind is LinkKind.DUPLICATE and existing.kind is not LinkKind.DUPLICATE:
+            existing.kind = kind
+            existing.tip_id, existing.other_id = tip.id, other.id
+            session.flush()
+        return existing
+    link = TipLink(tip_id=tip.id, other_id=other.id, kind=kind, created_by_id=actor.id)
+    session.add(link)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "tip.linked",
+        "tip",
+        tip.public_ref,
+        other=other.public_ref,
+        kind=kind.value,
+    )
+    return link
+
+
+def link_tips(
+    session: Session, actor: StaffUser, tip: Tip, other: Tip, kind: LinkKind = LinkKind.RELATED
+) -> TipLink:
+    """Record that two tips are related. (Marking a duplicate goes through change_status.)"""
+    require_reader(actor)
+    if tip.id == other.id:
+        raise ValueError("A tip cannot be linked to itself.")
+    return _ensure_link(session, actor, tip, other, kind)
+
+
+def links_for(session: Session, viewer: StaffUser, tip: Tip) -> list[LinkedTip]:
+    require_reader(viewer)
+    rows = session.scalars(
+        select(TipLink)
+        .where(or_(TipLink.tip_id == tip.id, TipLink.other_id == tip.id))
+        .options(selectinload(TipLink.tip), selectinload(TipLink.other))
+        .order_by(TipLink.id)
+    )
+    return [
+        LinkedTip(
+            link.kind, link.other if link.tip_id == tip.id else link.tip, link.tip_id == tip.id
+        )
+        for link in rows
+    ]
+
+
+def assignable_staff(session: Session, supervisor: StaffUser) -> list[StaffUser]:
+    """Who a supervisor can hand a tip to: active detectives and supervisors."""
+    require_supervisor(supervisor)
+    return list(
+        session.scalars(
+            select(StaffUser)
+            .where(StaffUser.role.in_(list(TIP_READERS)), StaffUser.active.is_(True))
+            .order_by(StaffUser.username)
+        )
+    )
+
+
+def staff_by_id(session: Session, staff_id: int) -> StaffUser | None:
+    return session.get(StaffUser, staff_id)

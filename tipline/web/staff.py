@@ -1,13 +1,26 @@
-"""Pages for staff under /staff/: home, the queue and a tip. Sign-in is in account.py."""
+"""Pages for staff under /staff/: home, the queue views and search, "Next tip", a tip.
+
+Sign-in is in ``web/account.py``; actions on a tip (claim, status, notes...) are in
+``web/triage.py``."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from tipline import db
+from tipline.auth.forms import ButtonForm
+from tipline.auth.models import StaffUser
 from tipline.auth.policy import current_staff
+from tipline.db import utcnow
+from tipline.tips.models import TipStatus
+from tipline.triage import queue as queue_views
+from tipline.triage import search
 from tipline.triage import services as triage
+from tipline.triage.forms import QueueForm
+from tipline.triage.queue import QueueFilters, Sort, View
+from tipline.web import tip_page
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -27,19 +40,84 @@ def home() -> Response | str:
     return render_template("staff/home.html", agency=current_app.config["AGENCY_NAME"])
 
 
-@bp.get("/queue")
-def queue() -> str:
+def _me() -> StaffUser:
     user = current_staff()
-    assert user is not None
-    return render_template("staff/queue.html", tips=triage.open_queue(db.session(), user))
+    assert user is not None  # the policy guarantees a signed-in user here
+    return user
+
+
+def _queue_filters(form: QueueForm) -> QueueFilters:
+    notice_id = int(form.notice.data) if (form.notice.data or "").isdigit() else None
+    return QueueFilters(
+        notice_id=notice_id,
+        status=TipStatus(form.status.data) if form.status.data else None,
+        received_from=form.received_from.data,
+        received_to=form.received_to.data,
+        urgent_only=bool(form.urgent.data),
+    )
+
+
+@bp.get("/queue")
+def queue() -> tuple[str, int]:
+    """A queue view, or search results when there is search text; filters apply to both."""
+    user = _me()
+    session = db.session()
+    form = QueueForm(request.args)
+    notices = queue_views.notices_for_filter(session)
+    form.notice.choices = [SelectChoice("", "Any notice")] + [
+        SelectChoice(str(n.id), n.subject_name) for n in notices
+    ]
+    valid = form.validate()
+    filters = _queue_filters(form) if valid else QueueFilters()
+    view = View(form.view.data) if form.view.data in set(View) else View.NEW
+    sort = Sort(form.sort.data) if form.sort.data in set(Sort) else Sort.PRIORITY
+    limit = current_app.config["QUEUE_PAGE_SIZE"]
+    page = results = None
+    if valid and (form.q.data or "").strip():
+        after = int(form.after.data) if (form.after.data or "").isdigit() else None
+        results = search.search_tips(session, user, form.q.data, filters, after, limit)
+    else:
+        after_cursor = form.after.data if valid else None
+        page = queue_views.queue_page(session, user, view, filters, sort, after_cursor, limit)
+    args = {k: v for k, v in request.args.items() if k != "after" and v}
+    html = render_template(
+        "staff/queue.html",
+        form=form,
+        page=page,
+        results=results,
+        view=view,
+        args=args,
+        now=utcnow(),
+    )
+    return html, 200 if valid else 400
+
+
+@bp.post("/queue/next")
+def next_tip() -> Response:
+    """Claim the most urgent unclaimed tip and open it."""
+    user = _me()
+    session = db.session()
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    # End the read transaction the sign-in check opened: on SQLite the claim must start a
+    # fresh one (see claim_next_tip). Nothing has been written, so nothing is committed.
+    session.commit()
+    tip = triage.claim_next_tip(session, user)
+    session.commit()
+    if tip is None:
+        flash("There are no unclaimed tips right now.", "info")
+        return redirect(url_for("staff.queue", view="mine"), code=303)
+    flash("This tip is now yours.", "info")
+    return redirect(url_for("staff.tip", ref=tip.public_ref), code=303)
 
 
 @bp.get("/tips/<ref>")
 def tip(ref: str) -> str:
-    user = current_staff()
-    assert user is not None
-    found = triage.view_tip(db.session(), user, ref)
+    user = _me()
+    session = db.session()
+    found = triage.view_tip(session, user, ref)
     if found is None:
         abort(404)
-    db.session().commit()  # the view is audited
-    return render_template("staff/tip.html", tip=found)
+    context = tip_page.context(session, user, found, current_app.config)
+    session.commit()  # the view is audited
+    return render_template("staff/tip.html", tip=found, now=utcnow(), **context)

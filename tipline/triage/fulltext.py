@@ -1,0 +1,77 @@
+"""Full-text index DDL over tip text, for SQLite (FTS5) and PostgreSQL (tsvector + GIN).
+
+The columns searched are one tuple, ``SEARCH_COLUMNS``. To search another ``tip`` column (the
+vehicle fields coming with issue 4), add it to the tuple and write a revision that calls
+``drop(op)`` then ``create(op, SEARCH_COLUMNS_AT_THAT_REVISION)``. Revisions pass their own
+tuple so that an old revision never changes meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+# Every statement below is built from the fixed identifiers in this module, never from input.
+# ruff: noqa: S608
+
+SEARCH_COLUMNS: tuple[str, ...] = ("narrative", "seen_where")
+
+#: Names of full-text objects the ORM does not describe (skipped when comparing schemas).
+FTS_TABLE = "tip_fts"
+PG_INDEX = "ix_tip_fulltext"
+PG_CONFIG = "english"
+
+
+def pg_document(columns: Sequence[str] = SEARCH_COLUMNS) -> str:
+    """The tsvector expression; queries must repeat it exactly for the GIN index to be used."""
+    joined = " || ' ' || ".join(f"coalesce({c}, '')" for c in columns)
+    return f"to_tsvector('{PG_CONFIG}', {joined})"
+
+
+def create(op: Any, columns: Sequence[str]) -> None:
+    """Create the full-text index for the current dialect (inside a migration)."""
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        cols = ", ".join(columns)
+        new = ", ".join(f"new.{c}" for c in columns)
+        old = ", ".join(f"old.{c}" for c in columns)
+        op.execute(
+            f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5({cols}, content='tip', "
+            "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')"
+        )
+        op.execute(
+            f"CREATE TRIGGER {FTS_TABLE}_ai AFTER INSERT ON tip BEGIN "
+            f"INSERT INTO {FTS_TABLE}(rowid, {cols}) VALUES (new.id, {new}); END"
+        )
+        op.execute(
+            f"CREATE TRIGGER {FTS_TABLE}_ad AFTER DELETE ON tip BEGIN "
+            f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {cols}) "
+            f"VALUES ('delete', old.id, {old}); END"
+        )
+        # Only when searched text changes: claims and status changes leave the index alone.
+        op.execute(
+            f"CREATE TRIGGER {FTS_TABLE}_au AFTER UPDATE OF {cols} ON tip BEGIN "
+            f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {cols}) "
+            f"VALUES ('delete', old.id, {old}); "
+            f"INSERT INTO {FTS_TABLE}(rowid, {cols}) VALUES (new.id, {new}); END"
+        )
+        op.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+    elif dialect == "postgresql":
+        op.execute(f"CREATE INDEX {PG_INDEX} ON tip USING gin ({pg_document(columns)})")
+
+
+def drop(op: Any) -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        for suffix in ("ai", "ad", "au"):
+            op.execute(f"DROP TRIGGER IF EXISTS {FTS_TABLE}_{suffix}")
+        op.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+    elif dialect == "postgresql":
+        op.execute(f"DROP INDEX IF EXISTS {PG_INDEX}")
+
+
+def is_fulltext_object(name: str | None) -> bool:
+    """True for the objects above, which the ORM models do not (and cannot) describe."""
+    if not name:
+        return False
+    return name in (PG_INDEX, FTS_TABLE) or name.startswith(FTS_TABLE + "_")

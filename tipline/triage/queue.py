@@ -1,0 +1,256 @@
+"""The queue views: which tips each view shows, in which order, a page at a time.
+
+Pages are keyset-paginated (``WHERE (rank, due, id) > cursor ORDER BY ... LIMIT n``), never
+OFFSET, so page 1,000 costs what page 1 costs. Each view's order has a matching index on
+``tip`` (see ``Tip.__table_args__``). A page is a fixed number of statements whatever its size:
+one for the counts, one for the tips, one each for their notices, claimers and tags.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select, true, tuple_
+from sqlalchemy.orm import Session, selectinload
+
+from tipline.auth.models import StaffUser
+from tipline.auth.policy import tip_visibility_clause
+from tipline.db import utcnow
+from tipline.notices.models import Notice
+from tipline.tips.models import OPEN_STATUSES, Tip, TipPriority, TipStatus
+from tipline.triage.access import require_reader
+from tipline.triage.services import tags_for
+
+#: Counts stop at this many: "1,000+" is all a detective needs, and it keeps counting cheap.
+COUNT_CAP = 1000
+
+
+class View(enum.StrEnum):
+    NEW = "new"
+    MINE = "mine"
+    NOTICE = "notice"
+    URGENT = "urgent"
+    OVERDUE = "overdue"
+    ALL = "all"
+
+    @property
+    def label(self) -> str:
+        return {
+            "new": "New (unclaimed)",
+            "mine": "Mine",
+            "notice": "By notice",
+            "urgent": "Urgent",
+            "overdue": "Overdue",
+            "all": "All",
+        }[self.value]
+
+
+class Sort(enum.StrEnum):
+    PRIORITY = "priority"
+    DUE = "due"
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    notice_id: int | None = None
+    status: TipStatus | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+    urgent_only: bool = False
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.notice_id is not None:
+            found.append(Tip.notice_id == self.notice_id)
+        if self.status is not None:
+            found.append(Tip.status == self.status)
+        if self.received_from is not None:
+            found.append(Tip.received_at >= datetime.combine(self.received_from, time(), UTC))
+        if self.received_to is not None:
+            end = datetime.combine(self.received_to + timedelta(days=1), time(), UTC)
+            found.append(Tip.received_at < end)
+        if self.urgent_only:
+            found.append(Tip.priority_rank == TipPriority.URGENT.rank)
+        return found
+
+
+@dataclass
+class QueuePage:
+    view: View
+    sort: Sort
+    tips: list[Tip]
+    tags: dict[int, list[str]]
+    counts: dict[View, int]
+    next_cursor: str | None
+    cap: int = COUNT_CAP
+    notices: list[Notice] = field(default_factory=list)
+
+
+def view_condition(view: View, viewer: StaffUser, now: datetime) -> ColumnElement[bool]:
+    """The tips in ``view`` that ``viewer`` may read (units narrow what a detective sees)."""
+    return and_(_view_condition(view, viewer, now), tip_visibility_clause(viewer))
+
+
+def _view_condition(view: View, viewer: StaffUser, now: datetime) -> ColumnElement[bool]:
+    is_open = Tip.status.in_(OPEN_STATUSES)
+    if view is View.NEW:
+        return and_(Tip.status == TipStatus.NEW, Tip.claimed_by_id.is_(None))
+    if view is View.MINE:
+        return and_(Tip.claimed_by_id == viewer.id, is_open)
+    if view is View.NOTICE:
+        return and_(Tip.notice_id.is_not(None), is_open)
+    if view is View.URGENT:
+        return and_(Tip.priority_rank == TipPriority.URGENT.rank, is_open)
+    if view is View.OVERDUE:
+        return and_(Tip.due_at < now, is_open)
+    return true()
+
+
+def _order_columns(sort: Sort) -> tuple[Any, ...]:
+    if sort is Sort.DUE:
+        return (Tip.due_at, Tip.id)
+    return (Tip.priority_rank, Tip.due_at, Tip.id)
+
+
+def encode_cursor(tip: Tip, sort: Sort) -> str:
+    parts = [str(tip.id), tip.due_at.astimezone(UTC).isoformat()]
+    if sort is Sort.PRIORITY:
+        parts.append(str(tip.priority_rank))
+    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, sort: Sort) -> tuple[Any, ...] | None:
+    """The ordering values of the last row shown, or None for anything unreadable."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        parts = raw.split("|")
+        tip_id, due = int(parts[0]), datetime.fromisoformat(parts[1])
+        if due.tzinfo is None:
+            return None
+        if sort is Sort.PRIORITY:
+            return (int(parts[2]), due, tip_id)
+        return (due, tip_id)
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def _after(sort: Sort, values: tuple[Any, ...]) -> ColumnElement[bool]:
+    cols = _order_columns(sort)
+    bound = [literal(v, type_=c.type) for c, v in zip(cols, values, strict=True)]
+    return tuple_(*cols) > tuple_(*bound)
+
+
+def _capped_count(condition: ColumnElement[bool]) -> Select[Any]:
+    inner = select(Tip.id).where(condition).limit(COUNT_CAP + 1).subquery()
+    return select(func.count()).select_from(inner).scalar_subquery()
+
+
+def queue_page(
+    session: Session,
+    viewer: StaffUser,
+    view: View = View.NEW,
+    filters: QueueFilters | None = None,
+    sort: Sort = Sort.PRIORITY,
+    after: str | None = None,
+    limit: int = 50,
+) -> QueuePage:
+    """One page of a queue view, with every view's (capped) count under the same filters."""
+    require_reader(viewer)
+    filters = filters or QueueFilters()
+    now = utcnow()
+    common = filters.conditions()
+    counts_row = session.execute(
+        select(*(_capped_count(and_(view_condition(v, viewer, now), *common)) for v in View))
+    ).one()
+    counts = dict(zip(View, counts_row, strict=True))
+
+    query = (
+        select(Tip)
+        .where(view_condition(view, viewer, now), *common)
+        .options(selectinload(Tip.notice), selectinload(Tip.claimed_by))
+        .order_by(*_order_columns(sort))
+        .limit(limit + 1)
+    )
+    position = decode_cursor(after, sort)
+    if position is not None:
+        query = query.where(_after(sort, position))
+    tips = list(session.scalars(query))
+    next_cursor = encode_cursor(tips[limit - 1], sort) if len(tips) > limit else None
+    tips = tips[:limit]
+    return QueuePage(
+        view=view,
+        sort=sort,
+        tips=tips,
+        tags=tags_for(session, [t.id for t in tips]),
+        counts=counts,
+        next_cursor=next_cursor,
+    )
+
+
+def notices_for_filter(session: Session) -> list[Notice]:
+    """Notices a tip can be filtered by (all of them: resolved ones still have tips)."""
+    return list(session.scalars(select(Notice).order_by(Notice.subject_name, Notice.id)))
+
+
+def notice_timeline(
+    session: Session, viewer: StaffUser, notice: Notice, limit: int = 100
+) -> list[Tip]:
+    """Tips on a notice in the order they arrived (the most recent ``limit``)."""
+    require_reader(viewer)
+    recent = list(
+        session.scalars(
+            select(Tip)
+            .where(Tip.notice_id == notice.id, tip_visibility_clause(viewer))
+            .order_by(Tip.received_at.desc(), Tip.id.desc())
+            .limit(limit)
+        )
+    )
+    return list(reversed(recent))
+
+
+@dataclass
+class NoticeBoard:
+    notice: Notice
+    counts: dict[TipStatus, int]
+    by_status: dict[TipStatus, list[Tip]]
+
+
+def notice_board(
+    session: Session, viewer: StaffUser, notice: Notice, per_status: int = 25
+) -> NoticeBoard:
+    """A notice's tips grouped by status, most urgent first in each group."""
+    require_reader(viewer)
+    counts = {s: 0 for s in TipStatus}
+    for status, n in session.execute(
+        select(Tip.status, func.count())
+        .where(Tip.notice_id == notice.id, tip_visibility_clause(viewer))
+        .group_by(Tip.status)
+    ):
+        counts[status] = n
+    ranked = (
+        select(
+            Tip.id,
+            func.row_number()
+            .over(partition_by=Tip.status, order_by=(Tip.priority_rank, Tip.due_at, Tip.id))
+            .label("n"),
+        )
+        .where(Tip.notice_id == notice.id, tip_visibility_clause(viewer))
+        .subquery()
+    )
+    tips = session.scalars(
+        select(Tip)
+        .join(ranked, ranked.c.id == Tip.id)
+        .where(ranked.c.n <= per_status)
+        .options(selectinload(Tip.claimed_by))
+        .order_by(Tip.priority_rank, Tip.due_at, Tip.id)
+    )
+    by_status: dict[TipStatus, list[Tip]] = {s: [] for s in TipStatus}
+    for tip in tips:
+        by_status[tip.status].append(tip)
+    return NoticeBoard(notice=notice, counts=counts, by_status=by_status)
