@@ -19,7 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from tipline import cli, db
     from tipline.auth import policy
     from tipline.config import load_config
-    from tipline.web import oversight, public, responses, staff, templating
+    from tipline.web import caching, health, oversight, public, responses, staff, templating
 
     instance_path = (
         (config or {}).get("INSTANCE_PATH")
@@ -39,8 +39,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     policy.init_app(app)
     responses.init_app(app)
     templating.init_app(app)
+    caching.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(oversight.bp)
+    app.register_blueprint(health.bp)
     cli.init_app(app)
     return app

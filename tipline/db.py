@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names so Alembic revisions are the same on SQLite and PostgreSQL.
@@ -96,6 +96,9 @@ def init_app(app: Flask) -> None:
     app.extensions["tipline.write_sessionmaker"] = sessionmaker(
         bind=engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False, info=info
     )
+    app.extensions["tipline.read_sessionmaker"] = sessionmaker(
+        bind=engine, expire_on_commit=False, info={**info, "read_only": True}
+    )
     app.teardown_appcontext(_close_session)
 
 
@@ -106,8 +109,29 @@ def engine() -> Engine:
 def session() -> Session:
     """The session for this request (or app context), opened on first use."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["tipline.write_sessionmaker"]()
+        maker = "read_sessionmaker" if g.get("db_read_only") else "write_sessionmaker"
+        g.db_session = current_app.extensions[f"tipline.{maker}"]()
     return g.db_session
+
+
+def read_only_request() -> None:
+    """Declare that this request only reads (a public page): its session then begins DEFERRED
+    on SQLite, so it neither takes nor waits for the write lock, and it refuses to flush a
+    change (nothing it does can reach the audit chain). Has no effect once the request's
+    session is open."""
+    g.db_read_only = True
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A request declared read-only tried to write."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_when_read_only(session: Session, _ctx: UOWTransaction, _objs: Any) -> None:
+    if session.info.get("read_only") and (
+        session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
+    ):
+        raise ReadOnlySessionError("This request was declared read-only and cannot write.")
 
 
 def _close_session(_exc: BaseException | None) -> None:

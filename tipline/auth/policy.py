@@ -21,6 +21,7 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "public.notice_tip": PUBLIC,
     "public.tip": PUBLIC,
     "public.healthz": PUBLIC,
+    "health.readyz": PUBLIC,
     "staff.login": PUBLIC,
     "staff.logout": ANY_STAFF,
     "staff.home": ANY_STAFF,

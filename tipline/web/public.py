@@ -10,10 +10,12 @@ from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.notices import services as notices
+from tipline.notices import versions
 from tipline.notices.models import Notice, NoticeStatus
 from tipline.tips import services as tips
 from tipline.tips.forms import TipForm
 from tipline.tips.receipts import receipt_key
+from tipline.web import caching
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger(__name__)
@@ -25,11 +27,13 @@ def _no_store(response: Response) -> Response:
 
 
 @bp.get("/")
+@caching.public_page(versions.gallery_version)
 def gallery() -> str:
     return render_template("public/gallery.html", notices=notices.published_notices(db.session()))
 
 
 @bp.get("/notices/<slug>")
+@caching.public_page(versions.notice_version)
 def notice(slug: str) -> str:
     found = notices.public_notice(db.session(), slug)
     if found is None:

@@ -1,0 +1,93 @@
+"""Version stamps of what the public sees of notices, read from the database.
+
+A public page's cache validator (ETag, Last-Modified) and every app server's in-memory copy of
+it are keyed on these stamps, so a change committed through one server is seen by all of them
+at their next request. They are cheap: one indexed row for a notice page, the published rows'
+ids and times for the gallery.
+
+``Notice.updated_at`` is the stamp, so it must move whenever anything shown on a notice page
+changes: its own columns do that by themselves (``onupdate``); the ``before_flush`` hook below
+touches the notice when one of its charges or contact lines is added, changed or removed, and
+touches every notice when one of the agency's default contact lines (shown on notices that
+have none of their own) changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, UOWTransaction
+
+from tipline.db import utcnow
+from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus
+
+#: Notices whose page the public may open.
+PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
+
+
+@dataclass(frozen=True)
+class ContentVersion:
+    """What a public page was built from: a stamp that changes with it, and when it last did."""
+
+    stamp: str
+    last_modified: datetime | None
+
+
+def notice_version(session: Session, slug: str) -> ContentVersion | None:
+    """The version of a public notice's page, or None when the public may not see it."""
+    row = session.execute(
+        select(Notice.id, Notice.status, Notice.updated_at).where(
+            Notice.slug == slug, Notice.status.in_(PUBLIC_STATUSES)
+        )
+    ).first()
+    if row is None:
+        return None
+    return ContentVersion(
+        f"notice:{row.id}:{row.status.value}:{row.updated_at.isoformat()}", row.updated_at
+    )
+
+
+def gallery_version(session: Session) -> ContentVersion:
+    """The version of the gallery (and of anything else listing the published notices).
+
+    A digest over every published notice's id and time, not just the newest time, so a notice
+    leaving the list or changing with an older clock still changes the stamp.
+    """
+    rows = session.execute(
+        select(Notice.id, Notice.updated_at)
+        .where(Notice.status == NoticeStatus.PUBLISHED)
+        .order_by(Notice.id)
+    ).all()
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(f"{row.id}:{row.updated_at.isoformat()};".encode())
+    newest = max((row.updated_at for row in rows), default=None)
+    return ContentVersion(f"gallery:{len(rows)}:{digest.hexdigest()}", newest)
+
+
+@event.listens_for(Session, "before_flush")
+def _touch_changed_notices(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
+    touched: set[Notice] = set()
+    all_notices = False
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Notice):
+            if obj in session.dirty and session.is_modified(obj):
+                touched.add(obj)  # a collection change alone does not fire onupdate
+        elif isinstance(obj, Charge | ContactLine):
+            owner = obj.notice
+            if owner is None and obj.notice_id is not None:
+                owner = session.get(Notice, obj.notice_id)
+            if owner is not None:
+                touched.add(owner)
+            elif isinstance(obj, ContactLine):
+                all_notices = True
+    if all_notices:
+        touched.update(session.scalars(select(Notice)))
+    now = utcnow()
+    for notice in touched:
+        if notice not in session.deleted:
+            notice.updated_at = now
