@@ -93,7 +93,7 @@ class PageStore:
             while len(self._pages) > self.max_entries:
                 self._pages.popitem(last=False)
 
-    def keys(self) -> list[tuple[str, str]]:
+    def entries(self) -> list[tuple[str, str]]:
         with self._lock:
             return list(self._pages)
 
