@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -58,6 +58,14 @@ SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE"})
 WRITE_OPTIONS = {"sqlite_begin": "IMMEDIATE"}
 
 
+#: Execution options for a connection that runs one read statement, which is consistent on its
+#: own: no transaction around it, so no BEGIN and ROLLBACK round trips (see single_read()).
+SINGLE_READ_OPTIONS = {
+    "sqlite": {"sqlite_begin": "NONE"},
+    "postgresql": {"isolation_level": "AUTOCOMMIT"},
+}
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
@@ -75,8 +83,11 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Request sessions begin IMMEDIATE (see WRITE_OPTIONS); plain sessions DEFERRED.
+            # Request sessions begin IMMEDIATE (see WRITE_OPTIONS); plain sessions DEFERRED;
+            # single-statement reads (SINGLE_READ_OPTIONS) not at all.
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            if mode == "NONE":
+                return
             conn.exec_driver_sql(f"BEGIN {mode}" if mode in SQLITE_BEGIN_MODES else "BEGIN")
 
         return engine
@@ -112,6 +123,15 @@ def session() -> Session:
         maker = "read_sessionmaker" if g.get("db_read_only") else "write_sessionmaker"
         g.db_session = current_app.extensions[f"tipline.{maker}"]()
     return g.db_session
+
+
+def single_read() -> Connection:
+    """A connection for one read statement outside any transaction (a page's version stamp).
+
+    Use it as a context manager; never write with it.
+    """
+    connection = engine().connect()
+    return connection.execution_options(**SINGLE_READ_OPTIONS.get(connection.dialect.name, {}))
 
 
 def read_only_request() -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Connection, bindparam, event, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from tipline.db import utcnow
@@ -27,6 +27,17 @@ from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus
 
 #: Notices whose page the public may open.
 PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
+
+# Built once: these run on every public page request, on a plain connection (no ORM session),
+# which keeps the check for an unchanged page near the cost of the query itself.
+_NOTICE_STAMP = select(Notice.id, Notice.status, Notice.updated_at).where(
+    Notice.slug == bindparam("slug"), Notice.status.in_(PUBLIC_STATUSES)
+)
+_GALLERY_STAMPS = (
+    select(Notice.id, Notice.updated_at)
+    .where(Notice.status == NoticeStatus.PUBLISHED)
+    .order_by(Notice.id)
+)
 
 
 @dataclass(frozen=True)
@@ -37,13 +48,9 @@ class ContentVersion:
     last_modified: datetime | None
 
 
-def notice_version(session: Session, slug: str) -> ContentVersion | None:
+def notice_version(connection: Connection | Session, slug: str) -> ContentVersion | None:
     """The version of a public notice's page, or None when the public may not see it."""
-    row = session.execute(
-        select(Notice.id, Notice.status, Notice.updated_at).where(
-            Notice.slug == slug, Notice.status.in_(PUBLIC_STATUSES)
-        )
-    ).first()
+    row = connection.execute(_NOTICE_STAMP, {"slug": slug}).first()
     if row is None:
         return None
     return ContentVersion(
@@ -51,17 +58,13 @@ def notice_version(session: Session, slug: str) -> ContentVersion | None:
     )
 
 
-def gallery_version(session: Session) -> ContentVersion:
+def gallery_version(connection: Connection | Session) -> ContentVersion:
     """The version of the gallery (and of anything else listing the published notices).
 
     A digest over every published notice's id and time, not just the newest time, so a notice
     leaving the list or changing with an older clock still changes the stamp.
     """
-    rows = session.execute(
-        select(Notice.id, Notice.updated_at)
-        .where(Notice.status == NoticeStatus.PUBLISHED)
-        .order_by(Notice.id)
-    ).all()
+    rows = connection.execute(_GALLERY_STAMPS).all()
     digest = hashlib.sha256()
     for row in rows:
         digest.update(f"{row.id}:{row.updated_at.isoformat()};".encode())

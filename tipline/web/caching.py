@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, make_response, request
-from sqlalchemy.orm import Session
 from werkzeug.http import http_date, is_resource_modified
 from werkzeug.wrappers import Response
 
@@ -120,6 +119,8 @@ def release_stamp(app: Flask) -> str:
 def request_language() -> str:
     """The page language for this request, from the languages the site offers."""
     offered = current_app.config.get("LANGUAGES") or ("en",)
+    if len(offered) == 1:
+        return offered[0]
     return request.accept_languages.best_match(offered, default=offered[0])
 
 
@@ -155,7 +156,7 @@ def _keepable(response: Response) -> bool:
 
 
 def public_page(version_of: VersionOf) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Cache a public view's answers, keyed on ``version_of(session, **view_args)``.
+    """Cache a public view's answers, keyed on ``version_of(connection, **view_args)``.
 
     ``version_of`` returns None when the page is not public: the view then answers as it
     would (usually 404) and nothing is cached.
@@ -167,8 +168,8 @@ def public_page(version_of: VersionOf) -> Callable[[Callable[..., Any]], Callabl
             if request.method not in ("GET", "HEAD"):
                 return view(**view_args)
             db.read_only_request()
-            session: Session = db.session()
-            version = version_of(session, **view_args)
+            with db.single_read() as connection:
+                version = version_of(connection, **view_args)
             if version is None:
                 return view(**view_args)
             store: PageStore = current_app.extensions[EXTENSION]
