@@ -23,7 +23,8 @@ max_requests = 5000
 max_requests_jitter = 500
 
 # Heartbeat files in memory, not on a disk that may stall under load (gunicorn's advice).
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+_SHM = "/dev/shm"  # noqa: S108 - heartbeat files only, no data
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
 
 # Load the app once in the master and fork: less memory per worker, faster restarts. The
 # master opens no database or Redis connection (both are made on first use), so none is
