@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -140,6 +142,19 @@ def read_only_request() -> None:
     change (nothing it does can reach the audit chain). Has no effect once the request's
     session is open."""
     g.db_read_only = True
+
+
+def read_only_on_get(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For a view that writes only on POST (a form): its GET and HEAD requests are read-only
+    (``read_only_request``), so showing a form never queues behind writers on SQLite."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if request.method in ("GET", "HEAD"):
+            read_only_request()
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 class ReadOnlySessionError(RuntimeError):

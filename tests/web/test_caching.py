@@ -254,7 +254,10 @@ def test_head_requests_get_the_same_validators(client, published_notice):
     assert head.headers["ETag"] == client.get(url).headers["ETag"]
 
 
-def test_public_pages_do_not_wait_for_the_sqlite_write_lock(app, client, published_notice):
+@pytest.mark.parametrize("page", ["", "/notices/{slug}", "/notices/{slug}/tip", "/tip"])
+def test_public_pages_and_empty_forms_do_not_wait_for_the_sqlite_write_lock(
+    app, client, published_notice, page
+):
     url = make_url(app.config["DATABASE_URL"])
     if url.get_backend_name() != "sqlite":
         pytest.skip("the write lock is SQLite's; PostgreSQL readers never wait for writers")
@@ -265,7 +268,8 @@ def test_public_pages_do_not_wait_for_the_sqlite_write_lock(app, client, publish
 
         def read() -> None:
             start = time.perf_counter()
-            result["status"] = client.get(f"/notices/{published_notice.slug}").status_code
+            path = page.format(slug=published_notice.slug) or "/"
+            result["status"] = client.get(path).status_code
             result["seconds"] = time.perf_counter() - start
 
         reader = threading.Thread(target=read)

@@ -43,6 +43,7 @@ def notice(slug: str) -> str:
 
 
 @bp.route("/notices/<slug>/tip", methods=["GET", "POST"])
+@db.read_only_on_get
 def notice_tip(slug: str) -> Response:
     found = notices.public_notice(db.session(), slug)
     if found is None or found.status is not NoticeStatus.PUBLISHED:
@@ -51,6 +52,7 @@ def notice_tip(slug: str) -> Response:
 
 
 @bp.route("/tip", methods=["GET", "POST"])
+@db.read_only_on_get
 def tip() -> Response:
     return _tip_form(None)
 
