@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import threading
+import time
 from pathlib import Path
 
 from ..servers import free_port, start_gunicorn, stop
 from .stack import NOTICE_PATH, TIPLINE, TipClient, app_env, database
 
 CLIENT_THREADS = 6
+WORKERS = 2
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -85,7 +87,9 @@ def drive(client: TipClient, count: int, start: int, etag: str) -> None:
 def run(kind: str, first: int, total: int) -> bool:
     with database(kind) as db:
         port = free_port()
-        server = start_gunicorn(TIPLINE, port, app_env(db), extra=("--max-requests", "0"))
+        server = start_gunicorn(
+            TIPLINE, port, app_env(db), workers=WORKERS, extra=("--max-requests", "0")
+        )
         try:
             client = TipClient(port)
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -94,7 +98,11 @@ def run(kind: str, first: int, total: int) -> bool:
             response.read()
             etag = response.getheader("ETag")
             conn.close()
-            workers = workers_of(server.pid)
+            deadline = time.monotonic() + 30
+            while len(workers := workers_of(server.pid)) < WORKERS:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("gunicorn did not start its workers")
+                time.sleep(0.1)
             drive(client, first, 0, etag)
             after_first = {pid: peak_rss_kib(pid) for pid in workers}
             drive(client, total - first, first, etag)
