@@ -10,7 +10,7 @@ import time
 
 import pytest
 from flask import template_rendered
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 
 from tipline import audit, create_app, db
@@ -292,3 +292,20 @@ def test_a_read_only_request_cannot_write_not_even_an_audit_event(app):
         session.add(ContactLine(label="x", phone="1"))
         with pytest.raises(ReadOnlySessionError):
             session.flush()
+
+
+def test_on_sqlite_an_unchanged_database_costs_no_query(app, client, published_notice, session):
+    engine = app.extensions["tipline.engine"]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL pages read their stamp with one query per request")
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    url = f"/notices/{published_notice.slug}"
+    client.get(url)
+    statements.clear()
+    assert client.get(url).status_code == 200
+    assert statements == []  # PRAGMA data_version alone, on a connection of its own
+    edit_caution(app, published_notice.slug, "Seen armed.")
+    statements.clear()
+    assert "Seen armed." in client.get(url).get_data(as_text=True)
+    assert any("FROM notice" in s for s in statements)

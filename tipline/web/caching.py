@@ -32,6 +32,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import os
+import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, make_response, request
+from sqlalchemy import make_url
 from werkzeug.http import http_date, is_resource_modified
 from werkzeug.wrappers import Response
 
@@ -51,6 +54,7 @@ PUBLIC_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
 PRIVATE_CACHE_CONTROL = "private, no-cache"
 VARY = "Accept-Language, Cookie"
 EXTENSION = "tipline.page_cache"
+VERSIONS = "tipline.page_versions"
 
 #: Settings printed on public pages: changing one must change every ETag.
 RELEASE_SETTINGS = ("AGENCY_NAME", "EMERGENCY_NUMBER", "LANGUAGES")
@@ -99,6 +103,62 @@ class PageStore:
     def clear(self) -> None:
         with self._lock:
             self._pages.clear()
+
+
+class VersionReader:
+    """Reads a page's version stamp from the database; on SQLite, skips the query while the
+    database has not changed at all.
+
+    ``PRAGMA data_version`` on a connection of this process's own, which never writes, changes
+    whenever any other connection (another worker, another server on the same file, or this
+    process's request sessions) commits. While it stands still, the versions read since the
+    last change are still exact, so the check costs one pragma instead of one query. On other
+    databases every request runs the stamp query (``db.single_read()``).
+    """
+
+    MAX_REMEMBERED = 1024
+
+    def __init__(self, sqlite_path: str | None) -> None:
+        self._path = sqlite_path
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._connection: sqlite3.Connection | None = None
+        self._counter: int | None = None
+        self._versions: dict[tuple[Any, ...], ContentVersion | None] = {}
+
+    def _data_version(self) -> int:
+        if self._connection is None or self._pid != os.getpid():  # none survives a fork
+            self._connection = sqlite3.connect(self._path, check_same_thread=False, timeout=15)
+            self._pid = os.getpid()
+        return self._connection.execute("PRAGMA data_version").fetchone()[0]
+
+    def read(self, version_of: VersionOf, view_args: dict[str, Any]) -> ContentVersion | None:
+        if self._path is None:
+            with db.single_read() as connection:
+                return version_of(connection, **view_args)
+        key = (version_of, *sorted(view_args.items()))
+        with self._lock:
+            counter = self._data_version()
+            if counter != self._counter or len(self._versions) > self.MAX_REMEMBERED:
+                self._versions.clear()
+                self._counter = counter
+            elif key in self._versions:
+                return self._versions[key]
+        with db.single_read() as connection:
+            version = version_of(connection, **view_args)
+        with self._lock:
+            # Kept under the counter read before the query: a commit in between moves the
+            # counter, and the next request reads again.
+            if self._counter == counter:
+                self._versions[key] = version
+        return version
+
+
+def _sqlite_path(url: str) -> str | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
 
 
 def release_stamp(app: Flask) -> str:
@@ -168,8 +228,7 @@ def public_page(version_of: VersionOf) -> Callable[[Callable[..., Any]], Callabl
             if request.method not in ("GET", "HEAD"):
                 return view(**view_args)
             db.read_only_request()
-            with db.single_read() as connection:
-                version = version_of(connection, **view_args)
+            version = current_app.extensions[VERSIONS].read(version_of, view_args)
             if version is None:
                 return view(**view_args)
             store: PageStore = current_app.extensions[EXTENSION]
@@ -205,3 +264,4 @@ def store_of(app: Flask) -> PageStore:
 
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = PageStore(release_stamp(app), app.config["PAGE_CACHE_ENTRIES"])
+    app.extensions[VERSIONS] = VersionReader(_sqlite_path(app.config["DATABASE_URL"]))
