@@ -15,6 +15,7 @@ the receipt page does), no narrative may be stored twice, and the audit chain mu
 from __future__ import annotations
 
 import argparse
+import http.client
 import itertools
 import os
 import signal
@@ -56,7 +57,7 @@ def run(kind: str, tips_wanted: int) -> bool:
                     sent[0] += 1
                 try:
                     code = client.submit_tip(narrative)
-                except OSError:  # the server died under us: no receipt, no retry
+                except (OSError, http.client.HTTPException):  # the server died: no retry
                     code = None
                 if code is None:
                     time.sleep(0.02)
