@@ -17,6 +17,7 @@ from tipline import audit, create_app, db
 from tipline.auth.models import Role
 from tipline.db import ReadOnlySessionError
 from tipline.notices import services as notices
+from tipline.notices import versions
 from tipline.notices.models import Charge, ContactLine, Notice, Severity
 from tipline.web import caching
 
@@ -294,18 +295,41 @@ def test_a_read_only_request_cannot_write_not_even_an_audit_event(app):
             session.flush()
 
 
-def test_on_sqlite_an_unchanged_database_costs_no_query(app, client, published_notice, session):
+def test_an_unchanged_database_costs_no_query(app, client, published_notice, session):
     engine = app.extensions["tipline.engine"]
-    if engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL pages read their stamp with one query per request")
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     url = f"/notices/{published_notice.slug}"
     client.get(url)
     statements.clear()
     assert client.get(url).status_code == 200
-    assert statements == []  # PRAGMA data_version alone, on a connection of its own
+    # SQLite: PRAGMA data_version; PostgreSQL: no notification pending on the LISTEN
+    # connection. Both on a connection of the reader's own, not through the engine.
+    assert statements == []
     edit_caution(app, published_notice.slug, "Seen armed.")
     statements.clear()
     assert "Seen armed." in client.get(url).get_data(as_text=True)
     assert any("FROM notice" in s for s in statements)
+
+
+def test_postgresql_servers_hear_of_changes_made_elsewhere(
+    app, published_notice, tmp_path, monkeypatch
+):
+    if app.extensions["tipline.engine"].dialect.name != "postgresql":
+        pytest.skip("SQLite servers share the file and see its data_version instead")
+    # Count no commit of this process: the change must arrive as a notification, as it does
+    # from another machine.
+    monkeypatch.setattr(versions, "local_change_count", lambda: 0)
+    second = other_app(app, tmp_path)
+    try:
+        two = second.test_client()
+        url = f"/notices/{published_notice.slug}"
+        before = two.get(url).headers["ETag"]
+        assert two.get(url).headers["ETag"] == before  # kept, no notification yet
+        edit_caution(app, published_notice.slug, "Changed on another server.")
+        deadline = time.monotonic() + 2
+        while "Changed on another server." not in two.get(url).get_data(as_text=True):
+            assert time.monotonic() < deadline, "the notification never arrived"
+            time.sleep(0.01)
+    finally:
+        second.extensions["tipline.engine"].dispose()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, select
+from sqlalchemy import Connection, bindparam, event, func, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from tipline.db import utcnow
@@ -72,12 +72,26 @@ def gallery_version(connection: Connection | Session) -> ContentVersion:
     return ContentVersion(f"gallery:{len(rows)}:{digest.hexdigest()}", newest)
 
 
+#: PostgreSQL channel on which a transaction that changed what the public sees announces it
+#: (delivered to listeners when, and only if, it commits). See tipline/web/caching.py.
+CHANGE_CHANNEL = "tipline_public_pages"
+_CHANGED = "tipline.public_pages_changed"
+_local_commits = [0]
+
+
+def local_change_count() -> int:
+    """How many transactions of this process changed public notice content and committed."""
+    return _local_commits[0]
+
+
 @event.listens_for(Session, "before_flush")
 def _touch_changed_notices(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
     touched: set[Notice] = set()
     all_notices = False
+    changed = False
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Notice):
+            changed = True
             if obj in session.dirty and session.is_modified(obj):
                 touched.add(obj)  # a collection change alone does not fire onupdate
         elif isinstance(obj, Charge | ContactLine):
@@ -94,3 +108,18 @@ def _touch_changed_notices(session: Session, _ctx: UOWTransaction, _instances: A
     for notice in touched:
         if notice not in session.deleted:
             notice.updated_at = now
+    if (changed or touched) and not session.info.get(_CHANGED):
+        session.info[_CHANGED] = True
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(func.pg_notify(CHANGE_CHANNEL, "")))
+
+
+@event.listens_for(Session, "after_commit")
+def _count_committed_change(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        _local_commits[0] += 1
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back_change(session: Session) -> None:
+    session.info.pop(_CHANGED, None)

@@ -42,12 +42,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from flask import Flask, current_app, make_response, request
+from psycopg import pq
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import make_url
 from werkzeug.http import http_date, is_resource_modified
 from werkzeug.wrappers import Response
 
 from tipline import db
+from tipline.notices import versions
 from tipline.notices.versions import ContentVersion
 
 PUBLIC_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
@@ -106,40 +110,88 @@ class PageStore:
 
 
 class VersionReader:
-    """Reads a page's version stamp from the database; on SQLite, skips the query while the
-    database has not changed at all.
+    """Reads a page's version stamp from the database, and skips the query while the database
+    says nothing public has changed since the last read.
 
-    ``PRAGMA data_version`` on a connection of this process's own, which never writes, changes
-    whenever any other connection (another worker, another server on the same file, or this
-    process's request sessions) commits. While it stands still, the versions read since the
-    last change are still exact, so the check costs one pragma instead of one query. On other
-    databases every request runs the stamp query (``db.single_read()``).
+    SQLite: ``PRAGMA data_version`` on a connection of this process's own, which never writes,
+    changes whenever any other connection (another worker, another server on the same file, or
+    this process's request sessions) commits: exact, for one pragma instead of one query.
+
+    PostgreSQL: a connection of this process's own LISTENs on ``versions.CHANGE_CHANNEL``;
+    every transaction that changes notice content NOTIFYs it, delivered when it commits.
+    Reading pending notifications costs no round trip. Commits made in this process count at
+    once (``versions.local_change_count``); another server's reach this one as fast as
+    PostgreSQL delivers a notification (well under a millisecond on a local network), and a
+    lost listening connection makes every request read again until it is back.
     """
 
     MAX_REMEMBERED = 1024
 
-    def __init__(self, sqlite_path: str | None) -> None:
-        self._path = sqlite_path
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url)
+        self._backend = url.get_backend_name()
+        self._sqlite_path = url.database if self._backend == "sqlite" else None
+        if self._backend == "sqlite" and self._sqlite_path in (None, "", ":memory:"):
+            self._backend = "other"
+        self._pg_conninfo = (
+            make_conninfo(
+                url.set(drivername="postgresql").render_as_string(hide_password=False),
+                connect_timeout=5,
+            )
+            if self._backend == "postgresql"
+            else ""
+        )
         self._lock = threading.Lock()
         self._pid: int | None = None
-        self._connection: sqlite3.Connection | None = None
-        self._counter: int | None = None
+        self._connection: Any = None
+        self._notified = 0
+        self._counter: tuple[int, ...] | None = None
         self._versions: dict[tuple[Any, ...], ContentVersion | None] = {}
 
-    def _data_version(self) -> int:
-        if self._connection is None or self._pid != os.getpid():  # none survives a fork
-            self._connection = sqlite3.connect(self._path, check_same_thread=False, timeout=15)
+    def _fresh_connection(self) -> bool:
+        return self._connection is None or self._pid != os.getpid()  # none survives a fork
+
+    def _sqlite_counter(self) -> tuple[int, ...]:
+        if self._fresh_connection():
+            self._connection = sqlite3.connect(
+                self._sqlite_path, check_same_thread=False, timeout=15
+            )
             self._pid = os.getpid()
-        return self._connection.execute("PRAGMA data_version").fetchone()[0]
+        return (self._connection.execute("PRAGMA data_version").fetchone()[0],)
+
+    def _postgresql_counter(self) -> tuple[int, ...] | None:
+        # libpq's own connection object: no cursor machinery, and nothing to warn about when
+        # an app is dropped (tests make many).
+        try:
+            if self._fresh_connection() or self._connection.status != pq.ConnStatus.OK:
+                self._connection = pq.PGconn.connect(self._pg_conninfo.encode())
+                if self._connection.status != pq.ConnStatus.OK:
+                    raise psycopg.OperationalError("cannot connect to listen")
+                listen = self._connection.exec_(f"LISTEN {versions.CHANGE_CHANNEL}".encode())
+                if listen.status != pq.ExecStatus.COMMAND_OK:
+                    raise psycopg.OperationalError("LISTEN failed")
+                self._pid = os.getpid()
+                self._notified += 1  # anything may have changed while no one listened
+            self._connection.consume_input()  # reads what has arrived; never waits
+            while self._connection.notifies() is not None:
+                self._notified += 1
+        except psycopg.Error:
+            self._connection = None
+            return None
+        return (self._notified, versions.local_change_count())
+
+    def _change_counter(self) -> tuple[int, ...] | None:
+        if self._backend == "sqlite":
+            return self._sqlite_counter()
+        if self._backend == "postgresql":
+            return self._postgresql_counter()
+        return None
 
     def read(self, version_of: VersionOf, view_args: dict[str, Any]) -> ContentVersion | None:
-        if self._path is None:
-            with db.single_read() as connection:
-                return version_of(connection, **view_args)
         key = (version_of, *sorted(view_args.items()))
         with self._lock:
-            counter = self._data_version()
-            if counter != self._counter or len(self._versions) > self.MAX_REMEMBERED:
+            counter = self._change_counter()
+            if counter is None or counter != self._counter:
                 self._versions.clear()
                 self._counter = counter
             elif key in self._versions:
@@ -147,18 +199,13 @@ class VersionReader:
         with db.single_read() as connection:
             version = version_of(connection, **view_args)
         with self._lock:
-            # Kept under the counter read before the query: a commit in between moves the
-            # counter, and the next request reads again.
-            if self._counter == counter:
+            # Kept under the counter read before the query: a change committed in between
+            # moves the counter, and the next request reads again.
+            if counter is not None and self._counter == counter:
+                if len(self._versions) >= self.MAX_REMEMBERED:
+                    self._versions.clear()
                 self._versions[key] = version
         return version
-
-
-def _sqlite_path(url: str) -> str | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return parsed.database
 
 
 def release_stamp(app: Flask) -> str:
@@ -264,4 +311,4 @@ def store_of(app: Flask) -> PageStore:
 
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = PageStore(release_stamp(app), app.config["PAGE_CACHE_ENTRIES"])
-    app.extensions[VERSIONS] = VersionReader(_sqlite_path(app.config["DATABASE_URL"]))
+    app.extensions[VERSIONS] = VersionReader(app.config["DATABASE_URL"])
