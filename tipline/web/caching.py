@@ -30,6 +30,7 @@ a response marked ``no-store`` or setting a cookie is never kept either.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
@@ -47,8 +48,10 @@ from flask import Flask, current_app, make_response, request
 from psycopg import pq
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import make_url
-from werkzeug.http import http_date, is_resource_modified
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import http_date, is_resource_modified, parse_accept_header
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_current_url
 
 from tipline import db
 from tipline.notices import versions
@@ -64,6 +67,10 @@ VERSIONS = "tipline.page_versions"
 RELEASE_SETTINGS = ("AGENCY_NAME", "EMERGENCY_NUMBER", "LANGUAGES")
 
 VersionOf = Callable[..., ContentVersion | None]
+UNKNOWN = object()
+#: WSGI environ key: set by the decorator when Flask's answer may be kept with its headers.
+KEEP_HEADERS = "tipline.page_cache.keep"
+CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_RANGE")
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,12 @@ class StoredPage:
     etag: str
     body: bytes
     content_type: str
+    # What the page was built from, so the WSGI fast path can check it is still current.
+    version_of: VersionOf | None = None
+    view_args: tuple[tuple[str, Any], ...] = ()
+    stamp: str = ""
+    # The full headers Flask sent with it (security headers included), once a GET went out.
+    wsgi_headers: tuple[tuple[str, str], ...] | None = None
 
 
 class PageStore:
@@ -92,6 +105,16 @@ class PageStore:
                 return None
             self._pages.move_to_end(key)
             return page
+
+    def peek(self, key: tuple[str, str]) -> StoredPage | None:
+        with self._lock:
+            return self._pages.get(key)
+
+    def attach_headers(self, key: tuple[str, str], etag: str, headers: list) -> None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None and page.etag == etag and page.wsgi_headers is None:
+                self._pages[key] = dataclasses.replace(page, wsgi_headers=tuple(headers))
 
     def put(self, key: tuple[str, str], page: StoredPage) -> None:
         with self._lock:
@@ -187,6 +210,17 @@ class VersionReader:
             return self._postgresql_counter()
         return None
 
+    def remembered(self, version_of: VersionOf, view_args: dict[str, Any]) -> Any:
+        """The version if it is known to be current without a query, else ``UNKNOWN``."""
+        key = (version_of, *sorted(view_args.items()))
+        with self._lock:
+            counter = self._change_counter()
+            if counter is None or counter != self._counter:
+                self._versions.clear()
+                self._counter = counter
+                return UNKNOWN
+            return self._versions.get(key, UNKNOWN)
+
     def read(self, version_of: VersionOf, view_args: dict[str, Any]) -> ContentVersion | None:
         key = (version_of, *sorted(view_args.items()))
         with self._lock:
@@ -223,12 +257,22 @@ def release_stamp(app: Flask) -> str:
     return digest.hexdigest()[:16]
 
 
+def _language(offered: tuple[str, ...] | list[str], accept_language: str | None) -> str:
+    if len(offered) == 1:
+        return offered[0]
+    accepted = parse_accept_header(accept_language, LanguageAccept)
+    return accepted.best_match(offered, default=offered[0])
+
+
 def request_language() -> str:
     """The page language for this request, from the languages the site offers."""
     offered = current_app.config.get("LANGUAGES") or ("en",)
-    if len(offered) == 1:
-        return offered[0]
-    return request.accept_languages.best_match(offered, default=offered[0])
+    return _language(offered, request.headers.get("Accept-Language"))
+
+
+def _page_key(environ: dict[str, Any], language: str) -> tuple[str, str]:
+    # The whole URL: scheme and host shape the headers (HSTS) that the fast path replays.
+    return (get_current_url(environ), language)
 
 
 def carries_session() -> bool:
@@ -287,7 +331,7 @@ def public_page(version_of: VersionOf) -> Callable[[Callable[..., Any]], Callabl
                 request.environ, etag=etag, last_modified=version.last_modified
             ):
                 return Response(status=304, headers=headers)
-            key = (request.full_path, language)
+            key = _page_key(request.environ, language)
             if not private:
                 page = store.get(key, etag)
                 if page is not None:
@@ -297,12 +341,82 @@ def public_page(version_of: VersionOf) -> Callable[[Callable[..., Any]], Callabl
                 return response
             response.headers.update(headers)
             if not private:
-                store.put(key, StoredPage(etag, response.get_data(), response.content_type))
+                page = StoredPage(
+                    etag,
+                    response.get_data(),
+                    response.content_type,
+                    version_of,
+                    tuple(sorted(view_args.items())),
+                    version.stamp,
+                )
+                store.put(key, page)
+                if request.method == "GET":
+                    request.environ[KEEP_HEADERS] = (key, etag)
             return response
 
         return cached_view
 
     return decorate
+
+
+class FastPublicPages:
+    """WSGI middleware: a plain GET (no cookie, no condition) of a kept public page whose
+    version is known to be current without a query is answered from memory, with the status,
+    headers and body Flask sent the first time, without entering Flask at all. Everything
+    else goes to Flask, whose answers the ``public_page`` decorator marked keepable are kept
+    with their final headers (security headers included).
+    """
+
+    def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def _from_memory(self, environ: dict[str, Any]) -> StoredPage | None:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or "HTTP_COOKIE" in environ:
+            return None
+        if any(name in environ for name in CONDITIONAL):
+            return None
+        offered = self.app.config.get("LANGUAGES") or ("en",)
+        key = _page_key(environ, _language(offered, environ.get("HTTP_ACCEPT_LANGUAGE")))
+        page = self.app.extensions[EXTENSION].peek(key)
+        if page is None or page.wsgi_headers is None or page.version_of is None:
+            return None
+        version = self.app.extensions[VERSIONS].remembered(page.version_of, dict(page.view_args))
+        if version is UNKNOWN or version is None or version.stamp != page.stamp:
+            return None
+        return page
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        page = self._from_memory(environ)
+        if page is not None:
+            start_response("200 OK", list(page.wsgi_headers or ()))
+            return [] if environ["REQUEST_METHOD"] == "HEAD" else [page.body]
+        sent: dict[str, Any] = {}
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Any:
+            sent["status"], sent["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        answer = self.wsgi_app(environ, capture)
+        keep = environ.get(KEEP_HEADERS)
+        if keep is None:
+            return answer
+        headers = sent.get("headers", [])
+        if not sent.get("status", "").startswith("200") or any(
+            name.lower() == "set-cookie" for name, _ in headers
+        ):
+            return answer
+        try:
+            body = b"".join(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+        key, etag = keep
+        store: PageStore = self.app.extensions[EXTENSION]
+        page = store.peek(key)
+        if page is not None and page.body == body:
+            store.attach_headers(key, etag, headers)
+        return [body]
 
 
 def store_of(app: Flask) -> PageStore:
@@ -312,3 +426,4 @@ def store_of(app: Flask) -> PageStore:
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = PageStore(release_stamp(app), app.config["PAGE_CACHE_ENTRIES"])
     app.extensions[VERSIONS] = VersionReader(app.config["DATABASE_URL"])
+    app.wsgi_app = FastPublicPages(app, app.wsgi_app)  # type: ignore[method-assign]
