@@ -14,9 +14,12 @@ Then, for GET and HEAD:
 * a conditional request that still matches (If-None-Match, or If-Modified-Since alone) gets a
   304 without the view running or a template being rendered;
 * otherwise a rendered copy kept in this process's memory per (URL, language) is sent if it was
-  made for the same ETag; if not, the view renders and the copy is replaced. Because the
-  version comes from the database on every request, a change committed through any app server
-  invalidates the copies on all of them at their next request;
+  made for the same ETag; if not, the view renders and the copy is replaced. The version comes
+  from the database (``VersionReader``: the stamp query, skipped while SQLite's data_version
+  or PostgreSQL's notifications say nothing changed), so a change committed through any app
+  server invalidates the copies on all of them;
+* a plain GET (no cookie, no condition) of a kept page whose version is known current is
+  answered by ``FastPublicPages`` below Flask, with the headers Flask sent the first time;
 * responses carry ``Cache-Control: public, max-age=60, stale-while-revalidate=300`` and
   ``Vary: Accept-Language, Cookie``.
 
@@ -174,13 +177,17 @@ class VersionReader:
     def _fresh_connection(self) -> bool:
         return self._connection is None or self._pid != os.getpid()  # none survives a fork
 
-    def _sqlite_counter(self) -> tuple[int, ...]:
-        if self._fresh_connection():
-            self._connection = sqlite3.connect(
-                self._sqlite_path, check_same_thread=False, timeout=15
-            )
-            self._pid = os.getpid()
-        return (self._connection.execute("PRAGMA data_version").fetchone()[0],)
+    def _sqlite_counter(self) -> tuple[int, ...] | None:
+        try:
+            if self._fresh_connection():
+                self._connection = sqlite3.connect(
+                    self._sqlite_path, check_same_thread=False, timeout=15
+                )
+                self._pid = os.getpid()
+            return (self._connection.execute("PRAGMA data_version").fetchone()[0],)
+        except sqlite3.Error:  # no memo then: every request reads the stamp (and reports)
+            self._connection = None
+            return None
 
     def _postgresql_counter(self) -> tuple[int, ...] | None:
         # libpq's own connection object: no cursor machinery, and nothing to warn about when
