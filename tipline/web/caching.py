@@ -39,6 +39,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,6 +153,7 @@ class VersionReader:
     """
 
     MAX_REMEMBERED = 1024
+    RETRY_SECONDS = 5.0
 
     def __init__(self, database_url: str) -> None:
         url = make_url(database_url)
@@ -171,6 +173,7 @@ class VersionReader:
         self._pid: int | None = None
         self._connection: Any = None
         self._notified = 0
+        self._retry_at = 0.0
         self._counter: tuple[int, ...] | None = None
         self._versions: dict[tuple[Any, ...], ContentVersion | None] = {}
 
@@ -194,6 +197,9 @@ class VersionReader:
         # an app is dropped (tests make many).
         try:
             if self._fresh_connection() or self._connection.status != pq.ConnStatus.OK:
+                if time.monotonic() < self._retry_at:
+                    return None  # reading every stamp meanwhile is correct, only slower
+                self._retry_at = time.monotonic() + self.RETRY_SECONDS
                 self._connection = pq.PGconn.connect(self._pg_conninfo.encode())
                 if self._connection.status != pq.ConnStatus.OK:
                     raise psycopg.OperationalError("cannot connect to listen")
