@@ -17,11 +17,18 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 
-# Recycle workers now and then so a slow leak cannot grow without bound.
+# Recycle workers now and then so a slow leak cannot grow without bound (the memory benchmark
+# measured none: tests/bench/bench_memory.py runs with this switched off to see).
 max_requests = 5000
 max_requests_jitter = 500
 
-# Load the app once in the master and fork: less memory per worker, faster restarts.
+# Heartbeat files in memory, not on a disk that may stall under load (gunicorn's advice).
+_SHM = "/dev/shm"  # noqa: S108 - heartbeat files only, no data
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
+
+# Load the app once in the master and fork: less memory per worker, faster restarts. The
+# master opens no database or Redis connection (both are made on first use), so none is
+# shared across the fork.
 preload_app = True
 
 # The access log never carries the client's address, user agent or referrer (DESIGN.md:

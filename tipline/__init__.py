@@ -23,9 +23,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         account,
         admin,
         api,
+        caching,
         calltaker,
         dialog,
         feeds,
+        health,
         limits,
         oversight,
         pio,
@@ -59,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     policy.init_app(app)
     responses.init_app(app)
     templating.init_app(app)
+    caching.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(receipt.bp)
@@ -70,7 +73,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(dialog.bp)
     app.register_blueprint(calltaker.bp)
-    limits.init_app(app)  # wraps views, so after the blueprints
     app.register_blueprint(triage.bp)
+    app.register_blueprint(health.bp)
+    limits.init_app(app)  # wraps views, so after the blueprints
     cli.init_app(app)
     return app

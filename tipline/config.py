@@ -63,6 +63,11 @@ class Defaults:
     AUDIT_SIGNING_KEY_FILE: str | None = None
     AUDIT_CHECKPOINT_FILE: str | None = None
 
+    # Redis (e.g. redis://127.0.0.1:6379/0): optional; when set, /readyz checks it answers.
+    REDIS_URL: str | None = None
+    # Rendered public pages each app server keeps in memory (see tipline/web/caching.py).
+    PAGE_CACHE_ENTRIES = 512
+
     WTF_CSRF_TIME_LIMIT = 3600 * 4  # a frightened tipster may take a while to type
 
     # Encryption at rest of tip photos and volunteered contact details: base64 of 32 random

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from flask import Flask, current_app, g, request
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names so Alembic revisions are the same on SQLite and PostgreSQL.
@@ -58,6 +60,14 @@ SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE"})
 WRITE_OPTIONS = {"sqlite_begin": "IMMEDIATE"}
 
 
+#: Execution options for a connection that runs one read statement, which is consistent on its
+#: own: no transaction around it, so no BEGIN and ROLLBACK round trips (see single_read()).
+SINGLE_READ_OPTIONS = {
+    "sqlite": {"sqlite_begin": "NONE"},
+    "postgresql": {"isolation_level": "AUTOCOMMIT"},
+}
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
@@ -75,8 +85,11 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Request sessions begin IMMEDIATE (see WRITE_OPTIONS); plain sessions DEFERRED.
+            # Request sessions begin IMMEDIATE (see WRITE_OPTIONS); plain sessions DEFERRED;
+            # single-statement reads (SINGLE_READ_OPTIONS) not at all.
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            if mode == "NONE":
+                return
             conn.exec_driver_sql(f"BEGIN {mode}" if mode in SQLITE_BEGIN_MODES else "BEGIN")
 
         return engine
@@ -96,6 +109,9 @@ def init_app(app: Flask) -> None:
     app.extensions["tipline.write_sessionmaker"] = sessionmaker(
         bind=engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False, info=info
     )
+    app.extensions["tipline.read_sessionmaker"] = sessionmaker(
+        bind=engine, expire_on_commit=False, info={**info, "read_only": True}
+    )
     app.teardown_appcontext(_close_session)
 
 
@@ -106,8 +122,51 @@ def engine() -> Engine:
 def session() -> Session:
     """The session for this request (or app context), opened on first use."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["tipline.write_sessionmaker"]()
+        maker = "read_sessionmaker" if g.get("db_read_only") else "write_sessionmaker"
+        g.db_session = current_app.extensions[f"tipline.{maker}"]()
     return g.db_session
+
+
+def single_read() -> Connection:
+    """A connection for one read statement outside any transaction (a page's version stamp).
+
+    Use it as a context manager; never write with it.
+    """
+    connection = engine().connect()
+    return connection.execution_options(**SINGLE_READ_OPTIONS.get(connection.dialect.name, {}))
+
+
+def read_only_request() -> None:
+    """Declare that this request only reads (a public page): its session then begins DEFERRED
+    on SQLite, so it neither takes nor waits for the write lock, and it refuses to flush a
+    change (nothing it does can reach the audit chain). Has no effect once the request's
+    session is open."""
+    g.db_read_only = True
+
+
+def read_only_on_get(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For a view that writes only on POST (a form): its GET and HEAD requests are read-only
+    (``read_only_request``), so showing a form never queues behind writers on SQLite."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if request.method in ("GET", "HEAD"):
+            read_only_request()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A request declared read-only tried to write."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_when_read_only(session: Session, _ctx: UOWTransaction, _objs: Any) -> None:
+    if session.info.get("read_only") and (
+        session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
+    ):
+        raise ReadOnlySessionError("This request was declared read-only and cannot write.")
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -46,6 +46,7 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "api.notices": PUBLIC,
     "api.notice": PUBLIC,
     "api.openapi": PUBLIC,
+    "health.readyz": PUBLIC,
     "staff.home": ANY_STAFF,
     "staff.queue": TIP_READERS,
     "staff.tip": TIP_READERS,

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tipline import db
-from tipline.notices import photos
+from tipline.notices import photos, versions
 from tipline.notices import services as notices
 from tipline.notices.models import Notice, NoticeStatus
 from tipline.tips import services as tips
@@ -20,6 +20,7 @@ from tipline.tips.attachments import PhotoLimits, PhotoRejected
 from tipline.tips.forms import TipForm, new_form_token, uploaded
 from tipline.tips.receipts import receipt_key
 from tipline.tips.sealing import SealBroken
+from tipline.web import caching
 from tipline.web.responses import image_response
 
 bp = Blueprint("public", __name__)
@@ -58,11 +59,13 @@ def submission_options(app: Flask) -> dict[str, Any]:
 
 
 @bp.get("/")
+@caching.public_page(versions.gallery_version)
 def gallery() -> str:
     return render_template("public/gallery.html", notices=notices.published_notices(db.session()))
 
 
 @bp.get("/notices/<slug>")
+@caching.public_page(versions.notice_version)
 def notice(slug: str) -> str:
     found = notices.public_notice(db.session(), slug)
     if found is None:
@@ -82,6 +85,7 @@ def notice_photo(slug: str, photo_id: int, variant: str) -> Response:
 
 
 @bp.route("/notices/<slug>/tip", methods=["GET", "POST"])
+@db.read_only_on_get
 def notice_tip(slug: str) -> Response:
     found = notices.public_notice(db.session(), slug)
     if found is None or found.status is not NoticeStatus.PUBLISHED:
@@ -90,6 +94,7 @@ def notice_tip(slug: str) -> Response:
 
 
 @bp.route("/tip", methods=["GET", "POST"])
+@db.read_only_on_get
 def tip() -> Response:
     return _tip_form(None)
 

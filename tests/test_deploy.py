@@ -1,0 +1,87 @@
+"""The shipped deployment files: nginx accepts deploy/nginx.conf, gunicorn's access log names
+no visitor, and the whole path (nginx cache in front of gunicorn) caches what it should."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import urllib.request
+
+import pytest
+
+from tipline import create_app, db, migrations
+
+from .conftest import IN_CI, SECRET, publish_new_notice
+from .servers import DEPLOY, NginxPrefix, free_port, nginx_binary, start_gunicorn, stop
+
+
+def need_nginx() -> None:
+    if nginx_binary() is None:
+        if IN_CI:
+            pytest.fail(
+                "CI must check deploy/nginx.conf: nginx is not installed (.ci/run installs it)"
+            )
+        pytest.skip(
+            "nginx is not installed (apt-get install -y nginx): deploy/nginx.conf unchecked"
+        )
+
+
+def test_nginx_accepts_the_shipped_configuration(tmp_path):
+    need_nginx()
+    result = NginxPrefix(tmp_path / "nginx", app_port=free_port()).check()
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_gunicorn_access_log_names_no_visitor():
+    settings = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    log_format = settings["access_log_format"]
+    # h: remote address, a: user agent, f: referrer, {header}i: any request header.
+    assert not re.search(r"%\((h|a|f|\{[^}]*\}i)\)s", log_format), log_format
+    assert settings["forwarded_allow_ips"] == "127.0.0.1"
+    assert settings["worker_class"] == "sync"
+
+
+def _get(url: str, headers: dict[str, str] | None = None):
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return response.status, dict(response.headers), response.read()
+
+
+@pytest.mark.slow
+def test_nginx_caches_public_pages_and_never_tip_forms_or_cookie_requests(tmp_path):
+    need_nginx()
+    url = f"sqlite:///{tmp_path / 'tipline.sqlite3'}"
+    app = create_app({"SECRET_KEY": SECRET, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path)})
+    with app.app_context():
+        migrations.upgrade(db.engine())
+        notice = publish_new_notice(db.session())
+        db.session().commit()
+        slug = notice.slug
+    app.extensions["tipline.engine"].dispose()
+
+    app_port = free_port()
+    env = {
+        "TIPLINE_SECRET_KEY": SECRET,
+        "TIPLINE_DATABASE_URL": url,
+        "TIPLINE_INSTANCE_PATH": str(tmp_path),
+    }
+    gunicorn = start_gunicorn("tipline:create_app()", app_port, env, workers=1)
+    prefix = NginxPrefix(tmp_path / "nginx", app_port)
+    nginx = prefix.start()
+    try:
+        base = f"http://127.0.0.1:{prefix.onion_port}"
+        statuses = [_get(f"{base}/notices/{slug}")[1]["X-Cache"] for _ in range(2)]
+        assert statuses == ["MISS", "HIT"]
+        status, headers, body = _get(f"{base}/notices/{slug}", {"Cookie": "__Host-tipline=abc"})
+        assert (status, headers["X-Cache"]) == (200, "BYPASS")
+        assert headers["Cache-Control"] == "private, no-cache"
+        status, headers, body = _get(f"{base}/notices/{slug}/tip")
+        assert headers["Cache-Control"] == "no-store"
+        assert "X-Cache" not in headers  # not even a candidate for the cache
+        assert b'name="csrf_token"' in body
+        status, headers, body = _get(f"{base}/readyz")
+        assert (status, body) == (200, b"ready\n")
+    finally:
+        stop(nginx, sig=15)
+        stop(gunicorn)

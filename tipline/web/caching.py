@@ -1,0 +1,442 @@
+"""HTTP caching of public pages that show no tip data: notices, the gallery, feeds, the API.
+
+A view opts in with one line, naming how to read its content version from the database::
+
+    @bp.get("/notices/<slug>")
+    @caching.public_page(versions.notice_version)
+    def notice(slug): ...
+
+Then, for GET and HEAD:
+
+* the version is read first (one cheap query, ``tipline.notices.versions``); the ETag is a
+  digest of it, the URL, the language and the release (templates, package version, the
+  settings the pages print), and Last-Modified is the content's newest change;
+* a conditional request that still matches (If-None-Match, or If-Modified-Since alone) gets a
+  304 without the view running or a template being rendered;
+* otherwise a rendered copy kept in this process's memory per (URL, language) is sent if it was
+  made for the same ETag; if not, the view renders and the copy is replaced. The version comes
+  from the database (``VersionReader``: the stamp query, skipped while SQLite's data_version
+  or PostgreSQL's notifications say nothing changed), so a change committed through any app
+  server invalidates the copies on all of them;
+* a plain GET (no cookie, no condition) of a kept page whose version is known current is
+  answered by ``FastPublicPages`` below Flask, with the headers Flask sent the first time;
+* responses carry ``Cache-Control: public, max-age=60, stale-while-revalidate=300`` and
+  ``Vary: Accept-Language, Cookie``.
+
+A request that carries a session cookie (staff, or a tipster who has opened a form) is answered
+``private, no-cache``, is rendered afresh (its page may hold a flashed message) and its copy is
+never kept, in memory or, by the headers, in a shared cache. Pages that show tip data or forms
+with CSRF tokens (the tip form, the receipt) do not use this decorator and stay ``no-store``;
+a response marked ``no-store`` or setting a cookie is never kept either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from flask import Flask, current_app, make_response, request
+from psycopg import pq
+from psycopg.conninfo import make_conninfo
+from sqlalchemy import make_url
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import http_date, is_resource_modified, parse_accept_header
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_current_url
+
+from tipline import db
+from tipline.notices import versions
+from tipline.notices.versions import ContentVersion
+
+PUBLIC_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
+PRIVATE_CACHE_CONTROL = "private, no-cache"
+VARY = "Accept-Language, Cookie"
+EXTENSION = "tipline.page_cache"
+VERSIONS = "tipline.page_versions"
+
+#: Settings printed on public pages: changing one must change every ETag.
+RELEASE_SETTINGS = ("AGENCY_NAME", "EMERGENCY_NUMBER", "LANGUAGES")
+
+VersionOf = Callable[..., ContentVersion | None]
+UNKNOWN = object()
+#: WSGI environ key: set by the decorator when Flask's answer may be kept with its headers.
+KEEP_HEADERS = "tipline.page_cache.keep"
+CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_RANGE")
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    etag: str
+    body: bytes
+    content_type: str
+    # What the page was built from, so the WSGI fast path can check it is still current.
+    version_of: VersionOf | None = None
+    view_args: tuple[tuple[str, Any], ...] = ()
+    stamp: str = ""
+    # The full headers Flask sent with it (security headers included), once a GET went out.
+    wsgi_headers: tuple[tuple[str, str], ...] | None = None
+
+
+class PageStore:
+    """Rendered public pages of one process, least recently used dropped first."""
+
+    def __init__(self, release: str, max_entries: int) -> None:
+        self.release = release
+        self.max_entries = max_entries
+        self._pages: OrderedDict[tuple[str, str], StoredPage] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str], etag: str) -> StoredPage | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is None:
+                return None
+            if page.etag != etag:  # the content changed since it was rendered
+                del self._pages[key]
+                return None
+            self._pages.move_to_end(key)
+            return page
+
+    def peek(self, key: tuple[str, str]) -> StoredPage | None:
+        with self._lock:
+            return self._pages.get(key)
+
+    def attach_headers(self, key: tuple[str, str], etag: str, headers: list) -> None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None and page.etag == etag and page.wsgi_headers is None:
+                self._pages[key] = dataclasses.replace(page, wsgi_headers=tuple(headers))
+
+    def put(self, key: tuple[str, str], page: StoredPage) -> None:
+        with self._lock:
+            self._pages[key] = page
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.max_entries:
+                self._pages.popitem(last=False)
+
+    def entries(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._pages)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+
+class VersionReader:
+    """Reads a page's version stamp from the database, and skips the query while the database
+    says nothing public has changed since the last read.
+
+    SQLite: ``PRAGMA data_version`` on a connection of this process's own, which never writes,
+    changes whenever any other connection (another worker, another server on the same file, or
+    this process's request sessions) commits: exact, for one pragma instead of one query.
+
+    PostgreSQL: a connection of this process's own LISTENs on ``versions.CHANGE_CHANNEL``;
+    every transaction that changes notice content NOTIFYs it, delivered when it commits.
+    Reading pending notifications costs no round trip. Commits made in this process count at
+    once (``versions.local_change_count``); another server's reach this one as fast as
+    PostgreSQL delivers a notification (well under a millisecond on a local network), and a
+    lost listening connection makes every request read again until it is back.
+    """
+
+    MAX_REMEMBERED = 1024
+    RETRY_SECONDS = 5.0
+
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url)
+        self._backend = url.get_backend_name()
+        self._sqlite_path = url.database if self._backend == "sqlite" else None
+        if self._backend == "sqlite" and self._sqlite_path in (None, "", ":memory:"):
+            self._backend = "other"
+        self._pg_conninfo = (
+            make_conninfo(
+                url.set(drivername="postgresql").render_as_string(hide_password=False),
+                connect_timeout=5,
+            )
+            if self._backend == "postgresql"
+            else ""
+        )
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._connection: Any = None
+        self._notified = 0
+        self._retry_at = 0.0
+        self._counter: tuple[int, ...] | None = None
+        self._versions: dict[tuple[Any, ...], ContentVersion | None] = {}
+
+    def _fresh_connection(self) -> bool:
+        return self._connection is None or self._pid != os.getpid()  # none survives a fork
+
+    def _sqlite_counter(self) -> tuple[int, ...] | None:
+        try:
+            if self._fresh_connection():
+                self._connection = sqlite3.connect(
+                    self._sqlite_path, check_same_thread=False, timeout=15
+                )
+                self._pid = os.getpid()
+            return (self._connection.execute("PRAGMA data_version").fetchone()[0],)
+        except sqlite3.Error:  # no memo then: every request reads the stamp (and reports)
+            self._connection = None
+            return None
+
+    def _postgresql_counter(self) -> tuple[int, ...] | None:
+        # libpq's own connection object: no cursor machinery, and nothing to warn about when
+        # an app is dropped (tests make many).
+        try:
+            if self._fresh_connection() or self._connection.status != pq.ConnStatus.OK:
+                if time.monotonic() < self._retry_at:
+                    return None  # reading every stamp meanwhile is correct, only slower
+                self._retry_at = time.monotonic() + self.RETRY_SECONDS
+                self._connection = pq.PGconn.connect(self._pg_conninfo.encode())
+                if self._connection.status != pq.ConnStatus.OK:
+                    raise psycopg.OperationalError("cannot connect to listen")
+                listen = self._connection.exec_(f"LISTEN {versions.CHANGE_CHANNEL}".encode())
+                if listen.status != pq.ExecStatus.COMMAND_OK:
+                    raise psycopg.OperationalError("LISTEN failed")
+                self._pid = os.getpid()
+                self._notified += 1  # anything may have changed while no one listened
+            self._connection.consume_input()  # reads what has arrived; never waits
+            while self._connection.notifies() is not None:
+                self._notified += 1
+        except psycopg.Error:
+            self._connection = None
+            return None
+        return (self._notified, versions.local_change_count())
+
+    def _change_counter(self) -> tuple[int, ...] | None:
+        if self._backend == "sqlite":
+            return self._sqlite_counter()
+        if self._backend == "postgresql":
+            return self._postgresql_counter()
+        return None
+
+    def remembered(self, version_of: VersionOf, view_args: dict[str, Any]) -> Any:
+        """The version if it is known to be current without a query, else ``UNKNOWN``."""
+        key = (version_of, *sorted(view_args.items()))
+        with self._lock:
+            counter = self._change_counter()
+            if counter is None or counter != self._counter:
+                self._versions.clear()
+                self._counter = counter
+                return UNKNOWN
+            return self._versions.get(key, UNKNOWN)
+
+    def read(self, version_of: VersionOf, view_args: dict[str, Any]) -> ContentVersion | None:
+        key = (version_of, *sorted(view_args.items()))
+        with self._lock:
+            counter = self._change_counter()
+            if counter is None or counter != self._counter:
+                self._versions.clear()
+                self._counter = counter
+            elif key in self._versions:
+                return self._versions[key]
+        with db.single_read() as connection:
+            version = version_of(connection, **view_args)
+        with self._lock:
+            # Kept under the counter read before the query: a change committed in between
+            # moves the counter, and the next request reads again.
+            if counter is not None and self._counter == counter:
+                if len(self._versions) >= self.MAX_REMEMBERED:
+                    self._versions.clear()
+                self._versions[key] = version
+        return version
+
+
+def release_stamp(app: Flask) -> str:
+    """A digest of what, besides the content, shapes a public page on this release."""
+    digest = hashlib.sha256()
+    with contextlib.suppress(metadata.PackageNotFoundError):  # a plain checkout has none
+        digest.update(metadata.version("tipline").encode())
+    for name in RELEASE_SETTINGS:
+        digest.update(f"{name}={app.config.get(name)!r};".encode())
+    if app.template_folder:
+        root = Path(app.root_path, app.template_folder)
+        for path in sorted(root.rglob("*.html")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _language(offered: tuple[str, ...] | list[str], accept_language: str | None) -> str:
+    if len(offered) == 1:
+        return offered[0]
+    accepted = parse_accept_header(accept_language, LanguageAccept)
+    return accepted.best_match(offered, default=offered[0])
+
+
+def request_language() -> str:
+    """The page language for this request, from the languages the site offers."""
+    offered = current_app.config.get("LANGUAGES") or ("en",)
+    return _language(offered, request.headers.get("Accept-Language"))
+
+
+def _page_key(environ: dict[str, Any], language: str) -> tuple[str, str]:
+    # The whole URL: scheme and host shape the headers (HSTS) that the fast path replays.
+    return (get_current_url(environ), language)
+
+
+def carries_session() -> bool:
+    """Whether the request sent a session cookie (staff signed in, or a tipster mid-form)."""
+    return current_app.session_interface.get_cookie_name(current_app) in request.cookies
+
+
+def _etag(store: PageStore, language: str, version: ContentVersion) -> str:
+    source = "\n".join([store.release, request.full_path, language, version.stamp])
+    return hashlib.sha256(source.encode()).hexdigest()[:32]
+
+
+def _cache_headers(etag: str, version: ContentVersion, private: bool) -> dict[str, str]:
+    headers = {
+        "ETag": f'"{etag}"',
+        "Cache-Control": PRIVATE_CACHE_CONTROL if private else PUBLIC_CACHE_CONTROL,
+        "Vary": VARY,
+    }
+    if version.last_modified is not None:
+        headers["Last-Modified"] = http_date(version.last_modified)
+    return headers
+
+
+def _keepable(response: Response) -> bool:
+    cache_control = response.headers.get("Cache-Control", "")
+    return (
+        response.status_code == 200
+        and "no-store" not in cache_control
+        and "Set-Cookie" not in response.headers
+        and not response.is_streamed
+    )
+
+
+def public_page(version_of: VersionOf) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Cache a public view's answers, keyed on ``version_of(connection, **view_args)``.
+
+    ``version_of`` returns None when the page is not public: the view then answers as it
+    would (usually 404) and nothing is cached.
+    """
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def cached_view(**view_args: Any) -> Any:
+            if request.method not in ("GET", "HEAD"):
+                return view(**view_args)
+            db.read_only_request()
+            version = current_app.extensions[VERSIONS].read(version_of, view_args)
+            if version is None:
+                return view(**view_args)
+            store: PageStore = current_app.extensions[EXTENSION]
+            language = request_language()
+            private = carries_session()
+            etag = _etag(store, language, version)
+            headers = _cache_headers(etag, version, private)
+            if not is_resource_modified(
+                request.environ, etag=etag, last_modified=version.last_modified
+            ):
+                return Response(status=304, headers=headers)
+            key = _page_key(request.environ, language)
+            if not private:
+                page = store.get(key, etag)
+                if page is not None:
+                    return Response(page.body, content_type=page.content_type, headers=headers)
+            response = make_response(view(**view_args))
+            if not _keepable(response):
+                return response
+            response.headers.update(headers)
+            if not private:
+                page = StoredPage(
+                    etag,
+                    response.get_data(),
+                    response.content_type,
+                    version_of,
+                    tuple(sorted(view_args.items())),
+                    version.stamp,
+                )
+                store.put(key, page)
+                if request.method == "GET":
+                    request.environ[KEEP_HEADERS] = (key, etag)
+            return response
+
+        return cached_view
+
+    return decorate
+
+
+class FastPublicPages:
+    """WSGI middleware: a plain GET (no cookie, no condition) of a kept public page whose
+    version is known to be current without a query is answered from memory, with the status,
+    headers and body Flask sent the first time, without entering Flask at all. Everything
+    else goes to Flask, whose answers the ``public_page`` decorator marked keepable are kept
+    with their final headers (security headers included).
+    """
+
+    def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def _from_memory(self, environ: dict[str, Any]) -> StoredPage | None:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or "HTTP_COOKIE" in environ:
+            return None
+        if any(name in environ for name in CONDITIONAL):
+            return None
+        offered = self.app.config.get("LANGUAGES") or ("en",)
+        key = _page_key(environ, _language(offered, environ.get("HTTP_ACCEPT_LANGUAGE")))
+        page = self.app.extensions[EXTENSION].peek(key)
+        if page is None or page.wsgi_headers is None or page.version_of is None:
+            return None
+        version = self.app.extensions[VERSIONS].remembered(page.version_of, dict(page.view_args))
+        if version is UNKNOWN or version is None or version.stamp != page.stamp:
+            return None
+        return page
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        page = self._from_memory(environ)
+        if page is not None:
+            start_response("200 OK", list(page.wsgi_headers or ()))
+            return [] if environ["REQUEST_METHOD"] == "HEAD" else [page.body]
+        sent: dict[str, Any] = {}
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Any:
+            sent["status"], sent["headers"] = status, headers
+            return start_response(status, headers, exc_info)
+
+        answer = self.wsgi_app(environ, capture)
+        keep = environ.get(KEEP_HEADERS)
+        if keep is None:
+            return answer
+        headers = sent.get("headers", [])
+        if not sent.get("status", "").startswith("200") or any(
+            name.lower() == "set-cookie" for name, _ in headers
+        ):
+            return answer
+        try:
+            body = b"".join(answer)
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+        key, etag = keep
+        store: PageStore = self.app.extensions[EXTENSION]
+        page = store.peek(key)
+        if page is not None and page.body == body:
+            store.attach_headers(key, etag, headers)
+        return [body]
+
+
+def store_of(app: Flask) -> PageStore:
+    return app.extensions[EXTENSION]
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[EXTENSION] = PageStore(release_stamp(app), app.config["PAGE_CACHE_ENTRIES"])
+    app.extensions[VERSIONS] = VersionReader(app.config["DATABASE_URL"])
+    app.wsgi_app = FastPublicPages(app, app.wsgi_app)  # type: ignore[method-assign]
