@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -76,5 +77,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(triage.bp)
     app.register_blueprint(health.bp)
     limits.init_app(app)  # wraps views, so after the blueprints
+    if app.config["PROXY_FIX_X_FOR"]:
+        # Behind nginx every request comes from 127.0.0.1; the proxy's X-Forwarded-For is the
+        # visitor's address, which only the rate limiter reads (as a keyed daily hash).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])  # type: ignore[method-assign]
     cli.init_app(app)
     return app

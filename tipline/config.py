@@ -93,6 +93,9 @@ class Defaults:
     # Rate limits (Flask-Limiter syntax). Per-address limits key on a keyed hash of the
     # address under a key that changes every UTC day; no address is ever stored.
     REDIS_URL: str | None = None  # memory:// when unset
+    # How many proxies in front set X-Forwarded-For (1 behind the shipped nginx). 0 trusts
+    # none: then every visitor behind a proxy shares the proxy's address, and its limits.
+    PROXY_FIX_X_FOR = 0
     TIP_RATE_LIMIT = "10 per 10 minutes; 40 per day"
     TIP_GLOBAL_RATE_LIMIT = "600 per minute"
     RECEIPT_RATE_LIMIT = "10 per 10 minutes; 50 per day"

@@ -37,6 +37,33 @@ def test_tip_posts_are_throttled_per_address_and_reading_the_form_is_not(app, cl
     assert send_tip(client, environ={"REMOTE_ADDR": "192.0.2.11"})[0].status_code == 200
 
 
+def test_behind_the_proxy_each_visitor_has_their_own_limit(app, database_url, tmp_path):
+    """With PROXY_FIX_X_FOR, the limiter tells visitors apart by the proxy's X-Forwarded-For;
+    without it, everyone behind nginx would share one bucket (and one would block all)."""
+    from tipline import create_app
+
+    from ..conftest import SECRET
+
+    def proxied(n: int) -> dict:
+        return {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": f"198.51.100.{n}"}
+
+    for trusted, expected in [(1, [200, 200, 429, 200]), (0, [200, 200, 429, 429])]:
+        behind = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": SECRET,
+                "DATABASE_URL": database_url,
+                "INSTANCE_PATH": str(tmp_path / f"proxy-{trusted}"),
+                "PROXY_FIX_X_FOR": trusted,
+                "TIP_RATE_LIMIT": "2 per minute",
+            }
+        )
+        client = behind.test_client()
+        statuses = [send_tip(client, environ=proxied(n))[0].status_code for n in (1, 1, 1, 2)]
+        behind.extensions["tipline.engine"].dispose()
+        assert statuses == expected, (trusted, statuses)
+
+
 def test_the_global_tip_limit_holds_across_addresses(app, client, session):
     app.config["TIP_GLOBAL_RATE_LIMIT"] = "3 per minute"
     statuses = [
