@@ -100,6 +100,9 @@ class Defaults:
     TIP_GLOBAL_RATE_LIMIT = "600 per minute"
     RECEIPT_RATE_LIMIT = "10 per 10 minutes; 50 per day"
     RECEIPT_GLOBAL_RATE_LIMIT = "1200 per minute"
+    # Staff sign-in attempts (each account also locks after LOGIN_MAX_FAILURES failures).
+    LOGIN_RATE_LIMIT = "60 per minute"  # a whole station behind one NAT signs in at shift change
+    LOGIN_GLOBAL_RATE_LIMIT = "600 per minute"
     RATELIMIT_KEY_PREFIX = "tipline-rl"
     RATELIMIT_STRATEGY = "fixed-window"
     RATELIMIT_HEADERS_ENABLED = True

@@ -64,6 +64,25 @@ def test_behind_the_proxy_each_visitor_has_their_own_limit(app, database_url, tm
         assert statuses == expected, (trusted, statuses)
 
 
+def test_staff_sign_in_is_throttled_per_address_and_overall(app):
+    """Many accounts tried from one address are slowed down, beyond each account's lockout."""
+
+    def try_login(address: str) -> int:
+        client = app.test_client()
+        token = csrf_token(client, "/staff/login")
+        data = {"csrf_token": token, "username": f"u{uuid.uuid4().hex[:6]}", "password": "x" * 12}
+        env = {"REMOTE_ADDR": address}
+        return client.post("/staff/login", data=data, environ_base=env).status_code
+
+    app.config.update(LOGIN_RATE_LIMIT="3 per minute", LOGIN_GLOBAL_RATE_LIMIT="100 per minute")
+    assert [try_login("192.0.2.50") for _ in range(4)] == [401, 401, 401, 429]
+    assert try_login("192.0.2.51") == 401  # another address is not held back by that one
+
+    limits.limiter_for(app).reset()
+    app.config.update(LOGIN_RATE_LIMIT="100 per minute", LOGIN_GLOBAL_RATE_LIMIT="2 per minute")
+    assert [try_login(f"192.0.2.{60 + n}") for n in range(3)] == [401, 401, 429]
+
+
 def test_the_global_tip_limit_holds_across_addresses(app, client, session):
     app.config["TIP_GLOBAL_RATE_LIMIT"] = "3 per minute"
     statuses = [

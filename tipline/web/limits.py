@@ -30,8 +30,8 @@ def address_hash(address: str, secret_key: str, day: str | None = None) -> str:
 
 
 def client_key() -> str:
-    # The address the server saw. Behind a reverse proxy, configure the proxy (or Werkzeug's
-    # ProxyFix) to set it; X-Forwarded-For is never read here.
+    # The address the server saw. Behind a reverse proxy, PROXY_FIX_X_FOR makes it the
+    # proxy's X-Forwarded-For (create_app); this function never reads headers itself.
     return address_hash(request.remote_addr or "unknown", current_app.secret_key)
 
 
@@ -56,6 +56,14 @@ def receipt_global_limit() -> str:
     return current_app.config["RECEIPT_GLOBAL_RATE_LIMIT"]
 
 
+def login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def login_global_limit() -> str:
+    return current_app.config["LOGIN_GLOBAL_RATE_LIMIT"]
+
+
 #: POSTs to these endpoints are counted, per address hash and from everyone together.
 #: Every tip form (and a tipster's later answer) shares the "tip-post" buckets.
 LIMITED_POSTS: dict[str, tuple[str, Callable[[], str], Callable[[], str]]] = {
@@ -63,6 +71,9 @@ LIMITED_POSTS: dict[str, tuple[str, Callable[[], str], Callable[[], str]]] = {
     "public.notice_tip": ("tip-post", tip_limit, tip_global_limit),
     "receipt.answer": ("tip-post", tip_limit, tip_global_limit),
     "receipt.lookup": ("receipt-lookup", receipt_limit, receipt_global_limit),
+    # Staff sign-in: on top of the per-account lockout (auth/services.py), one address (or
+    # everyone together) trying many accounts is slowed down.
+    "account.login": ("staff-login", login_limit, login_global_limit),
 }
 
 
