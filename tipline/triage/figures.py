@@ -123,7 +123,7 @@ def _flag(rows: dict[int, StaffFigures]) -> None:
     }
     per_claim = {k: r.escalations / r.claimed for k, r in enough.items()}
     checks = (
-        (rates, "closes {mine:.0%} of claimed tips as “no action”; peers {peers:.0%}"),
+        (rates, "closes {mine:.0%} of claimed tips as “No action”; peers {peers:.0%}"),
         (minutes, "takes {mine:.0f} min to claim a tip (median); peers {peers:.0f} min"),
         (per_claim, "has {mine:.2f} escalations per claimed tip; peers {peers:.2f}"),
     )
