@@ -130,6 +130,17 @@ class Defaults:
     MAIL_FROM = "tipline@localhost"
     # Where the links in staff e-mails point (no tip content is ever put in an e-mail).
     STAFF_BASE_URL = "http://127.0.0.1:5000"
+    # --- No tip silently dropped (issue 6) ---
+    # Share (0 to 1) of non-urgent "no action" closures put on the supervisors' review list,
+    # picked by a keyed hash of the tip (reproducible, not predictable without SECRET_KEY).
+    NO_ACTION_REVIEW_SAMPLE = 0.2
+    # A claim nobody worked for this long goes back to the queue (audited "tip.claim_expired").
+    STALE_CLAIM_MINUTES = 8 * 60
+    # Days after a tip is closed before retention empties it (a tombstone stays).
+    TIP_RETENTION_DAYS = 365
+    # Who gets the overdue-tip e-mail (a link only), e.g. '["duty-sgt@example.org"]' in
+    # TIPLINE_SUPERVISOR_EMAILS. Empty: escalations show on /staff/oversight only.
+    SUPERVISOR_EMAILS: list[str] = []  # noqa: RUF012
 
 
 class SecretKeyError(RuntimeError):

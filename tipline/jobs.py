@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import TaskWrapper
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from tipline import db
-from tipline.triage import follows, intake
+from tipline.triage import escalation, follows, intake
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,14 @@ log = logging.getLogger(__name__)
 class Jobs:
     huey: Huey
     notify_followers: TaskWrapper
+    # Issue 6: e-mail for an escalation, and the periodic tasks (call ``.call_local()`` to
+    # run a body in-process, as the tests do).
+    mail_escalation: TaskWrapper
+    escalation_sweep: TaskWrapper
+    stale_claims: TaskWrapper
+    tip_retention: TaskWrapper
+    notice_details_retention: TaskWrapper
+    audit_checkpoint: TaskWrapper
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,95 @@ def init_app(app: Flask) -> None:
                 send_mail(settings, mail.to, mail.subject, mail.body)
             return len(mails)
 
-    jobs = Jobs(huey=huey, notify_followers=notify_followers)
+    def write_session() -> Any:
+        return app.extensions["tipline.write_sessionmaker"]()
+
+    @huey.task(retries=3, retry_delay=60)
+    def mail_escalation(escalation_id: int) -> int:
+        """E-mail the supervisors a link to an escalation; returns how many were sent."""
+        from tipline.triage.models import Escalation
+
+        with app.app_context(), app.extensions["tipline.sessionmaker"]() as session:
+            found = session.scalar(
+                select(Escalation)
+                .where(Escalation.id == escalation_id)
+                .options(selectinload(Escalation.tip))
+            )
+            addresses = list(current_app.config["SUPERVISOR_EMAILS"] or [])
+            if found is None or not addresses:
+                return 0
+            subject, body = escalation.escalation_mail(found, current_app.config["STAFF_BASE_URL"])
+            settings = MailSettings.from_config(current_app.config)
+            for address in addresses:
+                send_mail(settings, address, subject, body)
+            return len(addresses)
+
+    @huey.periodic_task(crontab(minute="*"))
+    def escalation_sweep() -> list[int]:
+        """Escalate overdue tips; the e-mails are queued only after the sweep has committed."""
+        with app.app_context(), write_session() as session:
+            created = escalation.escalate_overdue(session, db.utcnow())
+            session.commit()
+        for escalation_id in created:
+            try:
+                mail_escalation(escalation_id)
+            except Exception:  # the escalation is saved and shown; the page is the fallback
+                log.exception("could not queue the e-mail for escalation %s", escalation_id)
+        return created
+
+    @huey.periodic_task(crontab(minute="*"))
+    def stale_claims() -> list[str]:
+        """Put claims nobody worked for STALE_CLAIM_MINUTES back in the queue."""
+        with app.app_context(), write_session() as session:
+            minutes = int(current_app.config["STALE_CLAIM_MINUTES"])
+            returned = escalation.return_stale_claims(session, db.utcnow(), minutes)
+            session.commit()
+        return returned
+
+    @huey.periodic_task(crontab(minute="17", hour="3"))
+    def tip_retention() -> list[str]:
+        """Empty tips closed longer ago than TIP_RETENTION_DAYS (tombstones stay)."""
+        from tipline.tips import retention
+
+        with app.app_context(), write_session() as session:
+            days = int(current_app.config["TIP_RETENTION_DAYS"])
+            purged = retention.purge_expired_tips(session, db.utcnow(), days)
+            session.commit()
+        return purged
+
+    @huey.periodic_task(crontab(minute="27", hour="3"))
+    def notice_details_retention() -> list[str]:
+        """Remove photos and personal details of notices resolved long enough ago."""
+        from tipline.notices import workflow
+
+        with app.app_context(), write_session() as session:
+            days = int(current_app.config["NOTICE_DETAILS_RETENTION_DAYS"])
+            done = workflow.remove_expired_details(session, db.utcnow(), retention_days=days)
+            session.commit()
+            return [notice.slug for notice in done]
+
+    @huey.periodic_task(crontab(minute="*/5"))
+    def audit_checkpoint() -> int:
+        """Sign the audit chain head into the checkpoint file; returns its sequence number."""
+        from tipline.audit.checkpoints import write_checkpoint
+
+        with app.app_context(), app.extensions["tipline.sessionmaker"]() as session:
+            config = current_app.config
+            made = write_checkpoint(
+                session, config["AUDIT_SIGNING_KEY_FILE"], config["AUDIT_CHECKPOINT_FILE"]
+            )
+        return made.seq
+
+    jobs = Jobs(
+        huey=huey,
+        notify_followers=notify_followers,
+        mail_escalation=mail_escalation,
+        escalation_sweep=escalation_sweep,
+        stale_claims=stale_claims,
+        tip_retention=tip_retention,
+        notice_details_retention=notice_details_retention,
+        audit_checkpoint=audit_checkpoint,
+    )
     app.extensions["tipline.jobs"] = jobs
     due_minutes = {**intake.DEFAULT_DUE_MINUTES, **app.config["TRIAGE_DUE_MINUTES"]}
     # Requests write through the write sessionmaker; scripts and tests through the plain one.

@@ -153,6 +153,8 @@ def world(app, session, make_staff, published_notice):
             "photo_id": 1,
             "tag": "lead",
             "photo_ref": "nosuchphoto",
+            "escalation_id": 1,
+            "review_id": 1,
         },
     }
 

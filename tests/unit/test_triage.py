@@ -186,13 +186,12 @@ def test_status_changes_need_the_claim(session, detective, make_staff):
         triage.change_status(session, make_staff(Role.DETECTIVE, "x"), tip, S.ACTIONABLE)
 
 
-def test_no_action_close_of_urgent_tip_needs_supervisor(session, detective, supervisor):
+def test_no_action_on_an_urgent_tip_waits_for_a_supervisor(session, detective, supervisor):
+    """The full propose/confirm flow is in test_reviewed_closures.py."""
     tip = submit(session, there_now=True)
     triage.claim_tip(session, detective, tip)
-    with pytest.raises(triage.NeedsSupervisor):
-        triage.change_status(session, detective, tip, S.NO_ACTION, "Prank")
-    triage.change_status(session, supervisor, tip, S.NO_ACTION, "Prank, confirmed")
-    assert tip.status is S.NO_ACTION and tip.status.public_label == "Closed"
+    review = triage.change_status(session, detective, tip, S.NO_ACTION, "Prank")
+    assert review is not None and tip.status is S.IN_REVIEW
 
 
 def test_duplicate_needs_the_original_and_links_to_the_first_report(session, detective):

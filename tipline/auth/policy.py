@@ -51,6 +51,12 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "staff.queue": TIP_READERS,
     "staff.tip": TIP_READERS,
     "oversight.audit_log": frozenset({Role.SUPERVISOR}),
+    "oversight.oversight": frozenset({Role.SUPERVISOR}),
+    "oversight.acknowledge": frozenset({Role.SUPERVISOR}),
+    "oversight.confirm": frozenset({Role.SUPERVISOR}),
+    "oversight.reject": frozenset({Role.SUPERVISOR}),
+    "oversight.reviewed": frozenset({Role.SUPERVISOR}),
+    "oversight.reopen": frozenset({Role.SUPERVISOR}),
     # Notices: PIOs write; a second PIO or a supervisor reviews, resolves and archives.
     "pio.index": NOTICE_REVIEWERS,
     "pio.notice": NOTICE_REVIEWERS,

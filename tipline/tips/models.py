@@ -88,6 +88,8 @@ class Tip(Base):
             "ix_tip_triage_notice_status", "notice_id", "status", "priority_rank", "due_at", "id"
         ),
         Index("ix_tip_triage_due", "due_at", "id"),
+        # Retention (issue 6): closed tips not yet purged, oldest first.
+        Index("ix_tip_retention", "purged_at", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -135,10 +137,16 @@ class Tip(Base):
     # Why the last status change was made (required for negative outcomes).
     status_reason: Mapped[str] = mapped_column(Text, default="")
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id"))
+    # Issue 6: when and by whom the tip was closed (cleared on reopening), and when retention
+    # emptied it. A purged tip is a tombstone: id, reference, dates and outcome only.
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    purged_at: Mapped[datetime | None]
 
     notice: Mapped[Notice | None] = relationship()
     operator: Mapped[StaffUser | None] = relationship(foreign_keys=[operator_id])
     claimed_by: Mapped[StaffUser | None] = relationship(foreign_keys=[claimed_by_id])
+    closed_by: Mapped[StaffUser | None] = relationship(foreign_keys=[closed_by_id])
     duplicate_of: Mapped[Tip | None] = relationship(remote_side="Tip.id")
 
     def __repr__(self) -> str:

@@ -82,3 +82,88 @@ class NoticeFollow(Base):
 
     staff: Mapped[StaffUser] = relationship()
     notice: Mapped[Notice] = relationship()
+
+
+# --- Issue 6: escalations and reviewed closures ----------------------------------------------
+
+
+class EscalationKind(enum.StrEnum):
+    #: Nobody claimed the tip by its due time.
+    UNCLAIMED = "unclaimed"
+    #: Claimed, but nothing was done with it by its due time.
+    UNTOUCHED = "untouched"
+
+    @property
+    def label(self) -> str:
+        return {"unclaimed": "Not claimed", "untouched": "Claimed, not worked"}[self.value]
+
+
+class Escalation(Base):
+    """A tip that breached its due time, brought to the supervisors. One row per breach: the
+    unique constraint makes a second sweep (or a concurrent one) insert nothing."""
+
+    __tablename__ = "escalation"
+    __table_args__ = (
+        UniqueConstraint("tip_id", "due_at", "kind", name="uq_escalation_breach"),
+        Index("ix_escalation_open", "acknowledged_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
+    kind: Mapped[EscalationKind] = mapped_column(
+        Enum(EscalationKind, native_enum=False, length=20, values_callable=_values)
+    )
+    #: The due time that was breached.
+    due_at: Mapped[datetime]
+    #: Who held the tip when it breached (None when unclaimed).
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    acknowledged_at: Mapped[datetime | None]
+
+    tip: Mapped[Tip] = relationship()
+    holder: Mapped[StaffUser | None] = relationship(foreign_keys=[holder_id])
+    acknowledged_by: Mapped[StaffUser | None] = relationship(foreign_keys=[acknowledged_by_id])
+
+
+class ReviewKind(enum.StrEnum):
+    #: An urgent tip proposed for "no action": it closes only when a supervisor confirms.
+    CONFIRMATION = "confirmation"
+    #: A sampled "no action" closure, for a supervisor to look over after the fact.
+    SAMPLE = "sample"
+
+
+class ReviewState(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    REVIEWED = "reviewed"
+    REOPENED = "reopened"
+
+
+class ClosureReview(Base):
+    """A "no action" closure waiting for, or given, a supervisor's look."""
+
+    __tablename__ = "closure_review"
+    __table_args__ = (Index("ix_closure_review_state", "state", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
+    kind: Mapped[ReviewKind] = mapped_column(
+        Enum(ReviewKind, native_enum=False, length=20, values_callable=_values)
+    )
+    state: Mapped[ReviewState] = mapped_column(
+        Enum(ReviewState, native_enum=False, length=20, values_callable=_values),
+        default=ReviewState.PENDING,
+    )
+    #: Who closed (or proposed closing) the tip, and why.
+    closer_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+
+    tip: Mapped[Tip] = relationship()
+    closer: Mapped[StaffUser] = relationship(foreign_keys=[closer_id])
+    decided_by: Mapped[StaffUser | None] = relationship(foreign_keys=[decided_by_id])

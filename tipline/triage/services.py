@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
-from tipline.auth.models import Role, StaffUser
+from tipline.auth.models import StaffUser
 from tipline.auth.policy import tip_visibility_clause
 from tipline.tips.models import Tip, TipPriority, TipStatus
 from tipline.triage.access import (
@@ -30,8 +30,15 @@ from tipline.triage.access import (
     require_supervisor,
 )
 from tipline.triage.claims import claim_next_tip, claim_tip, reassign_tip, release_tip
+from tipline.triage.closures import (
+    ReviewPolicy,
+    mark_closed,
+    pending_confirmation,
+    propose_no_action,
+    sample_closure,
+)
 from tipline.triage.intake import due_time
-from tipline.triage.models import LinkKind, TipLink, TipNote, TipTag
+from tipline.triage.models import ClosureReview, LinkKind, TipLink, TipNote, TipTag
 
 # Claims live in claims.py; they are part of this module's interface too.
 __all__ = [
@@ -98,12 +105,15 @@ def change_status(
     new_status: TipStatus,
     reason: str = "",
     duplicate_of: Tip | None = None,
-) -> None:
+    review: ReviewPolicy | None = None,
+) -> ClosureReview | None:
     """Move ``tip`` to ``new_status`` if the rules allow it, or raise with the reason why not.
 
     Rules: only the claimer (or a supervisor) works a tip; the move must be in
-    ``TRANSITIONS``; negative outcomes need a reason; "duplicate" names the original; an urgent
-    tip is closed as "no action" only by a supervisor.
+    ``TRANSITIONS``; negative outcomes need a reason; "duplicate" names the original. "No
+    action" on an urgent tip is only proposed: the tip stays open until another supervisor
+    confirms (the pending review is returned). Other "no action" closures picked by
+    ``review``'s sample land on the supervisors' review list (also returned).
     """
     require_holder(actor, tip)
     reason = clean_reason(reason)
@@ -115,12 +125,12 @@ def change_status(
         if new_status is TipStatus.FORWARDED:
             raise TransitionRefused("Say which unit or agency the tip is forwarded to.")
         raise TransitionRefused(f"Say why this tip is “{new_status.label}”.")
-    if (
-        new_status is TipStatus.NO_ACTION
-        and tip.priority is TipPriority.URGENT
-        and actor.role is not Role.SUPERVISOR
-    ):
-        raise NeedsSupervisor("An urgent tip can only be closed as “No action” by a supervisor.")
+    if pending_confirmation(session, tip) is not None:
+        raise TransitionRefused(
+            "This tip is waiting for a supervisor to confirm “No action”; it cannot move now."
+        )
+    if new_status is TipStatus.NO_ACTION and tip.priority is TipPriority.URGENT:
+        return propose_no_action(session, actor, tip, reason)
     details: dict[str, object] = {"from": tip.status.value, "to": new_status.value}
     if new_status is TipStatus.DUPLICATE:
         if duplicate_of is None:
@@ -137,10 +147,15 @@ def change_status(
         details["duplicate_of"] = original.public_ref
     tip.status = new_status
     tip.status_reason = reason
+    if not new_status.is_open:
+        mark_closed(tip, actor)
     session.flush()
     audit.record(
         session, actor, "tip.status_changed", "tip", tip.public_ref, reason=reason, **details
     )
+    if new_status is TipStatus.NO_ACTION:
+        return sample_closure(session, actor, tip, reason, review)
+    return None
 
 
 def set_priority(

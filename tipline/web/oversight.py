@@ -1,13 +1,23 @@
-"""Supervisors' pages under /staff/: the audit log and its last verification."""
+"""Supervisors' pages under /staff/: the audit log and its last verification, and the
+oversight page (issue 6): escalations to acknowledge, urgent "no action" closures to confirm
+or reject, sampled closures to review or reopen, and the per-staff figures."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from collections.abc import Callable
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.audit import services as audit
+from tipline.auth.forms import ButtonForm
+from tipline.auth.models import StaffUser
 from tipline.auth.policy import current_staff
+from tipline.triage import closures, escalation, figures
+from tipline.triage.access import NotAllowed
+from tipline.triage.forms import ReasonForm
 
 bp = Blueprint("oversight", __name__, url_prefix="/staff")
 
@@ -18,8 +28,115 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-@bp.get("/audit")
-def audit_log() -> str:
+def _me() -> StaffUser:
     user = current_staff()
     assert user is not None  # the policy guarantees a signed-in supervisor here
-    return render_template("staff/audit.html", overview=audit.overview(db.session(), user))
+    return user
+
+
+@bp.get("/audit")
+def audit_log() -> str:
+    return render_template("staff/audit.html", overview=audit.overview(db.session(), _me()))
+
+
+def _reason_form(kind: str, review_id: int) -> ReasonForm:
+    # One form per review on the page: the prefix keeps each field's id unique.
+    return ReasonForm(prefix=f"{kind}-{review_id}")
+
+
+@bp.get("/oversight")
+def oversight() -> str:
+    session = db.session()
+    me = _me()
+    now = db.utcnow()
+    reviews = closures.pending_reviews(session, me)
+    return render_template(
+        "staff/oversight.html",
+        escalations=escalation.open_escalations(session, me),
+        confirmations=[r for r in reviews if r.kind.value == "confirmation"],
+        samples=[r for r in reviews if r.kind.value == "sample"],
+        figures=figures.staff_figures(session, me, now),
+        button=ButtonForm(),
+        reject_forms={r.id: _reason_form("reject", r.id) for r in reviews},
+        reopen_forms={r.id: _reason_form("reopen", r.id) for r in reviews},
+        outlier_factor=figures.OUTLIER_FACTOR,
+        min_claims=figures.MIN_CLAIMS,
+    )
+
+
+def _act(form: FlaskForm, action: Callable[[], str]) -> Response:
+    """Validate ``form``, run one service, commit, flash, and go back to the page."""
+    session = db.session()
+    if not form.validate_on_submit():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        flash(" ".join(str(e) for e in errors) or "The form could not be read.", "error")
+        return redirect(url_for("oversight.oversight"), code=303)
+    try:
+        message = action()
+    except (ValueError, NotAllowed) as error:
+        session.rollback()
+        flash(str(error), "error")
+    else:
+        session.commit()
+        flash(message, "info")
+    return redirect(url_for("oversight.oversight"), code=303)
+
+
+@bp.post("/oversight/escalations/<int:escalation_id>/acknowledge")
+def acknowledge(escalation_id: int) -> Response:
+    def run() -> str:
+        escalation.acknowledge(db.session(), _me(), escalation_id, db.utcnow())
+        return "Escalation acknowledged."
+
+    return _act(ButtonForm(), run)
+
+
+@bp.post("/oversight/reviews/<int:review_id>/confirm")
+def confirm(review_id: int) -> Response:
+    def run() -> str:
+        tip = closures.confirm_no_action(db.session(), _me(), review_id)
+        return f"Tip {tip.public_ref[:12]} closed as “No action”."
+
+    return _act(ButtonForm(), run)
+
+
+@bp.post("/oversight/reviews/<int:review_id>/reject")
+def reject(review_id: int) -> Response:
+    form = _reason_form("reject", review_id)
+
+    def run() -> str:
+        closures.reject_no_action(db.session(), _me(), review_id, form.reason.data)
+        return "The tip stays open."
+
+    return _act(form, run)
+
+
+@bp.post("/oversight/reviews/<int:review_id>/reviewed")
+def reviewed(review_id: int) -> Response:
+    def run() -> str:
+        closures.mark_reviewed(db.session(), _me(), review_id)
+        return "Closure marked as reviewed."
+
+    return _act(ButtonForm(), run)
+
+
+@bp.post("/oversight/reviews/<int:review_id>/reopen")
+def reopen(review_id: int) -> Response:
+    form = _reason_form("reopen", review_id)
+
+    def run() -> str:
+        session = db.session()
+        review = closures.review_by_id(session, review_id)
+        if review is None:
+            raise ValueError("There is no such review.")
+        closures.reopen_tip(
+            session,
+            _me(),
+            review.tip,
+            form.reason.data,
+            due_minutes=current_app.config["TRIAGE_DUE_MINUTES"],
+            review_id=review_id,
+        )
+        return f"Tip {review.tip.public_ref[:12]} is back in the queue."
+
+    return _act(form, run)

@@ -11,7 +11,7 @@ from wtforms import SelectChoice
 
 from tipline.auth.models import Role, StaffUser
 from tipline.tips.models import Tip
-from tipline.triage import follows, search
+from tipline.triage import closures, follows, search
 from tipline.triage import queue as queue_views
 from tipline.triage import services as triage
 from tipline.triage.forms import (
@@ -56,4 +56,6 @@ def context(session: Session, user: StaffUser, tip: Tip, config: Any) -> dict[st
         "reassign_form": reassign_form,
         "follow": follow,
         "follow_form": FollowForm(formdata=None),
+        # Issue 6: an urgent "no action" proposal waiting for a supervisor's confirmation.
+        "pending_closure": closures.pending_confirmation(session, tip),
     }

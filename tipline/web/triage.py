@@ -30,6 +30,7 @@ from tipline.triage import export, follows
 from tipline.triage import queue as queue_views
 from tipline.triage import services as triage
 from tipline.triage.access import NotAllowed
+from tipline.triage.closures import ReviewPolicy
 from tipline.triage.forms import (
     FollowForm,
     LinkForm,
@@ -40,7 +41,7 @@ from tipline.triage.forms import (
     StatusForm,
     TagForm,
 )
-from tipline.triage.models import LinkKind
+from tipline.triage.models import LinkKind, ReviewKind
 
 bp = Blueprint("triage", __name__, url_prefix="/staff")
 
@@ -130,9 +131,17 @@ def status(ref: str) -> Response:
             if original is None:
                 raise ValueError("There is no tip with that reference.")
         new_status = TipStatus(form.status.data)
-        triage.change_status(
-            session, _me(), tip, new_status, form.reason.data or "", duplicate_of=original
+        review = triage.change_status(
+            session,
+            _me(),
+            tip,
+            new_status,
+            form.reason.data or "",
+            duplicate_of=original,
+            review=ReviewPolicy.from_config(current_app.config),
         )
+        if review is not None and review.kind is ReviewKind.CONFIRMATION:
+            return "An urgent tip closes as “No action” only when a supervisor confirms it."
         return f"Status changed to “{new_status.label}”."
 
     return _act(ref, form, run)

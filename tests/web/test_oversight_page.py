@@ -1,0 +1,137 @@
+"""The supervisors' oversight page: urgent "no action" proposals confirmed by another
+supervisor, escalations acknowledged, sampled closures reviewed or reopened, figures with
+flags. Only supervisors open it; every action is a CSRF-protected POST."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tipline.auth.models import Role
+from tipline.tips import receipts
+from tipline.tips import services as tips
+from tipline.tips.models import Tip, TipStatus
+from tipline.triage import escalation
+from tipline.triage import services as triage
+from tipline.triage.closures import ReviewPolicy
+from tipline.triage.models import ClosureReview, Escalation, ReviewState
+
+from ..conftest import csrf_token, sign_in
+
+PAGE = "/staff/oversight"
+
+
+def submit(app, session, text, **kw):
+    tip, _ = tips.submit_tip(
+        session, tips.TipReport(text, **kw), receipts.receipt_key(app.secret_key)
+    )
+    session.commit()
+    return tip
+
+
+def post(client, url, data=None, page=PAGE):
+    return client.post(url, data={"csrf_token": csrf_token(client, page), **(data or {})})
+
+
+@pytest.fixture
+def supervisor(client, make_staff):
+    user = make_staff(Role.SUPERVISOR, "sup")
+    sign_in(client, user.username)
+    return user
+
+
+def test_urgent_no_action_from_the_tip_page_waits_and_another_supervisor_confirms(
+    app, client, session, make_staff
+):
+    detective = make_staff(Role.DETECTIVE, "det")
+    tip = submit(app, session, "She is in the laundromat now", there_now=True)
+    triage.claim_tip(session, detective, tip)
+    session.commit()
+    sign_in(client, "det")
+    page = f"/staff/tips/{tip.public_ref}"
+    response = post(client, f"{page}/status", {"status": "no_action", "reason": "Prank"}, page)
+    assert response.status_code == 303
+    shown = client.get(page).get_data(as_text=True)
+    assert "only when a supervisor confirms" in shown and "Waiting for a supervisor" in shown
+    session.expire_all()
+    assert session.get(Tip, tip.id).status is TipStatus.IN_REVIEW
+
+    sup_client = app.test_client()
+    sign_in(sup_client, make_staff(Role.SUPERVISOR, "sup").username)
+    listing = sup_client.get(PAGE)
+    assert listing.status_code == 200 and listing.headers["Cache-Control"] == "no-store"
+    text = listing.get_data(as_text=True)
+    assert "proposed by det" in text and "laundromat" not in text
+    review = session.scalar(select(ClosureReview))
+    session.commit()
+    post(sup_client, f"{PAGE}/reviews/{review.id}/confirm", page=PAGE)
+    session.expire_all()
+    assert session.get(Tip, tip.id).status is TipStatus.NO_ACTION
+    assert "Nothing to confirm." in sup_client.get(PAGE).get_data(as_text=True)
+
+
+def test_a_supervisor_cannot_confirm_their_own_proposal_on_the_page(
+    app, client, session, supervisor
+):
+    tip = submit(app, session, "Now at the corner", there_now=True)
+    review = triage.change_status(
+        session, supervisor, tip, TipStatus.IN_REVIEW
+    ) or triage.change_status(session, supervisor, tip, TipStatus.NO_ACTION, "Nothing seen")
+    session.commit()
+    post(client, f"{PAGE}/reviews/{review.id}/confirm")
+    page = client.get(PAGE).get_data(as_text=True)
+    assert "another supervisor must confirm it" in page
+    session.expire_all()
+    assert session.get(Tip, tip.id).status is TipStatus.IN_REVIEW
+    assert session.get(ClosureReview, review.id).state is ReviewState.PENDING
+
+
+def test_escalations_are_listed_and_acknowledged(app, client, session, supervisor):
+    tip = submit(app, session, "Now at the bus depot", there_now=True)
+    [made] = escalation.escalate_overdue(session, tip.due_at + timedelta(minutes=1))
+    session.commit()
+    page = client.get(PAGE).get_data(as_text=True)
+    assert tip.public_ref[:12] in page and "Not claimed" in page and "bus depot" not in page
+    post(client, f"{PAGE}/escalations/{made}/acknowledge")
+    session.expire_all()
+    assert session.get(Escalation, made).acknowledged_by_id == supervisor.id
+    assert "No overdue tips." in client.get(PAGE).get_data(as_text=True)
+
+
+def test_a_sampled_closure_is_reopened_with_a_reason(app, client, session, make_staff, supervisor):
+    detective = make_staff(Role.DETECTIVE, "det")
+    tip = submit(app, session, "Seen on Magazine Street")
+    triage.claim_tip(session, detective, tip)
+    review = triage.change_status(
+        session, detective, tip, TipStatus.NO_ACTION, "Old news", review=ReviewPolicy(1.0, b"k")
+    )
+    session.commit()
+    assert "closed by det" in client.get(PAGE).get_data(as_text=True)
+    field = f"reopen-{review.id}-reason"
+    post(client, f"{PAGE}/reviews/{review.id}/reopen", {field: ""})
+    assert "Say why" in client.get(PAGE).get_data(as_text=True)
+    post(client, f"{PAGE}/reviews/{review.id}/reopen", {field: "New sighting matches"})
+    session.expire_all()
+    assert session.get(Tip, tip.id).status is TipStatus.NEW
+    assert session.get(ClosureReview, review.id).state is ReviewState.REOPENED
+
+
+def test_figures_flag_a_member_far_from_their_peers(app, client, session, make_staff, supervisor):
+    closer = make_staff(Role.DETECTIVE, "closer")
+    peers = [make_staff(Role.DETECTIVE, f"peer{i}") for i in range(2)]
+    for who in [closer, *peers]:
+        for i in range(5):
+            tip = submit(app, session, f"tip {i}")
+            triage.claim_tip(session, who, tip)
+            if who is closer or i == 0:
+                triage.change_status(session, who, tip, TipStatus.NO_ACTION, "No")
+    session.commit()
+    page = client.get(PAGE).get_data(as_text=True)
+    assert "Flagged:</strong> closes 100% of claimed tips as “No action”; peers 20%" in page
+    assert page.count("Flagged:") == 1
+
+
+@pytest.mark.parametrize("role", [Role.DETECTIVE, Role.PIO, Role.ADMIN, Role.CALL_TAKER])
+def test_only_supervisors_open_the_oversight_page(client, make_staff, role):
+    sign_in(client, make_staff(role).username)
+    assert client.get(PAGE).status_code == 403

@@ -1,0 +1,112 @@
+"""Retention (issue 6): after ``TIP_RETENTION_DAYS`` a closed tip's contents are removed in
+place. Nothing is deleted from ``tip`` (the ORM guards and database triggers refuse it): the
+row stays as a tombstone with its id, reference, dates, priority and outcome, and its audit
+trail stays whole, so ``tipline audit verify`` still counts one "tip.received" per tip.
+
+Emptied: the tipster's text and structured details, sealed contact details, the staff's
+status reason, notes, the dialog's messages (rows kept, bodies emptied), photos (rows
+deleted: they hold nothing but the sealed image), the receipt sessions and the submission's
+sealed receipt code. The full-text index follows the tip's columns (SQLite FTS5 triggers on
+UPDATE; PostgreSQL's index is an expression over the columns), so purged words are no longer
+found. An open tip is never purged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from tipline import audit
+from tipline.tips.models import (
+    OPEN_STATUSES,
+    ReceiptSession,
+    Tip,
+    TipAttachment,
+    TipMessage,
+    TipSubmission,
+)
+from tipline.triage.models import TipNote
+
+DEFAULT_RETENTION_DAYS = 365
+BATCH = 200
+
+#: The tip's own columns that hold what the tipster (or staff) wrote, and their empty value.
+EMPTIED = {
+    "seen_when": "",
+    "seen_where": "",
+    "narrative": "",
+    "landmark": "",
+    "activity": "",
+    "companions": "",
+    "vehicle_make": "",
+    "vehicle_colour": "",
+    "vehicle_plate": "",
+    "direction": "",
+    "how_known": "",
+    "contact_sealed": None,
+    "status_reason": "",
+}
+
+
+def expired_tips(session: Session, now: datetime, retention_days: int) -> list[int]:
+    cutoff = now - timedelta(days=retention_days)
+    closed_at = func.coalesce(Tip.closed_at, Tip.updated_at)
+    return list(
+        session.scalars(
+            select(Tip.id)
+            .where(Tip.purged_at.is_(None), Tip.status.not_in(OPEN_STATUSES), closed_at <= cutoff)
+            .order_by(Tip.id)
+            .limit(BATCH)
+        )
+    )
+
+
+def purge_tip(session: Session, tip: Tip, now: datetime) -> None:
+    """Empty one closed tip and write its "tip.purged" event."""
+    if tip.status.is_open:
+        raise ValueError("An open tip is never purged.")
+    counts = {
+        "messages": session.execute(
+            update(TipMessage).where(TipMessage.tip_id == tip.id).values(body="")
+        ).rowcount,
+        "photos": session.execute(
+            delete(TipAttachment).where(TipAttachment.tip_id == tip.id)
+        ).rowcount,
+        "notes": session.execute(
+            update(TipNote).where(TipNote.tip_id == tip.id).values(body="")
+        ).rowcount,
+    }
+    session.execute(
+        update(TipSubmission).where(TipSubmission.tip_id == tip.id).values(sealed_code=None)
+    )
+    session.execute(delete(ReceiptSession).where(ReceiptSession.tip_id == tip.id))
+    for column, empty in EMPTIED.items():
+        setattr(tip, column, empty)
+    tip.purged_at = now
+    session.flush()
+    audit.record(
+        session,
+        audit.SYSTEM,
+        "tip.purged",
+        "tip",
+        tip.public_ref,
+        status=tip.status.value,
+        closed_at=tip.closed_at.isoformat() if tip.closed_at else None,
+        **counts,
+    )
+
+
+def purge_expired_tips(
+    session: Session, now: datetime, retention_days: int = DEFAULT_RETENTION_DAYS
+) -> list[str]:
+    """Purge every tip closed more than ``retention_days`` before ``now`` (at most ``BATCH``
+    per call; the daily job catches up). Returns the purged tips' references."""
+    purged = []
+    for tip_id in expired_tips(session, now, retention_days):
+        tip = session.get(Tip, tip_id)
+        assert tip is not None
+        purge_tip(session, tip, now)
+        purged.append(tip.public_ref)
+    return purged
