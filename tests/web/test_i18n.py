@@ -186,6 +186,15 @@ def test_validation_errors_come_out_in_the_chosen_language(client):
     assert "Use menos de 20.000 caracteres." in text_of(client.post("/tip?lang=es", data=long))
 
 
+def test_a_refused_photo_is_explained_in_the_chosen_language(client, session):
+    response, code = send_tip(client, "/tip?lang=es", photos=[b"not an image"])
+    assert response.status_code == 400 and code is None
+    page = text_of(response)
+    assert "La foto debe ser una imagen JPEG, PNG o WebP. No podemos abrir este archivo." in page
+    assert "Elija las fotos de nuevo." in page
+    assert session.scalars(select(Tip)).first() is None
+
+
 def test_error_pages_follow_the_language(client):
     refused = client.post("/?lang=es")
     assert refused.status_code == 405
