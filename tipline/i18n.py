@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, format_date, gettext
@@ -58,13 +59,13 @@ MODEL_WORDS = (
 _ENGLISH_ONLY = ("/staff", "/api/")
 
 
-def _is_staff_path() -> bool:
+def _english_only() -> bool:
     return request.path.startswith(_ENGLISH_ONLY)
 
 
 def explicit_locale() -> str | None:
     """The language named on the URL (``?lang=``), if it is one we have."""
-    if not has_request_context() or _is_staff_path():
+    if not has_request_context() or _english_only():
         return None
     chosen = request.args.get(QUERY_PARAM, "").strip().lower()
     return chosen if chosen in LOCALES else None
@@ -72,7 +73,7 @@ def explicit_locale() -> str | None:
 
 def current_locale() -> str:
     """The language this request is served in: "en", "es" or "vi"."""
-    if not has_request_context() or _is_staff_path():
+    if not has_request_context() or _english_only():
         return DEFAULT_LOCALE
     cached = g.get("_tipline_locale")
     if cached is not None:
@@ -110,8 +111,6 @@ def switch_url(code: str) -> str:
     """This page in another language: the same path and query, with ``lang=code``."""
     args = request.args.to_dict(flat=False)
     args[QUERY_PARAM] = [code]
-    from urllib.parse import urlencode
-
     return request.path + "?" + urlencode(args, doseq=True)
 
 
@@ -140,8 +139,8 @@ def _template_globals() -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
-    babel.init_app(app, locale_selector=current_locale, default_domain="messages")
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    babel.init_app(app, locale_selector=current_locale)
     app.url_defaults(_carry_lang)
     app.after_request(_vary)
     app.context_processor(_template_globals)
