@@ -39,23 +39,25 @@ def create(op: Any, columns: Sequence[str]) -> None:
             f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5({cols}, content='tip', "
             "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')"
         )
+        # The f-strings below join module constants and column names from SEARCH_COLUMNS,
+        # never input, hence bandit's B608 is silenced on them.
         op.execute(
-            f"CREATE TRIGGER {FTS_TABLE}_ai AFTER INSERT ON tip BEGIN "
+            f"CREATE TRIGGER {FTS_TABLE}_ai AFTER INSERT ON tip BEGIN "  # nosec B608
             f"INSERT INTO {FTS_TABLE}(rowid, {cols}) VALUES (new.id, {new}); END"
         )
         op.execute(
-            f"CREATE TRIGGER {FTS_TABLE}_ad AFTER DELETE ON tip BEGIN "
+            f"CREATE TRIGGER {FTS_TABLE}_ad AFTER DELETE ON tip BEGIN "  # nosec B608
             f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {cols}) "
             f"VALUES ('delete', old.id, {old}); END"
         )
         # Only when searched text changes: claims and status changes leave the index alone.
         op.execute(
-            f"CREATE TRIGGER {FTS_TABLE}_au AFTER UPDATE OF {cols} ON tip BEGIN "
+            f"CREATE TRIGGER {FTS_TABLE}_au AFTER UPDATE OF {cols} ON tip BEGIN "  # nosec B608
             f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {cols}) "
             f"VALUES ('delete', old.id, {old}); "
             f"INSERT INTO {FTS_TABLE}(rowid, {cols}) VALUES (new.id, {new}); END"
         )
-        op.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+        op.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")  # nosec B608
     elif dialect == "postgresql":
         op.execute(f"CREATE INDEX {PG_INDEX} ON tip USING gin ({pg_document(columns)})")
 
