@@ -17,7 +17,7 @@ csrf = CSRFProtect()
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, instance/config.py, TIPLINE_* variables, then ``config``."""
-    from tipline import cli, db, jobs
+    from tipline import cli, db, i18n, jobs
     from tipline.auth import policy
     from tipline.config import load_config
     from tipline.web import (
@@ -62,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     policy.init_app(app)
     responses.init_app(app)
     templating.init_app(app)
+    i18n.init_app(app)
     caching.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(account.bp)

@@ -11,6 +11,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 #: What we accept, by the format Pillow detects from the bytes (never the file name).
@@ -40,32 +41,53 @@ def _megabytes(n: int) -> str:
 
 def open_checked(raw: bytes, max_bytes: int, max_pixels: int) -> Image.Image:
     """Decode ``raw`` fully, refusing anything too big or not a JPEG, PNG or WebP image."""
-    allowed = "The photo must be a JPEG, PNG or WebP image"
+    # Messages in the request's language (English outside a request and on staff pages).
     if len(raw) > max_bytes:
-        raise ImageRejected(f"{allowed} under {_megabytes(max_bytes)}.")
+        raise ImageRejected(
+            gettext(
+                "The photo must be a JPEG, PNG or WebP image under %(size)s.",
+                size=_megabytes(max_bytes),
+            )
+        )
     if not raw:
-        raise ImageRejected(f"{allowed}; the file was empty.")
+        raise ImageRejected(
+            gettext("The photo must be a JPEG, PNG or WebP image; the file was empty.")
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(raw), formats=list(ALLOWED_FORMATS))
             if image.width * image.height > max_pixels:
                 raise ImageRejected(
-                    f"The photo is too large ({image.width}×{image.height} pixels). "
-                    f"Please send one of at most {max_pixels // 1_000_000} megapixels."
+                    gettext(
+                        "The photo is too large (%(width)d×%(height)d pixels). "
+                        "Please send one of at most %(megapixels)d megapixels.",
+                        width=image.width,
+                        height=image.height,
+                        megapixels=max_pixels // 1_000_000,
+                    )
                 )
             image.load()
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejected(
-            "The photo is too large in pixels. "
-            f"Please send one of at most {max_pixels // 1_000_000} megapixels."
+            gettext(
+                "The photo is too large in pixels. "
+                "Please send one of at most %(megapixels)d megapixels.",
+                megapixels=max_pixels // 1_000_000,
+            )
         ) from None
     except UnidentifiedImageError:
-        raise ImageRejected(f"{allowed}. This file is not one we can open.") from None
+        raise ImageRejected(
+            gettext(
+                "The photo must be a JPEG, PNG or WebP image. This file is not one we can open."
+            )
+        ) from None
     except (OSError, SyntaxError, ValueError):
-        raise ImageRejected(f"{allowed}. This file seems damaged.") from None
+        raise ImageRejected(
+            gettext("The photo must be a JPEG, PNG or WebP image. This file seems damaged.")
+        ) from None
     return image
 
 

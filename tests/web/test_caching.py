@@ -188,7 +188,6 @@ def test_a_resolved_notice_leaves_the_gallery_at_once(client, session, published
 
 
 def test_each_language_has_its_own_copy_and_etag(app, client, published_notice):
-    app.config["LANGUAGES"] = ("en", "es")
     url = f"/notices/{published_notice.slug}"
     english = client.get(url, headers={"Accept-Language": "en-US,en;q=0.9"})
     spanish = client.get(url, headers={"Accept-Language": "es-MX,es;q=0.9"})
@@ -196,6 +195,21 @@ def test_each_language_has_its_own_copy_and_etag(app, client, published_notice):
     keys = caching.store_of(app).entries()
     assert ("http://localhost" + url, "en") in keys
     assert ("http://localhost" + url, "es") in keys
+
+
+@pytest.mark.parametrize("first", ["es", "vi", "en"])
+def test_a_kept_page_is_never_served_in_another_language(app, published_notice, first):
+    """Whoever comes first, each visitor gets their own language, also from the fast path."""
+    client = app.test_client()
+    url = f"/notices/{published_notice.slug}"
+    expected = {"en": 'lang="en"', "es": 'lang="es"', "vi": 'lang="vi"'}
+    order = [first, *(code for code in expected if code != first)]
+    for _ in range(2):  # the second round comes from the kept copies
+        for code in order:
+            page = client.get(url, headers={"Accept-Language": code}).get_data(as_text=True)
+            assert expected[code] in page.split(">", 2)[1], code
+            chosen = client.get(f"{url}?lang={code}", headers={"Accept-Language": "en"})
+            assert expected[code] in chosen.get_data(as_text=True).split(">", 2)[1], code
 
 
 def test_requests_with_a_staff_session_are_private_and_never_kept(

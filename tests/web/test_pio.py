@@ -168,7 +168,8 @@ def test_two_people_publish_then_resolve_and_archive_through_the_screens(
     assert response.status_code == 303
     public = client.get(f"/notices/{notice.slug}").get_data(as_text=True)
     banner = re.search(r'<div class="resolution-banner" role="status">(.*?)</div>', public, re.S)
-    assert f"Arrested on {date.today().isoformat()}." in banner.group(1)
+    today = date.today()
+    assert f"Arrested on {today:%B} {today.day}, {today.year}." in banner.group(1)
     assert "Send a tip online" not in public
     assert "Was wanted on a warrant for" in public
     assert "Everyone is presumed innocent" in public

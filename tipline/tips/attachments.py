@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,11 @@ def clean_photos(raws: Sequence[bytes], limits: PhotoLimits) -> list[media.Clean
     """Check and rebuild every photo before anything is stored; PhotoRejected otherwise."""
     if len(raws) > limits.count:
         raise PhotoRejected(
-            f"Please send at most {limits.count} photo{'s' if limits.count != 1 else ''}."
+            ngettext(
+                "Please send at most %(num)d photo.",
+                "Please send at most %(num)d photos.",
+                limits.count,
+            )
         )
     cleaned = []
     for position, raw in enumerate(raws, start=1):
@@ -38,8 +43,10 @@ def clean_photos(raws: Sequence[bytes], limits: PhotoLimits) -> list[media.Clean
                 raw, limits.max_bytes, limits.max_pixels, {"photo": limits.max_side}
             )
         except media.ImageRejected as error:
-            prefix = f"Photo {position}: " if len(raws) > 1 else ""
-            raise PhotoRejected(f"{prefix}{error}") from None
+            problem = str(error)
+            if len(raws) > 1:
+                problem = gettext("Photo %(num)d: %(problem)s", num=position, problem=problem)
+            raise PhotoRejected(problem) from None
         cleaned.append(variants["photo"])
     return cleaned
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import secrets
 
+from flask_babel import format_number, gettext
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from wtforms import BooleanField, HiddenField, MultipleFileField, StringField, TextAreaField
@@ -13,13 +16,17 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from tipline.tips.services import TipReport
 
-# A regular expression for the form token, not a secret.
+# A pattern, not a secret (ruff S105, bandit B105).
 TOKEN_PATTERN = r"^[A-Za-z0-9_-]{32}$"  # noqa: S105  # nosec B105
 MAX_READ = 64 * 1024 * 1024  # far above any configured photo limit; the service says no
 
 
 def _max(n: int) -> Length:
-    return Length(max=n, message=f"Please keep this under {n:,} characters.")
+    # Lazy, so the message is put into words in the language of the request that shows it.
+    message = LazyString(
+        lambda: gettext("Please keep this under %(num)s characters.", num=format_number(n))
+    )
+    return Length(max=n, message=message)
 
 
 def new_form_token() -> str:
@@ -42,51 +49,53 @@ class TipFields(FlaskForm):
     """What a tip says, shared by the public form and the call-taker's form."""
 
     seen_when = StringField(
-        "When did you see them?",
-        description="For example “today about 3 pm” or “every weekday morning”.",
+        _l("When did you see them?"),
+        description=_l("For example “today about 3 pm” or “every weekday morning”."),
         validators=[_max(200)],
     )
     seen_where = TextAreaField(
-        "Where did you see them?",
-        description="An address, a cross street or a neighbourhood.",
+        _l("Where did you see them?"),
+        description=_l("An address, a cross street or a neighbourhood."),
         validators=[_max(2000)],
     )
     landmark = StringField(
-        "Nearest business or landmark",
-        description="For example “the gas station on Claiborne” (optional).",
+        _l("Nearest business or landmark"),
+        description=_l("For example “the gas station on Claiborne” (optional)."),
         validators=[_max(200)],
     )
-    activity = TextAreaField("What were they doing?", validators=[_max(5000)])
+    activity = TextAreaField(_l("What were they doing?"), validators=[_max(5000)])
     companions = TextAreaField(
-        "Who were they with?",
-        description="How many people, and anything you noticed about them.",
+        _l("Who were they with?"),
+        description=_l("How many people, and anything you noticed about them."),
         validators=[_max(5000)],
     )
-    vehicle_make = StringField("Vehicle make and model", validators=[_max(100)])
-    vehicle_colour = StringField("Vehicle colour", validators=[_max(50)])
+    vehicle_make = StringField(_l("Vehicle make and model"), validators=[_max(100)])
+    vehicle_colour = StringField(_l("Vehicle colour"), validators=[_max(50)])
     vehicle_plate = StringField(
-        "Licence plate",
-        description="All or part of it, and the state if you saw it.",
+        _l("Licence plate"),
+        description=_l("All or part of it, and the state if you saw it."),
         validators=[_max(20)],
     )
     direction = StringField(
-        "Which way did they go?",
-        description="For example “north on Broad Street, on foot”.",
+        _l("Which way did they go?"),
+        description=_l("For example “north on Broad Street, on foot”."),
         validators=[_max(200)],
     )
     there_now = BooleanField(
-        "They are there right now",
-        description="Your tip is marked urgent and goes to the top of the detectives' queue.",
+        _l("They are there right now"),
+        description=_l("Your tip is marked urgent and goes to the top of the detectives' queue."),
     )
     how_known = TextAreaField(
-        "How do you know this?",
-        description="For example “I saw them myself”, “I live nearby”, “someone told me”.",
+        _l("How do you know this?"),
+        description=_l("For example “I saw them myself”, “I live nearby”, “someone told me”."),
         validators=[_max(2000)],
     )
     contact = TextAreaField(
-        "How can a detective reach you? (only if you want)",
-        description="Leave this empty to stay anonymous. If you fill it in, it is stored "
-        "encrypted and only the detectives on this tip can read it.",
+        _l("How can a detective reach you? (only if you want)"),
+        description=_l(
+            "Leave this empty to stay anonymous. If you fill it in, it is stored "
+            "encrypted and only the detectives on this tip can read it."
+        ),
         validators=[_max(500)],
     )
 
@@ -110,24 +119,24 @@ class TipFields(FlaskForm):
 
 class TipForm(TipFields):
     narrative = TextAreaField(
-        "What did you see?",
-        description="What they looked like, what they were doing, anything that will help.",
+        _l("What did you see?"),
+        description=_l("What they looked like, what they were doing, anything that will help."),
         validators=[
-            DataRequired(message="Please tell us what you saw, even in a few words."),
+            DataRequired(message=_l("Please tell us what you saw, even in a few words.")),
             _max(20000),
         ],
     )
     photos = MultipleFileField(
-        "Photos (optional)",
-        description="JPEG, PNG or WebP. We remove the location and camera details from them.",
+        _l("Photos (optional)"),
+        description=_l("JPEG, PNG or WebP. We remove the location and camera details from them."),
     )
     # The honeypot: hidden from people (CSS and aria-hidden), filled in by form-filling bots.
-    website = StringField("Leave this field empty", validators=[Optional()])
+    website = StringField(_l("Leave this field empty"), validators=[Optional()])
     # One-time token: a second submit of the same page never makes a second tip.
     form_token = HiddenField(
         validators=[
             Optional(),
-            Regexp(TOKEN_PATTERN, message="This form has expired. Please reload the page."),
+            Regexp(TOKEN_PATTERN, message=_l("This form has expired. Please reload the page.")),
         ]
     )
 
@@ -137,9 +146,9 @@ class TipForm(TipFields):
 
 class ReceiptCodeForm(FlaskForm):
     code = StringField(
-        "Your receipt code",
-        description="20 letters and numbers, for example 7K3M-QX9P-2D4F-HJ8R-WN5T.",
-        validators=[DataRequired(message="Please type your receipt code."), _max(100)],
+        _l("Your receipt code"),
+        description=_l("20 letters and numbers, for example 7K3M-QX9P-2D4F-HJ8R-WN5T."),
+        validators=[DataRequired(message=_l("Please type your receipt code.")), _max(100)],
         render_kw={
             "autocomplete": "off",
             "autocapitalize": "characters",
@@ -149,10 +158,10 @@ class ReceiptCodeForm(FlaskForm):
 
 
 class AnswerForm(FlaskForm):
-    body = TextAreaField("Your answer or more information", validators=[_max(10000)])
+    body = TextAreaField(_l("Your answer or more information"), validators=[_max(10000)])
     photos = MultipleFileField(
-        "Add photos (optional)",
-        description="JPEG, PNG or WebP. We remove the location and camera details from them.",
+        _l("Add photos (optional)"),
+        description=_l("JPEG, PNG or WebP. We remove the location and camera details from them."),
     )
 
 

@@ -46,29 +46,31 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import psycopg
 from flask import Flask, current_app, make_response, request
 from psycopg import pq
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import make_url
-from werkzeug.datastructures import LanguageAccept
-from werkzeug.http import http_date, is_resource_modified, parse_accept_header
+from werkzeug.http import http_date, is_resource_modified
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_current_url
 
-from tipline import db
+from tipline import db, i18n
 from tipline.notices import versions
 from tipline.notices.versions import ContentVersion
 
 PUBLIC_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
 PRIVATE_CACHE_CONTROL = "private, no-cache"
 VARY = "Accept-Language, Cookie"
+#: A page whose language is named on its URL (``?lang=``) does not depend on the header.
+VARY_EXPLICIT_LANGUAGE = "Cookie"
 EXTENSION = "tipline.page_cache"
 VERSIONS = "tipline.page_versions"
 
 #: Settings printed on public pages: changing one must change every ETag.
-RELEASE_SETTINGS = ("AGENCY_NAME", "EMERGENCY_NUMBER", "LANGUAGES")
+RELEASE_SETTINGS = ("AGENCY_NAME", "EMERGENCY_NUMBER")
 
 VersionOf = Callable[..., ContentVersion | None]
 UNKNOWN = object()
@@ -270,17 +272,21 @@ def release_stamp(app: Flask) -> str:
     return digest.hexdigest()[:16]
 
 
-def _language(offered: tuple[str, ...] | list[str], accept_language: str | None) -> str:
-    if len(offered) == 1:
-        return offered[0]
-    accepted = parse_accept_header(accept_language, LanguageAccept)
-    return accepted.best_match(offered, default=offered[0])
-
-
 def request_language() -> str:
-    """The page language for this request, from the languages the site offers."""
-    offered = current_app.config.get("LANGUAGES") or ("en",)
-    return _language(offered, request.headers.get("Accept-Language"))
+    """The page language for this request, as the page itself is rendered in."""
+    return i18n.current_locale()
+
+
+def _fast_path_language(environ: dict[str, Any]) -> str | None:
+    """The language of a plain GET, from its query and Accept-Language as i18n decides it;
+    None for a path whose language is not the negotiated one (staff, API)."""
+    path = environ.get("PATH_INFO", "")
+    if path.startswith(("/staff", "/api/")):
+        return i18n.DEFAULT_LOCALE
+    chosen = parse_qs(environ.get("QUERY_STRING", "")).get(i18n.QUERY_PARAM, [""])[0].lower()
+    if chosen in i18n.LOCALES:
+        return chosen
+    return i18n.negotiate(environ.get("HTTP_ACCEPT_LANGUAGE"))
 
 
 def _page_key(environ: dict[str, Any], language: str) -> tuple[str, str]:
@@ -302,7 +308,7 @@ def _cache_headers(etag: str, version: ContentVersion, private: bool) -> dict[st
     headers = {
         "ETag": f'"{etag}"',
         "Cache-Control": PRIVATE_CACHE_CONTROL if private else PUBLIC_CACHE_CONTROL,
-        "Vary": VARY,
+        "Vary": VARY_EXPLICIT_LANGUAGE if i18n.explicit_locale() else VARY,
     }
     if version.last_modified is not None:
         headers["Last-Modified"] = http_date(version.last_modified)
@@ -389,8 +395,7 @@ class FastPublicPages:
             return None
         if any(name in environ for name in CONDITIONAL):
             return None
-        offered = self.app.config.get("LANGUAGES") or ("en",)
-        key = _page_key(environ, _language(offered, environ.get("HTTP_ACCEPT_LANGUAGE")))
+        key = _page_key(environ, _fast_path_language(environ))
         page = self.app.extensions[EXTENSION].peek(key)
         if page is None or page.wsgi_headers is None or page.version_of is None:
             return None

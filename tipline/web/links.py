@@ -16,7 +16,10 @@ from tipline.notices.models import ContactLine, Notice, NoticeStatus
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """``url_for(..., _external=True)``, on ``PUBLIC_BASE_URL`` when that is set."""
+    """``url_for(..., _external=True)``, on ``PUBLIC_BASE_URL`` when that is set.
+
+    Language-neutral: a page opened with ``?lang=`` does not pass it on to shared URLs."""
+    values.setdefault("lang", None)
     base = current_app.config.get("PUBLIC_BASE_URL")
     if not base:
         return url_for(endpoint, _external=True, **values)

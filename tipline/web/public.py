@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, make_response, render_template
+from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -136,7 +137,7 @@ def _tip_form(notice: Notice | None) -> Response:
                     return _receipt(done.tip, done.code, notice, repeated=True)
                 except PhotoRejected as error:
                     session.rollback()
-                    form.photos.errors = [str(error), "Please choose the photos again."]
+                    form.photos.errors = [str(error), gettext("Please choose the photos again.")]
                 except (SQLAlchemyError, SealBroken) as error:
                     session.rollback()
                     if attempt + 1 < SAVE_ATTEMPTS and isinstance(error, SQLAlchemyError):

@@ -16,6 +16,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from tipline import db
@@ -29,10 +31,13 @@ from tipline.web.public import photo_limits
 
 bp = Blueprint("receipt", __name__)
 SESSION_KEY = "receipt"
-WRONG_CODE = (
+WRONG_CODE = _l(
     "We could not find a tip with that code. Please check it and try again: "
     "it has 20 letters and numbers, in five groups of four."
 )
+#: The dialog service's refusal of an empty answer, in the tipster's language.
+EMPTY_ANSWER = "Please write an answer or choose a photo to send."
+_l("Please write an answer or choose a photo to send.")
 
 
 @bp.after_request
@@ -50,7 +55,7 @@ def _current_tip() -> Tip | None:
     tip = dialog.receipt_tip(db.session(), _key(), token)
     if tip is None and token:
         session.pop(SESSION_KEY, None)
-        flash("Your receipt session ended. To continue, enter your code again.", "info")
+        flash(gettext("Your receipt session ended. To continue, enter your code again."), "info")
     return tip
 
 
@@ -110,13 +115,13 @@ def answer() -> Response:
             )
         except PhotoRejected as error:
             db.session().rollback()
-            form.photos.errors = [str(error), "Please choose the photos again."]
+            form.photos.errors = [str(error), gettext("Please choose the photos again.")]
         except ValueError as error:
             db.session().rollback()
-            form.body.errors = [str(error)]
+            form.body.errors = [gettext(str(error))]
         else:
             db.session().commit()
-            flash("Thank you. The detective will see what you sent.", "success")
+            flash(gettext("Thank you. The detective will see what you sent."), "success")
             return redirect(url_for("receipt.lookup"), code=303)
     return _tip_page(tip, form, 400)
 
@@ -127,5 +132,5 @@ def leave() -> Response:
         dialog.leave_receipt(db.session(), _key(), session.get(SESSION_KEY))
         db.session().commit()
         session.clear()
-        flash("You have left. To come back, enter your receipt code again.", "info")
+        flash(gettext("You have left. To come back, enter your receipt code again."), "info")
     return redirect(url_for("receipt.lookup"), code=303)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from io import BytesIO
 
 from flask import Flask, abort, render_template, request, send_file
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -27,24 +29,29 @@ CSP = "; ".join(
 ATTACHMENT_CSP = "default-src 'none'; sandbox"
 
 ERROR_TEXT = {
-    400: ("The form could not be read", "Please go back, check what you typed and try again."),
-    403: ("You cannot open this page", "Your account does not give access to this page."),
-    404: ("Page not found", "The page may have moved or the address may be mistyped."),
-    405: ("That did not work", "Please go back and use the buttons on the page."),
+    400: (
+        _l("The form could not be read"),
+        _l("Please go back, check what you typed and try again."),
+    ),
+    403: (_l("You cannot open this page"), _l("Your account does not give access to this page.")),
+    404: (_l("Page not found"), _l("The page may have moved or the address may be mistyped.")),
+    405: (_l("That did not work"), _l("Please go back and use the buttons on the page.")),
     413: (
-        "That was too large",
-        "Please send fewer or smaller photos (each under 8 MB) and try again.",
+        _l("That was too large"),
+        _l("Please send fewer or smaller photos (each under 8 MB) and try again."),
     ),
     429: (
-        "Please wait a few minutes",
-        "Too many forms were sent from this connection in a short time, so this one was not "
-        "accepted and nothing in it was kept. Please wait a few minutes and try again, or "
-        "phone one of the numbers on the notice. If someone is in danger, call the emergency "
-        "number below.",
+        _l("Please wait a few minutes"),
+        _l(
+            "Too many forms were sent from this connection in a short time, so this one was not "
+            "accepted and nothing in it was kept. Please wait a few minutes and try again, or "
+            "phone one of the numbers on the notice. If someone is in danger, call the emergency "
+            "number below."
+        ),
     ),
     500: (
-        "Something went wrong on our side",
-        "Nothing you did caused this. Please try again in a minute.",
+        _l("Something went wrong on our side"),
+        _l("Nothing you did caused this. Please try again in a minute."),
     ),
 }
 
@@ -105,7 +112,7 @@ def attachment(data: bytes, filename: str, mimetype: str) -> Response:
     return response
 
 
-def _error_page(code: int, title: str, text: str) -> tuple[str, int]:
+def _error_page(code: int, title: object, text: object) -> tuple[str, int]:
     return render_template("error.html", code=code, title=title, text=text), code
 
 
@@ -125,7 +132,7 @@ def _api_error(error: HTTPException, code: int) -> Response:
     message = (
         error.description
         if code == 400 and error.description
-        else ERROR_TEXT.get(code, ERROR_TEXT[500] if code >= 500 else ERROR_TEXT[400])[0] + "."
+        else str(ERROR_TEXT.get(code, ERROR_TEXT[500] if code >= 500 else ERROR_TEXT[400])[0]) + "."
     )
     response = error_response(code, message)
     for name, value in error.get_headers():
@@ -137,9 +144,11 @@ def _api_error(error: HTTPException, code: int) -> Response:
 def handle_csrf_error(_error: CSRFError) -> tuple[str, int]:
     return _error_page(
         400,
-        "This form has expired",
-        "For your safety, forms expire after a few hours or when cookies are blocked. "
-        "Please go back, reload the page and send it again. Nothing was sent.",
+        gettext("This form has expired"),
+        gettext(
+            "For your safety, forms expire after a few hours or when cookies are blocked. "
+            "Please go back, reload the page and send it again. Nothing was sent."
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import gettext, ngettext
 
 from tipline.auth.forms import ButtonForm
 from tipline.auth.policy import current_staff
@@ -16,13 +17,13 @@ def age(moment: datetime) -> str:
     """A short, plain age such as "4 min ago", "3 h ago" or "2 days ago"."""
     seconds = int((utcnow() - moment).total_seconds())
     if seconds < 60:
-        return "just now"
+        return gettext("just now")
     if seconds < 3600:
-        return f"{seconds // 60} min ago"
+        return gettext("%(num)d min ago", num=seconds // 60)
     if seconds < 86400:
-        return f"{seconds // 3600} h ago"
+        return gettext("%(num)d h ago", num=seconds // 3600)
     days = seconds // 86400
-    return "1 day ago" if days == 1 else f"{days} days ago"
+    return ngettext("%(num)d day ago", "%(num)d days ago", days)
 
 
 def _globals() -> dict[str, Any]:
