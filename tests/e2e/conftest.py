@@ -118,6 +118,14 @@ def assert_accessible(page, name: str) -> None:
         for v in violations
     ]
     assert not violations, f"axe on {name}: " + "; ".join(summary)
+    # axe 4 no longer checks plain duplicate ids, but a label's `for` finds only the first one.
+    duplicates = page.evaluate(
+        """() => { const seen = new Set(), twice = new Set();
+        for (const e of document.querySelectorAll('[id]:not([type=hidden])'))
+          (seen.has(e.id) ? twice : seen).add(e.id);
+        return [...twice]; }"""
+    )
+    assert not duplicates, f"{name}: ids used more than once: {duplicates}"
     shot(page, name)
 
 
