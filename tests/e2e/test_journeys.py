@@ -39,9 +39,16 @@ ANSWER = "Uptown, towards Carrollton"
 
 
 def _jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (240, 300)) -> dict:
-    """A small JPEG made here, as Playwright's file-input payload."""
+    """A small head-and-shoulders JPEG drawn here, as Playwright's file-input payload."""
+    from PIL import ImageDraw
+
+    w, h = size
+    image = Image.new("RGB", size, (214, 219, 226))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((w * 0.3, h * 0.18, w * 0.7, h * 0.55), fill=(150, 120, 100))
+    draw.ellipse((w * 0.1, h * 0.6, w * 0.9, h * 1.3), fill=colour)
     out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, "JPEG", quality=80)
+    image.save(out, "JPEG", quality=85)
     return {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": out.getvalue()}
 
 
@@ -197,9 +204,18 @@ def _public_journey(page, site, story, label: str, narrative: str, axe: bool = T
 
 
 def test_2_public_on_a_phone_finds_the_notice_and_sends_a_tip_with_a_photo(
-    phone, demo_site, story
+    phone, desktop, demo_site, story
 ):
     story["code"] = _public_journey(phone, demo_site, story, "public", FIRST_TIP)
+    # The same notice at a desk, and as it prints (the call box stays, the buttons go).
+    desktop.goto(f"{demo_site.base_url}/")
+    assert_accessible(desktop, "public-gallery-desktop")
+    desktop.goto(f"{demo_site.base_url}/notices/{story['slug']}")
+    assert_accessible(desktop, "public-notice-desktop")
+    desktop.emulate_media(media="print")
+    assert desktop.get_by_role("link", name="Send a tip online").is_hidden()
+    assert desktop.locator(".call-box .contact-phone").first.is_visible()
+    shot(desktop, "public-notice-print-desktop")
 
 
 def test_3_public_journey_works_with_javascript_off(phone_no_js, demo_site, story):
@@ -329,7 +345,9 @@ def test_keyboard_alone_sends_a_tip(desktop, demo_site, story):
 
 
 @pytest.mark.parametrize("path", ["/", "notice", "notice/tip", "/receipt"])
-def test_pages_reflow_at_200_percent_zoom_without_sideways_scrolling(browser, demo_site, story, path):
+def test_pages_reflow_at_200_percent_zoom_without_sideways_scrolling(
+    browser, demo_site, story, path
+):
     """WCAG 1.4.10: a 1280-px window at 200% zoom is a 640-px viewport at scale 2."""
     context = browser.new_context(
         viewport={"width": DESKTOP["width"] // 2, "height": DESKTOP["height"] // 2},
