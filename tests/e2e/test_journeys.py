@@ -114,6 +114,13 @@ def test_1_pio_writes_a_notice_with_a_photo_and_a_supervisor_publishes_it(
     pio.get_by_role("link", name="Write a new notice").click()
     pio.get_by_role("heading", name="New notice").wait_for()
     assert_accessible(pio, "pio-new-notice-desktop")
+    # Saving without a name: the error is announced, listed, and tied to the field.
+    pio.get_by_role("button", name="Save").click()
+    assert pio.get_by_role("alert").filter(has_text="Enter the name").count()
+    name_box = pio.locator("#subject_name")
+    assert name_box.get_attribute("aria-invalid") == "true"
+    assert "subject_name-error" in name_box.get_attribute("aria-describedby")
+    assert_accessible(pio, "pio-new-notice-error-desktop")
 
     pio.get_by_label("Name of the person wanted").fill(SUBJECT)
     pio.get_by_label("Last known area", exact=True).fill("Uptown, near St. Charles Avenue")
