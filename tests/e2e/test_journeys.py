@@ -207,6 +207,8 @@ def _public_journey(page, site, story, label: str, narrative: str, axe: bool = T
     check(page, f"{label}-receipt-phone")
     code = page.locator(".receipt-code code").inner_text().strip()
     assert RECEIPT_CODE.fullmatch(code)
+    # On one line, so a person copies it in one piece.
+    assert page.locator(".receipt-code code").bounding_box()["height"] < 40
     return code
 
 
