@@ -337,10 +337,10 @@ def test_keyboard_alone_sends_a_tip(desktop, demo_site, story):
         pytest.fail(f"the tip link is not reachable with Tab (went through {order})")
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/notices/{story['slug']}/tip")
-    # Tab from the top of the form reaches the narrative first, then the other fields in order.
-    page.locator("h1").focus()
+    # From the top of the new page, Tab reaches the narrative before the other fields, and
+    # then the send button; Enter sends.
     seen = []
-    for _ in range(40):
+    for _ in range(60):
         page.keyboard.press("Tab")
         seen.append(page.evaluate("document.activeElement.id || document.activeElement.name"))
         if seen[-1] == "narrative":
@@ -348,6 +348,8 @@ def test_keyboard_alone_sends_a_tip(desktop, demo_site, story):
         if page.evaluate("document.activeElement.type") == "submit":
             break
     assert "narrative" in seen and seen.index("narrative") < seen.index("seen_where")
+    assert "website" not in seen  # the off-screen honeypot is not in the tab order
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Send tip"
     page.keyboard.press("Enter")
     page.get_by_role("heading", name=re.compile("Your tip was received")).wait_for()
     shot(page, "public-keyboard-receipt-desktop")
