@@ -317,6 +317,15 @@ def test_6_detective_reads_the_answer_links_the_duplicate_closes_and_supervisor_
     supervisor.get_by_role("link", name="Audit log").click()
     assert_accessible(supervisor, "supervisor-audit-desktop")
 
+    # Staff pages reflow at 200% zoom too (a 640-px viewport).
+    supervisor.set_viewport_size({"width": DESKTOP["width"] // 2, "height": DESKTOP["height"] // 2})
+    for url in ("/staff/queue?view=all", story["tip_url"], "/staff/audit"):
+        supervisor.goto(url if url.startswith("http") else base + url)
+        overflow = supervisor.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{url} scrolls sideways by {overflow}px at 200% zoom"
+
 
 # --- Keyboard, zoom, and the guard -----------------------------------------------------------
 
