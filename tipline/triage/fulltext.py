@@ -32,6 +32,7 @@ def create(op: Any, columns: Sequence[str]) -> None:
     """Create the full-text index for the current dialect (inside a migration)."""
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
+        # Bandit B608 is waived below: the names are module constants and model columns.
         cols = ", ".join(columns)
         new = ", ".join(f"new.{c}" for c in columns)
         old = ", ".join(f"old.{c}" for c in columns)
@@ -40,22 +41,22 @@ def create(op: Any, columns: Sequence[str]) -> None:
             "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')"
         )
         op.execute(
-            f"CREATE TRIGGER {FTS_TABLE}_ai AFTER INSERT ON tip BEGIN "
+            f"CREATE TRIGGER {FTS_TABLE}_ai AFTER INSERT ON tip BEGIN "  # nosec B608
             f"INSERT INTO {FTS_TABLE}(rowid, {cols}) VALUES (new.id, {new}); END"
         )
         op.execute(
-            f"CREATE TRIGGER {FTS_TABLE}_ad AFTER DELETE ON tip BEGIN "
+            f"CREATE TRIGGER {FTS_TABLE}_ad AFTER DELETE ON tip BEGIN "  # nosec B608
             f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {cols}) "
             f"VALUES ('delete', old.id, {old}); END"
         )
         # Only when searched text changes: claims and status changes leave the index alone.
         op.execute(
-            f"CREATE TRIGGER {FTS_TABLE}_au AFTER UPDATE OF {cols} ON tip BEGIN "
+            f"CREATE TRIGGER {FTS_TABLE}_au AFTER UPDATE OF {cols} ON tip BEGIN "  # nosec B608
             f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {cols}) "
             f"VALUES ('delete', old.id, {old}); "
             f"INSERT INTO {FTS_TABLE}(rowid, {cols}) VALUES (new.id, {new}); END"
         )
-        op.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+        op.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")  # nosec B608
     elif dialect == "postgresql":
         op.execute(f"CREATE INDEX {PG_INDEX} ON tip USING gin ({pg_document(columns)})")
 
