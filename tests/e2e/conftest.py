@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,12 +117,41 @@ def assert_accessible(page, name: str) -> None:
         for v in violations
     ]
     assert not violations, f"axe on {name}: " + "; ".join(summary)
+    # axe 4 no longer checks plain duplicate ids, but a label's `for` finds only the first one.
+    duplicates = page.evaluate(
+        """() => { const seen = new Set(), twice = new Set();
+        for (const e of document.querySelectorAll('[id]:not([type=hidden])'))
+          (seen.has(e.id) ? twice : seen).add(e.id);
+        return [...twice]; }"""
+    )
+    assert not duplicates, f"{name}: ids used more than once: {duplicates}"
     shot(page, name)
 
 
+#: The curated set in docs/screenshots/, shown in the README.
+DOCS_SCREENSHOTS = [
+    "public-gallery-phone",
+    "public-notice-phone",
+    "public-tip-form-error-phone",
+    "public-receipt-phone",
+    "public-receipt-question-phone",
+    "public-notice-print-desktop",
+    "public-notice-desktop",
+    "pio-draft-notice-desktop",
+    "supervisor-notice-in-review-desktop",
+    "detective-tip-closed-desktop",
+    "supervisor-queue-all-desktop",
+]
+
+
 def copy_screenshots_to_docs() -> None:
-    """Used once by hand to refresh docs/screenshots/ from the last run."""
+    """Used by hand to refresh docs/screenshots/ from the last run (256 colours, to stay small):
+    ``.venv/bin/python -c 'from tests.e2e.conftest import copy_screenshots_to_docs as c; c()'``."""
+    from PIL import Image
+
     docs = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
     docs.mkdir(parents=True, exist_ok=True)
-    for png in ARTIFACTS.glob("*.png"):
-        shutil.copy(png, docs / png.name)
+    for name in DOCS_SCREENSHOTS:
+        image = Image.open(ARTIFACTS / f"{name}.png").convert("RGB")
+        image = image.quantize(256, Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        image.save(docs / f"{name}.png", optimize=True)
