@@ -109,6 +109,16 @@ def test_release_needs_a_reason_and_returns_the_tip_to_new(session, detective):
     assert released.details["reason"] == "Going off shift"
 
 
+def test_a_closed_tip_cannot_be_released_back_to_the_queue(session, detective):
+    tip = submit(session)
+    triage.claim_tip(session, detective, tip)
+    triage.change_status(session, detective, tip, S.ACTIONABLE)
+    triage.change_status(session, detective, tip, S.CLOSED)
+    with pytest.raises(triage.TransitionRefused, match="closed"):
+        triage.release_tip(session, detective, tip, "Going off shift")
+    assert tip.claimed_by_id == detective.id and tip.status is S.CLOSED
+
+
 def test_only_the_holder_or_a_supervisor_releases(session, detective, supervisor, make_staff):
     tip = submit(session)
     triage.claim_tip(session, detective, tip)

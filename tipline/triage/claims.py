@@ -112,6 +112,8 @@ def release_tip(session: Session, actor: StaffUser, tip: Tip, reason: str) -> No
         raise TransitionRefused("Say why you are releasing this tip.")
     if tip.claimed_by_id is None:
         raise TransitionRefused("This tip is not claimed.")
+    if not tip.status.is_open:
+        raise TransitionRefused("This tip is closed; reopening it is a supervisor's review.")
     previous = tip.claimed_by_id
     tip.claimed_by_id = None
     tip.claimed_at = None
