@@ -147,6 +147,14 @@ def current_staff() -> StaffUser | None:
     return found.user
 
 
+def signed_in_staff() -> StaffUser:
+    """The signed-in staff member, in a view the role table already guards."""
+    user = current_staff()
+    if user is None:  # unreachable behind ROUTE_ROLES; refuse rather than guess
+        abort(403)
+    return user
+
+
 def enforce() -> Response | None:
     """``before_request`` hook: let the request through, send it to sign-in, or refuse it."""
     endpoint = request.endpoint

@@ -12,15 +12,9 @@ from tipline import db
 from tipline.auth import services as auth
 from tipline.auth.forms import ButtonForm, StaffActiveForm, StaffCreateForm, StaffRoleForm
 from tipline.auth.models import Role, StaffUser
-from tipline.auth.policy import current_staff
+from tipline.auth.policy import signed_in_staff
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
-
-
-def _me() -> StaffUser:
-    user = current_staff()
-    assert user is not None  # the policy checked
-    return user
 
 
 def _target(user_id: int) -> StaffUser:
@@ -50,7 +44,7 @@ def staff_create() -> tuple[str, int]:
                 form.username.data,
                 password,
                 Role(form.role.data),
-                _me(),
+                signed_in_staff(),
                 min_length=current_app.config["MIN_PASSWORD_LENGTH"],
                 unit=(form.unit.data or "").strip() or None,
             )
@@ -74,7 +68,7 @@ def staff_edit(user_id: int) -> str:
         role_form=role_form,
         active_form=StaffActiveForm(data={"active": user.active}),
         button=ButtonForm(),
-        me=_me(),
+        me=signed_in_staff(),
     )
 
 
@@ -85,7 +79,7 @@ def staff_role(user_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        auth.set_role(db.session(), user, Role(form.role.data), form.unit.data, _me())
+        auth.set_role(db.session(), user, Role(form.role.data), form.unit.data, signed_in_staff())
     except ValueError as error:
         db.session().rollback()
         flash(str(error), "error")
@@ -102,7 +96,7 @@ def staff_active(user_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     try:
-        auth.set_active(db.session(), user, bool(form.active.data), _me())
+        auth.set_active(db.session(), user, bool(form.active.data), signed_in_staff())
     except ValueError as error:
         db.session().rollback()
         flash(str(error), "error")
@@ -118,7 +112,7 @@ def staff_reset_totp(user_id: int) -> Response:
     user = _target(user_id)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    auth.reset_second_factor(db.session(), user, _me())
+    auth.reset_second_factor(db.session(), user, signed_in_staff())
     db.session().commit()
     flash(
         f"{user.username}'s authenticator is removed. They set up a new one at their next "

@@ -31,12 +31,6 @@ from tipline.web.public import submission_options
 bp = Blueprint("calltaker", __name__, url_prefix="/staff/calls")
 
 
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.get("/")
 def calls_log() -> str:
     user = current_staff()

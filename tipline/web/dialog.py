@@ -27,12 +27,6 @@ bp = Blueprint("dialog", __name__, url_prefix="/staff/tips")
 PHOTO_CSP = "default-src 'none'; img-src 'self'; sandbox"
 
 
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _tip(ref: str) -> Tip:
     user = current_staff()
     assert user is not None  # the policy guarantees a signed-in tip reader here

@@ -13,8 +13,7 @@ from werkzeug.wrappers import Response
 from tipline import db
 from tipline.audit import services as audit
 from tipline.auth.forms import ButtonForm
-from tipline.auth.models import StaffUser
-from tipline.auth.policy import current_staff
+from tipline.auth.policy import signed_in_staff
 from tipline.triage import closures, escalation, figures
 from tipline.triage.access import NotAllowed
 from tipline.triage.forms import ReasonForm
@@ -22,21 +21,11 @@ from tipline.triage.forms import ReasonForm
 bp = Blueprint("oversight", __name__, url_prefix="/staff")
 
 
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _me() -> StaffUser:
-    user = current_staff()
-    assert user is not None  # the policy guarantees a signed-in supervisor here
-    return user
-
-
 @bp.get("/audit")
 def audit_log() -> str:
-    return render_template("staff/audit.html", overview=audit.overview(db.session(), _me()))
+    return render_template(
+        "staff/audit.html", overview=audit.overview(db.session(), signed_in_staff())
+    )
 
 
 def _reason_form(kind: str, review_id: int) -> ReasonForm:
@@ -47,7 +36,7 @@ def _reason_form(kind: str, review_id: int) -> ReasonForm:
 @bp.get("/oversight")
 def oversight() -> str:
     session = db.session()
-    me = _me()
+    me = signed_in_staff()
     now = db.utcnow()
     reviews = closures.pending_reviews(session, me)
     return render_template(
@@ -85,7 +74,7 @@ def _act(form: FlaskForm, action: Callable[[], str]) -> Response:
 @bp.post("/oversight/escalations/<int:escalation_id>/acknowledge")
 def acknowledge(escalation_id: int) -> Response:
     def run() -> str:
-        escalation.acknowledge(db.session(), _me(), escalation_id, db.utcnow())
+        escalation.acknowledge(db.session(), signed_in_staff(), escalation_id, db.utcnow())
         return "Escalation acknowledged."
 
     return _act(ButtonForm(), run)
@@ -94,7 +83,7 @@ def acknowledge(escalation_id: int) -> Response:
 @bp.post("/oversight/reviews/<int:review_id>/confirm")
 def confirm(review_id: int) -> Response:
     def run() -> str:
-        tip = closures.confirm_no_action(db.session(), _me(), review_id)
+        tip = closures.confirm_no_action(db.session(), signed_in_staff(), review_id)
         return f"Tip {tip.public_ref[:12]} closed as “No action”."
 
     return _act(ButtonForm(), run)
@@ -105,7 +94,7 @@ def reject(review_id: int) -> Response:
     form = _reason_form("reject", review_id)
 
     def run() -> str:
-        closures.reject_no_action(db.session(), _me(), review_id, form.reason.data)
+        closures.reject_no_action(db.session(), signed_in_staff(), review_id, form.reason.data)
         return "The tip stays open."
 
     return _act(form, run)
@@ -114,7 +103,7 @@ def reject(review_id: int) -> Response:
 @bp.post("/oversight/reviews/<int:review_id>/reviewed")
 def reviewed(review_id: int) -> Response:
     def run() -> str:
-        closures.mark_reviewed(db.session(), _me(), review_id)
+        closures.mark_reviewed(db.session(), signed_in_staff(), review_id)
         return "Closure marked as reviewed."
 
     return _act(ButtonForm(), run)
@@ -131,7 +120,7 @@ def reopen(review_id: int) -> Response:
             raise ValueError("There is no such review.")
         closures.reopen_tip(
             session,
-            _me(),
+            signed_in_staff(),
             review.tip,
             form.reason.data,
             due_minutes=current_app.config["TRIAGE_DUE_MINUTES"],

@@ -18,8 +18,7 @@ from werkzeug.wrappers import Response
 from tipline import audit, db
 from tipline.audit.models import AuditEvent
 from tipline.auth.forms import ButtonForm
-from tipline.auth.models import StaffUser
-from tipline.auth.policy import current_staff
+from tipline.auth.policy import signed_in_staff
 from tipline.media import ImageRejected
 from tipline.notices import photos, workflow
 from tipline.notices import services as notices
@@ -30,18 +29,6 @@ from tipline.web.responses import image_response
 bp = Blueprint("pio", __name__, url_prefix="/staff/notices")
 
 Page = Response | str | tuple[str, int]
-
-
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _me() -> StaffUser:
-    user = current_staff()
-    assert user is not None  # the policy guarantees a signed-in user here
-    return user
 
 
 def _notice(notice_id: int) -> Notice:
@@ -91,7 +78,7 @@ def new() -> Page:
     error = None
     if form.validate_on_submit():
         try:
-            notice = notices.create_notice(session, form.to_draft(), _me())
+            notice = notices.create_notice(session, form.to_draft(), signed_in_staff())
         except notices.NoticeRefused as refused:
             error = str(refused)
         else:
@@ -117,7 +104,7 @@ def edit(notice_id: int) -> Page:
     error = None
     if form.validate_on_submit():
         try:
-            changed = notices.update_notice(session, notice, form.to_draft(), _me())
+            changed = notices.update_notice(session, notice, form.to_draft(), signed_in_staff())
         except notices.NoticeRefused as refused:
             error = str(refused)
         else:
@@ -141,7 +128,7 @@ def _transition(notice_id: int, action: str) -> Response:
         abort(400)
     step = getattr(workflow, action)
     try:
-        step(session, notice, _me())
+        step(session, notice, signed_in_staff())
     except notices.NoticeRefused as refused:
         session.rollback()
         flash(str(refused), "error")
@@ -181,7 +168,7 @@ def return_(notice_id: int) -> Page:
     if not form.validate_on_submit():
         return _render_notice(notice, 400, return_form=form)
     try:
-        workflow.return_to_draft(session, notice, _me(), form.reason.data or "")
+        workflow.return_to_draft(session, notice, signed_in_staff(), form.reason.data or "")
     except notices.NoticeRefused as refused:
         session.rollback()
         flash(str(refused), "error")
@@ -200,7 +187,11 @@ def resolve(notice_id: int) -> Page:
         return _render_notice(notice, 400, resolve_form=form)
     try:
         workflow.resolve_notice(
-            session, notice, _me(), Resolution(form.resolution.data), form.resolved_on.data
+            session,
+            notice,
+            signed_in_staff(),
+            Resolution(form.resolution.data),
+            form.resolved_on.data,
         )
     except notices.NoticeRefused as refused:
         session.rollback()
@@ -223,7 +214,7 @@ def add_photo(notice_id: int) -> Page:
                 notice,
                 form.photo.data.read(),
                 form.alt_text.data or "",
-                _me(),
+                signed_in_staff(),
                 caption=form.caption.data or "",
                 max_bytes=current_app.config["NOTICE_PHOTO_MAX_BYTES"],
                 max_pixels=current_app.config["NOTICE_PHOTO_MAX_PIXELS"],
@@ -245,7 +236,7 @@ def remove_photo(notice_id: int, photo_id: int) -> Response:
     if not ButtonForm().validate_on_submit():
         abort(400)
     try:
-        photos.remove_photo(session, notice, photo_id, _me())
+        photos.remove_photo(session, notice, photo_id, signed_in_staff())
     except notices.NoticeRefused as refused:
         session.rollback()
         flash(str(refused), "error")

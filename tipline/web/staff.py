@@ -11,8 +11,7 @@ from wtforms import SelectChoice
 
 from tipline import db
 from tipline.auth.forms import ButtonForm
-from tipline.auth.models import StaffUser
-from tipline.auth.policy import current_staff
+from tipline.auth.policy import current_staff, signed_in_staff
 from tipline.db import utcnow
 from tipline.tips.models import TipStatus
 from tipline.triage import queue as queue_views
@@ -25,12 +24,6 @@ from tipline.web import tip_page
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.get("/")
 def home() -> Response | str:
     user = current_staff()
@@ -38,12 +31,6 @@ def home() -> Response | str:
     if user.role in triage.TIP_READERS:
         return redirect(url_for("staff.queue"), code=303)
     return render_template("staff/home.html", agency=current_app.config["AGENCY_NAME"])
-
-
-def _me() -> StaffUser:
-    user = current_staff()
-    assert user is not None  # the policy guarantees a signed-in user here
-    return user
 
 
 def _queue_filters(form: QueueForm) -> QueueFilters:
@@ -60,7 +47,7 @@ def _queue_filters(form: QueueForm) -> QueueFilters:
 @bp.get("/queue")
 def queue() -> tuple[str, int]:
     """A queue view, or search results when there is search text; filters apply to both."""
-    user = _me()
+    user = signed_in_staff()
     session = db.session()
     form = QueueForm(request.args)
     notices = queue_views.notices_for_filter(session)
@@ -95,7 +82,7 @@ def queue() -> tuple[str, int]:
 @bp.post("/queue/next")
 def next_tip() -> Response:
     """Claim the most urgent unclaimed tip and open it."""
-    user = _me()
+    user = signed_in_staff()
     session = db.session()
     if not ButtonForm().validate_on_submit():
         abort(400)
@@ -113,7 +100,7 @@ def next_tip() -> Response:
 
 @bp.get("/tips/<ref>")
 def tip(ref: str) -> str:
-    user = _me()
+    user = signed_in_staff()
     session = db.session()
     found = triage.view_tip(session, user, ref)
     if found is None:

@@ -22,8 +22,7 @@ from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.auth.forms import ButtonForm
-from tipline.auth.models import StaffUser
-from tipline.auth.policy import current_staff
+from tipline.auth.policy import signed_in_staff
 from tipline.notices.models import Notice
 from tipline.tips.models import Tip, TipPriority, TipStatus
 from tipline.triage import export, follows
@@ -46,20 +45,8 @@ from tipline.triage.models import LinkKind, ReviewKind
 bp = Blueprint("triage", __name__, url_prefix="/staff")
 
 
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _me() -> StaffUser:
-    user = current_staff()
-    assert user is not None  # the policy guarantees a signed-in user here
-    return user
-
-
 def _tip_or_404(ref: str) -> Tip:
-    tip = triage.find_tip(db.session(), _me(), ref)
+    tip = triage.find_tip(db.session(), signed_in_staff(), ref)
     if tip is None:
         abort(404)
     return tip
@@ -88,7 +75,7 @@ def _act(ref: str, form: FlaskForm, action: Callable[[Tip], str | None]) -> Resp
 @bp.post("/tips/<ref>/claim")
 def claim(ref: str) -> Response:
     def run(tip: Tip) -> str:
-        triage.claim_tip(db.session(), _me(), tip)
+        triage.claim_tip(db.session(), signed_in_staff(), tip)
         return "This tip is now yours."
 
     return _act(ref, ButtonForm(), run)
@@ -99,7 +86,7 @@ def release(ref: str) -> Response:
     form = ReasonForm(prefix="release")  # the tip page has two reason fields
 
     def run(tip: Tip) -> str:
-        triage.release_tip(db.session(), _me(), tip, form.reason.data)
+        triage.release_tip(db.session(), signed_in_staff(), tip, form.reason.data)
         return "The tip is back in the queue."
 
     return _act(ref, form, run)
@@ -113,7 +100,7 @@ def reassign(ref: str) -> Response:
         target = triage.staff_by_id(db.session(), int(form.to.data or 0))
         if target is None:
             raise ValueError("Choose who to give the tip to.")
-        triage.reassign_tip(db.session(), _me(), tip, target, form.reason.data)
+        triage.reassign_tip(db.session(), signed_in_staff(), tip, target, form.reason.data)
         return f"The tip is now with {target.username}."
 
     return _act(ref, form, run)
@@ -127,13 +114,13 @@ def status(ref: str) -> Response:
         session = db.session()
         original = None
         if form.duplicate_of.data:
-            original = triage.find_tip(session, _me(), form.duplicate_of.data.strip())
+            original = triage.find_tip(session, signed_in_staff(), form.duplicate_of.data.strip())
             if original is None:
                 raise ValueError("There is no tip with that reference.")
         new_status = TipStatus(form.status.data)
         review = triage.change_status(
             session,
-            _me(),
+            signed_in_staff(),
             tip,
             new_status,
             form.reason.data or "",
@@ -154,7 +141,7 @@ def priority(ref: str) -> Response:
     def run(tip: Tip) -> str:
         chosen = TipPriority(form.priority.data)
         due = current_app.config["TRIAGE_DUE_MINUTES"]
-        triage.set_priority(db.session(), _me(), tip, chosen, due)
+        triage.set_priority(db.session(), signed_in_staff(), tip, chosen, due)
         return f"Priority set to {chosen.label}."
 
     return _act(ref, form, run)
@@ -165,7 +152,7 @@ def add_note(ref: str) -> Response:
     form = NoteForm()
 
     def run(tip: Tip) -> str:
-        triage.add_note(db.session(), _me(), tip, form.body.data)
+        triage.add_note(db.session(), signed_in_staff(), tip, form.body.data)
         return "Note added."
 
     return _act(ref, form, run)
@@ -176,7 +163,7 @@ def add_tag(ref: str) -> Response:
     form = TagForm()
 
     def run(tip: Tip) -> str:
-        tag = triage.add_tag(db.session(), _me(), tip, form.tag.data)
+        tag = triage.add_tag(db.session(), signed_in_staff(), tip, form.tag.data)
         return f"Tagged “{tag}”."
 
     return _act(ref, form, run)
@@ -185,7 +172,7 @@ def add_tag(ref: str) -> Response:
 @bp.post("/tips/<ref>/tags/<tag>/remove")
 def remove_tag(ref: str, tag: str) -> Response:
     def run(tip: Tip) -> str:
-        triage.remove_tag(db.session(), _me(), tip, tag)
+        triage.remove_tag(db.session(), signed_in_staff(), tip, tag)
         return f"Tag “{tag}” removed."
 
     return _act(ref, ButtonForm(), run)
@@ -196,10 +183,10 @@ def link(ref: str) -> Response:
     form = LinkForm()
 
     def run(tip: Tip) -> str:
-        other = triage.find_tip(db.session(), _me(), form.other.data.strip())
+        other = triage.find_tip(db.session(), signed_in_staff(), form.other.data.strip())
         if other is None:
             raise ValueError("There is no tip with that reference.")
-        triage.link_tips(db.session(), _me(), tip, other, LinkKind(form.kind.data))
+        triage.link_tips(db.session(), signed_in_staff(), tip, other, LinkKind(form.kind.data))
         return "Tips linked."
 
     return _act(ref, form, run)
@@ -208,7 +195,7 @@ def link(ref: str) -> Response:
 def _export(ref: str, fmt: str) -> Response:
     session = db.session()
     tip = _tip_or_404(ref)
-    made = export.export_tip(session, _me(), tip, fmt)
+    made = export.export_tip(session, signed_in_staff(), tip, fmt)
     session.commit()  # the export is audited; nothing is sent unless the audit row is saved
     response = make_response(made.data)
     response.headers["Content-Type"] = made.mimetype
@@ -238,8 +225,8 @@ def _notice_or_404(slug: str) -> Notice:
 def notice(slug: str) -> str:
     session = db.session()
     found = _notice_or_404(slug)
-    board = queue_views.notice_board(session, _me(), found)
-    follow = follows.follow_of(session, _me(), found)
+    board = queue_views.notice_board(session, signed_in_staff(), found)
+    follow = follows.follow_of(session, signed_in_staff(), found)
     form = FollowForm(formdata=None, email=follow.email if follow else "")
     return render_template(
         "staff/notice.html", board=board, follow=follow, follow_form=form, statuses=list(TipStatus)
@@ -253,7 +240,7 @@ def follow(slug: str) -> Response:
     form = FollowForm()
     if form.validate_on_submit():
         try:
-            follows.follow_notice(session, _me(), found, form.email.data)
+            follows.follow_notice(session, signed_in_staff(), found, form.email.data)
         except ValueError as error:
             session.rollback()
             flash(str(error), "error")
@@ -270,7 +257,7 @@ def unfollow(slug: str) -> Response:
     session = db.session()
     found = _notice_or_404(slug)
     if ButtonForm().validate_on_submit():
-        follows.unfollow_notice(session, _me(), found)
+        follows.unfollow_notice(session, signed_in_staff(), found)
         session.commit()
         flash("You no longer follow this notice.", "info")
     return redirect(url_for("triage.notice", slug=slug), code=303)
