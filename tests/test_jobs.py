@@ -49,6 +49,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def worker_env(database_url: str, instance: Path, smtp_port: int, **extra: str) -> dict:
+    """The environment a `tipline worker` process gets in these tests (``extra``: more
+    TIPLINE_* variables)."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")},
+        "TIPLINE_SECRET_KEY": SECRET,
+        "TIPLINE_DATA_KEY": DATA_KEY,
+        "TIPLINE_DATABASE_URL": database_url,
+        "TIPLINE_INSTANCE_PATH": str(instance),
+        "TIPLINE_SMTP_HOST": "127.0.0.1",
+        "TIPLINE_SMTP_PORT": str(smtp_port),
+        "TIPLINE_MAIL_FROM": "tipline@example.org",
+        "TIPLINE_STAFF_BASE_URL": "https://tips.example.org",
+        **extra,
+    }
+
+
+def run_worker_until(inbox: Inbox, count: int, env: dict, seconds: float = 30) -> tuple[list, str]:
+    """Run a real `tipline worker` until ``count`` e-mails arrived (or time ran out); returns
+    the messages and what the worker printed."""
+    worker = subprocess.Popen(
+        [TIPLINE, "worker", "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        messages = inbox.wait_for(count, seconds)
+    finally:
+        worker.terminate()
+        try:
+            output, _ = worker.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            output, _ = worker.communicate()
+    return messages, output
+
+
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
     inbox, port = Inbox(), free_port()
@@ -129,33 +168,7 @@ def test_a_real_worker_process_delivers_the_follower_email(
         tip = follow_and_send_a_tip(app, session, make_staff, published_notice)
     assert inbox.messages == []  # nothing was sent inside the request
     assert len(jobs_for(app).huey) == 1  # one task waiting in the queue
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")},
-        "TIPLINE_SECRET_KEY": SECRET,
-        "TIPLINE_DATA_KEY": DATA_KEY,
-        "TIPLINE_DATABASE_URL": database_url,
-        "TIPLINE_INSTANCE_PATH": str(instance),
-        "TIPLINE_SMTP_HOST": "127.0.0.1",
-        "TIPLINE_SMTP_PORT": str(port),
-        "TIPLINE_MAIL_FROM": "tipline@example.org",
-        "TIPLINE_STAFF_BASE_URL": "https://tips.example.org",
-    }
-    worker = subprocess.Popen(
-        [TIPLINE, "worker", "--workers", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        messages = inbox.wait_for(1, 30)
-    finally:
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
+    messages, output = run_worker_until(inbox, 1, worker_env(database_url, instance, port))
     assert len(messages) == 1, output
     assert_link_only(messages[0], tip)
     app.extensions["tipline.engine"].dispose()

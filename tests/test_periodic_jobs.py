@@ -2,8 +2,6 @@
 through the queue to a real SMTP server (aiosmtpd), once through a real `tipline worker`."""
 
 import json
-import os
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,8 +17,7 @@ from tipline.jobs import jobs_for
 from tipline.tips.models import Tip, TipPriority, TipStatus
 from tipline.triage.models import Escalation
 
-from .conftest import DATA_KEY, SECRET
-from .test_jobs import TIPLINE, mail_config, smtp  # noqa: F401 - the smtp fixture
+from .test_jobs import mail_config, run_worker_until, smtp, worker_env  # noqa: F401 - smtp is a fixture
 from .triage_data import insert_tips
 
 SUPERVISORS = ["duty-sgt@example.org", "lt@example.org"]
@@ -143,34 +140,10 @@ def test_a_real_worker_sends_the_escalation_mail(database_url, tmp_path, smtp): 
     overdue_tip(app)
     assert len(jobs_for(app).escalation_sweep.call_local()) == 1
     assert inbox.messages == [] and len(jobs_for(app).huey) == 1
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")},
-        "TIPLINE_SECRET_KEY": SECRET,
-        "TIPLINE_DATA_KEY": DATA_KEY,
-        "TIPLINE_DATABASE_URL": database_url,
-        "TIPLINE_INSTANCE_PATH": str(instance),
-        "TIPLINE_SMTP_HOST": "127.0.0.1",
-        "TIPLINE_SMTP_PORT": str(port),
-        "TIPLINE_MAIL_FROM": "tipline@example.org",
-        "TIPLINE_STAFF_BASE_URL": "https://tips.example.org",
-        "TIPLINE_SUPERVISOR_EMAILS": json.dumps(SUPERVISORS[:1]),
-    }
-    worker = subprocess.Popen(
-        [TIPLINE, "worker", "--workers", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    env = worker_env(
+        database_url, instance, port, TIPLINE_SUPERVISOR_EMAILS=json.dumps(SUPERVISORS[:1])
     )
-    try:
-        messages = inbox.wait_for(1, 30)
-    finally:
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
+    messages, output = run_worker_until(inbox, 1, env)
     assert len(messages) == 1, output
     assert messages[0]["To"] == SUPERVISORS[0]
     app.extensions["tipline.engine"].dispose()
