@@ -135,17 +135,6 @@ def cursor_after(notice: Notice) -> Cursor:
     return Cursor(notice.published_at, notice.id)
 
 
-def agency_contact_lines(session: Session) -> list[ContactLine]:
-    """The agency's default lines, used by notices that have none of their own."""
-    return list(
-        session.scalars(
-            select(ContactLine)
-            .where(ContactLine.notice_id.is_(None))
-            .order_by(ContactLine.position)
-        )
-    )
-
-
 def contact_lines_of(notice: Notice, defaults: list[ContactLine]) -> list[ContactLine]:
     return list(notice.contact_lines) if notice.contact_lines else defaults
 

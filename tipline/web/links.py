@@ -12,6 +12,7 @@ from flask import current_app, request, url_for
 from sqlalchemy.orm import Session
 
 from tipline.notices import feeds
+from tipline.notices import services as notices
 from tipline.notices.models import ContactLine, Notice, NoticeStatus
 
 
@@ -50,7 +51,7 @@ def documents(session: Session, found: list[Notice]) -> list[dict[str, Any]]:
     """``notice_document()`` for each notice, with agency lines where a notice has none."""
     defaults: list[ContactLine] = []
     if any(not n.contact_lines for n in found):
-        defaults = feeds.agency_contact_lines(session)
+        defaults = notices.default_contact_lines(session)
     return [
         feeds.notice_document(n, feeds.contact_lines_of(n, defaults), notice_links(n))
         for n in found
