@@ -46,6 +46,13 @@ def test_draft_and_unknown_notices_are_not_found(client, session):
     assert client.get("/notices/nobody").status_code == 404
 
 
+def test_a_slug_no_notice_could_have_is_not_found_on_either_database(client):
+    # A NUL byte made PostgreSQL raise (a 500) before slugs were checked first.
+    for slug in ["%00", "a%00b", "UPPER", "x" * 121]:
+        assert client.get(f"/notices/{slug}").status_code == 404, slug
+        assert client.get(f"/notices/{slug}/tip").status_code == 404, slug
+
+
 def test_reading_notices_sets_no_cookie(client, published_notice):
     for url in ["/", f"/notices/{published_notice.slug}"]:
         response = client.get(url)

@@ -16,7 +16,15 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus, Severity
+from tipline.notices.models import (
+    SLUG_PATTERN,
+    Charge,
+    ContactLine,
+    Notice,
+    NoticeStatus,
+    Severity,
+    is_slug,
+)
 
 #: Statuses the public may see. Anything else (draft, in review, archived…) is not public.
 PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
@@ -78,12 +86,9 @@ def _with_children(stmt: Any) -> Any:
     return stmt.options(selectinload(Notice.charges), selectinload(Notice.contact_lines))
 
 
-SLUG_PATTERN = r"^[a-z0-9-]{1,120}$"
-
-
 def public_notice(session: Session, slug: str) -> Notice | None:
     """A notice the public may see, or None (drafts and unknown slugs alike)."""
-    if not re.fullmatch(SLUG_PATTERN, slug):
+    if not is_slug(slug):
         return None  # and PostgreSQL never sees a NUL byte from the address bar
     return session.scalar(_with_children(select(Notice).where(Notice.slug == slug, _public())))
 

@@ -21,6 +21,15 @@ def _enum(e: type[enum.Enum]) -> Enum:
     return Enum(e, native_enum=False, length=20, values_callable=_values)
 
 
+#: What a slug can be (``slugify`` makes nothing else). Anything else from an address bar,
+#: a NUL byte say, is answered as unknown before it reaches the database.
+SLUG_PATTERN = r"^[a-z0-9-]{1,120}$"
+
+
+def is_slug(text: str) -> bool:
+    return re.fullmatch(SLUG_PATTERN, text) is not None
+
+
 class NoticeStatus(enum.StrEnum):
     DRAFT = "draft"
     IN_REVIEW = "in_review"

@@ -26,6 +26,7 @@ from tipline.notices.models import (
     NoticeStatus,
     NoticeVersion,
     Severity,
+    is_slug,
 )
 
 #: Roles that write notices, and roles that may approve, return, resolve and archive them.
@@ -312,6 +313,8 @@ def published_notices(session: Session) -> list[Notice]:
 
 def public_notice(session: Session, slug: str) -> Notice | None:
     """A notice the public may see (published or resolved), or None."""
+    if not is_slug(slug):
+        return None
     return session.scalar(
         select(Notice)
         .where(Notice.slug == slug, Notice.status.in_(PUBLIC_STATUSES))

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, bindparam, event, func, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from tipline.db import utcnow
-from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus
+from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus, is_slug
 
 #: Notices whose page the public may open.
 PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
@@ -50,6 +50,8 @@ class ContentVersion:
 
 def notice_version(connection: Connection | Session, slug: str) -> ContentVersion | None:
     """The version of a public notice's page, or None when the public may not see it."""
+    if not is_slug(slug):
+        return None
     row = connection.execute(_NOTICE_STAMP, {"slug": slug}).first()
     if row is None:
         return None
