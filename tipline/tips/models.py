@@ -73,20 +73,35 @@ def _values(e: type[enum.Enum]) -> list[str]:
 OPEN_STATUSES = tuple(s for s in TipStatus if s.is_open)
 
 
+#: Columns of the triage indexes that carry a trailing column (see ``Tip.__table_args__``).
+TRIAGE_STATUS_COLUMNS = ("status", "priority_rank", "due_at", "id", "claimed_by_id")
+TRIAGE_CLAIMED_COLUMNS = ("claimed_by_id", "priority_rank", "due_at", "id", "status")
+TRIAGE_NOTICE_STATUS_COLUMNS = (
+    "notice_id",
+    "status",
+    "priority_rank",
+    "due_at",
+    "id",
+    "claimed_by_id",
+)
+
+
 @undeletable  # no route, command or service deletes a tip; retention empties it
 class Tip(Base):
     __tablename__ = "tip"
     __table_args__ = (
         Index("ix_tip_queue", "status", "there_now", "received_at"),
-        # Triage (issue 5): one index per queue view's keyset order.
+        # Triage (issue 5): one index per queue view's keyset order. A trailing column after
+        # the order (claimed_by_id, status) does not change the order; it lets the views'
+        # other condition and their capped counts be answered from the index alone, without
+        # reading a table row per tip (revision 0603: "mine" counted 1,001 open tips in 27 ms
+        # on PostgreSQL at 1M tips by scanning the table; 0.2 ms from the index).
         Index("ix_tip_triage_order", "priority_rank", "due_at", "id"),
-        Index("ix_tip_triage_status", "status", "priority_rank", "due_at", "id"),
-        Index("ix_tip_triage_claimed", "claimed_by_id", "priority_rank", "due_at", "id"),
+        Index("ix_tip_triage_status", *TRIAGE_STATUS_COLUMNS),
+        Index("ix_tip_triage_claimed", *TRIAGE_CLAIMED_COLUMNS),
         Index("ix_tip_triage_notice", "notice_id", "priority_rank", "due_at", "id"),
         # A view by status under a notice filter (e.g. "new" for one notice), and its count.
-        Index(
-            "ix_tip_triage_notice_status", "notice_id", "status", "priority_rank", "due_at", "id"
-        ),
+        Index("ix_tip_triage_notice_status", *TRIAGE_NOTICE_STATUS_COLUMNS),
         Index("ix_tip_triage_due", "due_at", "id"),
         # Retention (issue 6): closed tips not yet purged, oldest first.
         Index("ix_tip_retention", "purged_at", "closed_at"),

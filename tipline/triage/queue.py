@@ -146,7 +146,8 @@ def _after(sort: Sort, values: tuple[Any, ...]) -> ColumnElement[bool]:
     return tuple_(*cols) > tuple_(*bound)
 
 
-def _capped_count(condition: ColumnElement[bool]) -> Select[Any]:
+def capped_count(condition: ColumnElement[bool]) -> Select[Any]:
+    """How many tips meet ``condition``, counting no further than COUNT_CAP + 1."""
     inner = select(Tip.id).where(condition).limit(COUNT_CAP + 1).subquery()
     return select(func.count()).select_from(inner).scalar_subquery()
 
@@ -166,7 +167,7 @@ def queue_page(
     now = utcnow()
     common = filters.conditions()
     counts_row = session.execute(
-        select(*(_capped_count(and_(view_condition(v, viewer, now), *common)) for v in View))
+        select(*(capped_count(and_(view_condition(v, viewer, now), *common)) for v in View))
     ).one()
     counts = dict(zip(View, counts_row, strict=True))
 
