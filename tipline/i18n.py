@@ -10,16 +10,19 @@ page cache keys on it).
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, format_date, gettext
+from babel import support
+from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import Babel, Domain, format_date, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
+from wtforms.i18n import messages_path
 
 DEFAULT_LOCALE = "en"
 #: code -> the language's own name, as the switcher shows it.
@@ -31,6 +34,7 @@ _PUBLIC_BLUEPRINTS = ("public", "receipt")
 _LANGUAGE_FREE = {"public.notice_photo", "public.robots", "public.healthz", "static"}
 
 babel = Babel()
+_DOMAIN = "tipline.babel_domain"
 
 #: Interface words that reach public templates from the models (labels, statuses). Marked here
 #: so ``pybabel extract`` finds them; templates translate them with the ``t`` filter.
@@ -147,9 +151,28 @@ def _template_globals() -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _wtforms_catalog(locale: str) -> support.Translations | support.NullTranslations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+def _use_parsed_catalogs() -> None:
+    """Give the request catalogs parsed once per process, not once per request.
+
+    Flask-Babel 4 makes a new Domain, with an empty cache, for every request
+    (``Babel.domain_instance`` is a property), and Flask-WTF loads WTForms' own messages into
+    ``request.wtforms_translations`` when it finds none there: each request would read and parse
+    two .mo files. One Domain per app, and WTForms' catalog per language, are kept instead.
+    """
+    current_app.extensions[_DOMAIN].as_default()
+    request.wtforms_translations = _wtforms_catalog(str(get_locale()))
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     babel.init_app(app, locale_selector=current_locale)
+    app.extensions[_DOMAIN] = Domain()
+    app.before_request(_use_parsed_catalogs)
     app.url_defaults(_carry_lang)
     app.after_request(_vary)
     app.context_processor(_template_globals)

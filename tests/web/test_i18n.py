@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gettext
 import html
 import re
 from pathlib import Path
@@ -13,7 +14,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
-from tipline import ROOT
+from tipline import ROOT, i18n
 from tipline.tips.models import Tip
 
 from ..conftest import csrf_token
@@ -184,6 +185,28 @@ def test_validation_errors_come_out_in_the_chosen_language(client):
     assert "Use menos de 200 caracteres." in page
     long = {**data, "seen_when": "", "narrative": "x" * 20001}
     assert "Use menos de 20.000 caracteres." in text_of(client.post("/tip?lang=es", data=long))
+
+
+def test_catalogs_are_parsed_once_per_language_not_once_per_request(client, monkeypatch):
+    """Flask-Babel 4 and Flask-WTF would each read and parse a .mo file on every request."""
+    parsed = []
+    real_parse = gettext.GNUTranslations._parse
+
+    def counting_parse(self, fp):
+        parsed.append(getattr(fp, "name", "?"))
+        return real_parse(self, fp)
+
+    monkeypatch.setattr(gettext.GNUTranslations, "_parse", counting_parse)
+    for lang, phrase in (("es", "¿Qué vio?"), ("vi", "Quý vị đã thấy gì?")):
+        assert phrase in text_of(client.get(f"/tip?lang={lang}"))
+    first = len(parsed)
+    for lang, phrase in (("es", "¿Qué vio?"), ("vi", "Quý vị đã thấy gì?")) * 3:
+        assert phrase in text_of(client.get(f"/tip?lang={lang}"))
+    assert len(parsed) == first, parsed[first:]
+    # WTForms' own messages still come in the request's language.
+    assert i18n._wtforms_catalog("es").gettext("Not a valid integer value.") != (
+        "Not a valid integer value."
+    )
 
 
 def test_a_refused_photo_is_explained_in_the_chosen_language(client, session):

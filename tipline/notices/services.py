@@ -326,6 +326,16 @@ def public_notice(session: Session, slug: str) -> Notice | None:
     )
 
 
+def notice_taking_tips(session: Session, slug: str) -> Notice | None:
+    """A published notice, for its tip form: the notice row alone (the form shows its name and
+    contact lines, which load on first use), or None."""
+    if not is_slug(slug):
+        return None
+    return session.scalar(
+        select(Notice).where(Notice.slug == slug, Notice.status == NoticeStatus.PUBLISHED)
+    )
+
+
 def default_contact_lines(session: Session) -> list[ContactLine]:
     """The agency's default contact lines, in order."""
     return list(

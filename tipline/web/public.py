@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from tipline import db
 from tipline.notices import photos, versions
 from tipline.notices import services as notices
-from tipline.notices.models import Notice, NoticeStatus
+from tipline.notices.models import Notice
 from tipline.tips import services as tips
 from tipline.tips.attachments import PhotoLimits, PhotoRejected
 from tipline.tips.forms import TipForm, new_form_token, uploaded
@@ -88,8 +88,8 @@ def notice_photo(slug: str, photo_id: int, variant: str) -> Response:
 @bp.route("/notices/<slug>/tip", methods=["GET", "POST"])
 @db.read_only_on_get
 def notice_tip(slug: str) -> Response:
-    found = notices.public_notice(db.session(), slug)
-    if found is None or found.status is not NoticeStatus.PUBLISHED:
+    found = notices.notice_taking_tips(db.session(), slug)
+    if found is None:
         abort(404)
     return _tip_form(found)
 
