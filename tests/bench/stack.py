@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, make_url, text
 
@@ -25,7 +26,9 @@ from ..servers import free_port, start_gunicorn, stop
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TOKEN_RE = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
-COOKIE_RE = re.compile(r"session=([^;]+)")
+FORM_TOKEN_RE = re.compile(rb'name="form_token" type="hidden" value="([^"]+)"')
+#: The session cookie's name=value (its name is the configured SESSION_COOKIE_NAME).
+COOKIE_RE = re.compile(r"^([^=;\s]+=[^;]+)")
 NOTICE_PATH = f"/notices/{DEMO_SLUG}"
 BENCH_TIP_LIMIT = "1000000 per minute"
 
@@ -141,19 +144,23 @@ class TipClient:
         """GET the form, POST the tip; the receipt code shown, or None if none came back."""
         status, headers, page = self._request("GET", path)
         token = TOKEN_RE.search(page)
+        form_token = FORM_TOKEN_RE.search(page)
         cookie = COOKIE_RE.search(headers.get("Set-Cookie", ""))
-        if status != 200 or not token or not cookie:
+        if status != 200 or not token or not form_token or not cookie:
             return None
-        from urllib.parse import urlencode
-
-        form = urlencode({"csrf_token": token.group(1).decode(), "narrative": narrative})
+        fields = {
+            "csrf_token": token.group(1).decode(),
+            "form_token": form_token.group(1).decode(),
+            "narrative": narrative,
+        }
+        form = urlencode(fields)
         status, _headers, page = self._request(
             "POST",
             path,
             form,
             {
                 "Content-Type": "application/x-www-form-urlencoded",
-                "Cookie": f"session={cookie.group(1)}",
+                "Cookie": cookie.group(1),
             },
         )
         if status != 200:
