@@ -115,6 +115,10 @@ def follow_and_send_a_tip(app, session, make_staff, notice) -> Tip:
     detective = make_staff(Role.DETECTIVE, "det")
     follows.follow_notice(session, detective, notice, "det@example.org")
     session.commit()
+    return send_a_tip(app, session, notice)
+
+
+def send_a_tip(app, session, notice) -> Tip:
     client = app.test_client()
     url = f"/notices/{notice.slug}/tip"
     response = client.post(
@@ -128,7 +132,7 @@ def follow_and_send_a_tip(app, session, make_staff, notice) -> Tip:
     )
     assert response.status_code == 200  # the receipt
     session.rollback()
-    return session.scalar(select(Tip))
+    return session.scalar(select(Tip).order_by(Tip.id.desc()).limit(1))
 
 
 def assert_link_only(message, tip: Tip) -> None:
@@ -171,6 +175,20 @@ def test_a_real_worker_process_delivers_the_follower_email(
     messages, output = run_worker_until(inbox, 1, worker_env(database_url, instance, port))
     assert len(messages) == 1, output
     assert_link_only(messages[0], tip)
+    app.extensions["tipline.engine"].dispose()
+
+
+def test_a_task_is_queued_only_for_a_notice_someone_follows(
+    database_url, tmp_path, published_notice, make_staff
+):
+    app = create_app(mail_config(database_url, tmp_path / "instance", 25))
+    queue = jobs_for(app).huey
+    with app.extensions["tipline.sessionmaker"]() as session:
+        first = send_a_tip(app, session, published_notice)
+        assert first is not None and len(queue) == 0  # no follower: nothing to mail
+        session.rollback()  # end the read, so the follow below can write on SQLite
+        second = follow_and_send_a_tip(app, session, make_staff, published_notice)
+        assert second.id != first.id and len(queue) == 1
     app.extensions["tipline.engine"].dispose()
 
 

@@ -301,14 +301,14 @@ def main() -> None:
             small, large = min(args.sizes), max(args.sizes)
             print(f"\n{kind} — milliseconds over {args.runs} runs (page of 50, capped counts)")
             header = f"{'case':34}" + "".join(
-                f"{f'{s:,} med':>12}{f'{s:,} p95':>12}" for s in args.sizes
+                f"{f'{s:,} med':>15}{f'{s:,} p95':>15}" for s in args.sizes
             )
             print(header + (f"{'ratio p95':>11}" if large != small else ""))
             for case in table[small]:
                 line = f"{case:34}"
                 for size in args.sizes:
                     values = table[size][case]
-                    line += f"{statistics.median(values):12.1f}{p95(values):12.1f}"
+                    line += f"{statistics.median(values):15.1f}{p95(values):15.1f}"
                 if large != small:
                     line += f"{p95(table[large][case]) / p95(table[small][case]):11.2f}"
                 print(line)

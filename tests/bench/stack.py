@@ -168,6 +168,10 @@ class TipClient:
         found = RECEIPT_RE.search(re.sub(r"<[^>]+>", "", page.decode()))
         return found.group(0) if found else None
 
+    def get_then_insert(self, narrative: str) -> bool:
+        """The minimal app's two requests: a page, then the insert (a tip's shape, no work)."""
+        return self.get("/hello")[0] == 200 and self.insert(narrative)
+
     def insert(self, narrative: str) -> bool:
         status, _headers, _body = self._request(
             "POST",

@@ -4,6 +4,7 @@ every app server, and nothing cached that shows tip data or belongs to a signed-
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 import threading
 import time
@@ -17,10 +18,13 @@ from tipline import audit, create_app, db
 from tipline.auth.models import Role
 from tipline.db import ReadOnlySessionError
 from tipline.notices import versions
-from tipline.notices.models import Charge, ContactLine, Notice, Severity
+from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus, Severity
+from tipline.tips.forms import new_form_token
+from tipline.tips.models import Tip
 from tipline.web import caching
 
-from ..conftest import SECRET, csrf_token, publish_new_notice, sign_in
+from ..conftest import SECRET, csrf_token, publish_new_notice, receipt_code_on, sign_in
+from .tipster import form_token
 
 PUBLIC = "public, max-age=60, stale-while-revalidate=300"
 
@@ -377,3 +381,74 @@ def test_kept_pages_are_per_scheme_and_host(app, client, published_notice):
         onion = client.get(url, base_url="http://abcdefghijklmnop.onion")
     assert "Strict-Transport-Security" in secure.headers
     assert "Strict-Transport-Security" not in onion.headers
+
+
+def tokens_on(page: str) -> tuple[str, str]:
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    return csrf, form_token(page)
+
+
+def test_a_notice_tip_form_is_rendered_once_and_each_visitor_gets_fresh_tokens(
+    app, published_notice, session
+):
+    """The blank form of a notice is kept with its two tokens as slots: visitors without a
+    session get it with tokens of their own, and every one of those pages sends a tip."""
+    url = f"/notices/{published_notice.slug}/tip"
+    visitors = [app.test_client() for _ in range(3)]
+    with rendered_templates(app) as rendered:
+        pages = [visitor.get(url) for visitor in visitors]
+    assert rendered == ["public/tip_form.html"]
+    texts = [page.get_data(as_text=True) for page in pages]
+    tokens = [tokens_on(text) for text in texts]
+    assert len({csrf for csrf, _ in tokens}) == 3 and len({ft for _, ft in tokens}) == 3
+    for page, text in zip(pages, texts, strict=True):
+        assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+        assert "Set-Cookie" in page.headers  # the session that holds the CSRF secret
+        assert caching.CSRF_SLOT not in text and caching.FORM_TOKEN_SLOT not in text
+        assert published_notice.subject_name in text
+    for n, (visitor, (csrf, token)) in enumerate(zip(visitors, tokens, strict=True)):
+        sent = visitor.post(
+            url, data={"csrf_token": csrf, "form_token": token, "narrative": f"Tip {n}"}
+        )
+        assert sent.status_code == 200 and receipt_code_on(sent.get_data(as_text=True))
+    # A token is good only with the session it was issued to.
+    stranger = app.test_client()
+    stranger.get("/tip")
+    stolen = {"csrf_token": tokens[0][0], "form_token": new_form_token(), "narrative": "x"}
+    assert stranger.post(url, data=stolen).status_code == 400
+    assert {t.narrative for t in session.scalars(select(Tip))} == {"Tip 0", "Tip 1", "Tip 2"}
+
+
+def test_a_kept_tip_form_follows_the_notice_and_its_language(app, published_notice):
+    url = f"/notices/{published_notice.slug}/tip"
+    english = app.test_client().get(url).get_data(as_text=True)
+    spanish = app.test_client().get(url, headers={"Accept-Language": "es"})
+    assert "¿Qué vio?" in spanish.get_data(as_text=True) and "¿Qué vio?" not in english
+    with app.extensions["tipline.write_sessionmaker"]() as s:
+        s.scalar(
+            select(Notice).where(Notice.slug == published_notice.slug)
+        ).subject_name = "Renamed Person"
+        s.commit()
+    assert "Renamed Person" in app.test_client().get(url).get_data(as_text=True)
+    with app.extensions["tipline.write_sessionmaker"]() as s:
+        s.scalar(
+            select(Notice).where(Notice.slug == published_notice.slug)
+        ).status = NoticeStatus.RESOLVED
+        s.commit()
+    assert app.test_client().get(url).status_code == 404  # no more tips on a resolved notice
+
+
+def test_a_visitor_with_a_session_gets_the_form_rendered_afresh(app, client, published_notice):
+    url = f"/notices/{published_notice.slug}/tip"
+    client.get(url)  # the visitor now has a session
+    app.test_client().get(url)  # and the blank form is kept
+    with rendered_templates(app) as rendered:
+        again = client.get(url)
+    assert rendered == ["public/tip_form.html"]
+    assert caching.CSRF_SLOT not in again.get_data(as_text=True)
+
+
+def test_a_token_that_could_break_out_of_the_page_is_refused():
+    with pytest.raises(ValueError):
+        caching._token_bytes('abc" onfocus="alert(1)')
+    assert caching._token_bytes("IjE2.ZmFr-ZQ_x") == b"IjE2.ZmFr-ZQ_x"

@@ -1,5 +1,6 @@
 """What happens to every new tip, however it arrives (public form, call-taker, receipt path):
-a priority and a due time at flush, and a notification to the notice's followers after commit.
+a priority and a due time at flush, and a notification to the notice's followers (if it has
+any) after commit.
 
 These are session events on the app's sessionmaker rather than calls inside ``submit_tip``, so
 no path that creates a tip can forget them, and a notification is only ever queued for a tip
@@ -14,11 +15,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tipline.db import utcnow
 from tipline.tips.models import Tip, TipPriority
+from tipline.triage.models import NoticeFollow
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,16 @@ def due_time(
 
 def initial_priority(tip: Tip) -> TipPriority:
     return TipPriority.URGENT if tip.there_now else (tip.priority or TipPriority.NORMAL)
+
+
+def _followed(session: Session, tip: Tip) -> bool:
+    """Whether anyone follows the tip's notice: a task that would mail no one is not queued
+    (on the default SQLite queue, each one is a second committed write per tip). Someone who
+    follows the notice after this tip arrived is not told about it, as intended."""
+    found = session.execute(
+        select(NoticeFollow.id).where(NoticeFollow.notice_id == tip.notice_id).limit(1)
+    )
+    return found.first() is not None
 
 
 def install(
@@ -70,7 +82,7 @@ def install(
     def _remember(session: Session, _ctx: Any) -> None:
         # session.new still lists what this flush inserted.
         for obj in session.new:
-            if isinstance(obj, Tip) and obj.notice_id is not None:
+            if isinstance(obj, Tip) and obj.notice_id is not None and _followed(session, obj):
                 session.info.setdefault(_PENDING, []).append((obj.id, obj.public_ref))
 
     @event.listens_for(maker, "after_commit")

@@ -28,6 +28,10 @@ A request that carries a session cookie (staff, or a tipster who has opened a fo
 never kept, in memory or, by the headers, in a shared cache. Pages that show tip data or forms
 with CSRF tokens (the tip form, the receipt) do not use this decorator and stay ``no-store``;
 a response marked ``no-store`` or setting a cookie is never kept either.
+
+A notice's blank tip form is kept too, in memory only and apart from these pages
+(``filled_form``): with its CSRF token and form token left as slots, filled with fresh tokens
+for each visitor who has no session yet, and sent ``no-store`` like any form.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import dataclasses
 import functools
 import hashlib
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -50,6 +55,7 @@ from urllib.parse import parse_qs
 
 import psycopg
 from flask import Flask, current_app, make_response, request
+from flask_wtf.csrf import generate_csrf
 from psycopg import pq
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import make_url
@@ -437,11 +443,65 @@ class FastPublicPages:
         return [body]
 
 
+#: Stand-ins for the per-request tokens in a kept form page (``filled_form``). Plain letters:
+#: the template's escaping leaves them as they are, and no real token looks like them.
+CSRF_SLOT = "tiplinecsrfslot"
+FORM_TOKEN_SLOT = "tiplineformtokenslot"  # noqa: S105 - a placeholder, not a secret
+FORM_SHELLS = "tipline.form_shells"
+#: What a token may be to go into the page unescaped: itsdangerous and token_urlsafe output.
+_TOKEN = re.compile(r"[A-Za-z0-9_.\-]+\Z")
+
+
+def _token_bytes(token: str) -> bytes:
+    if not _TOKEN.match(token):
+        raise ValueError("a form token outside [A-Za-z0-9_.-]")
+    return token.encode()
+
+
+def filled_form(
+    version_of: VersionOf,
+    view_args: dict[str, Any],
+    render_shell: Callable[[], str],
+    form_token: str,
+) -> Response | None:
+    """A public form page for a visitor with no session yet, from a copy kept per (URL,
+    language, content version) with its two per-request values left as slots.
+
+    Most of a tip form's cost is rendering a page that is the same for every visitor but for
+    its CSRF token and form token. ``render_shell`` renders it once with ``CSRF_SLOT`` and
+    ``FORM_TOKEN_SLOT`` in their place; each request then gets a fresh CSRF token (Flask-WTF's
+    ``generate_csrf``, which also starts the session that carries it) and ``form_token``. None
+    when ``version_of`` says the content is not public: the caller answers as it would.
+    A request with a session is never answered from here (its page may hold a message).
+    """
+    if carries_session():
+        return None
+    version = current_app.extensions[VERSIONS].read(version_of, view_args)
+    if version is None:
+        return None
+    store: PageStore = current_app.extensions[FORM_SHELLS]
+    language = request_language()
+    key = _page_key(request.environ, language)
+    etag = _etag(store, language, version)
+    page = store.get(key, etag)
+    if page is None:
+        body = render_shell().encode()
+        if body.count(CSRF_SLOT.encode()) != 1 or body.count(FORM_TOKEN_SLOT.encode()) != 1:
+            raise RuntimeError("a form shell must hold each token slot exactly once")
+        page = StoredPage(etag, body, "text/html; charset=utf-8")
+        store.put(key, page)
+    body = page.body.replace(CSRF_SLOT.encode(), _token_bytes(generate_csrf()), 1)
+    body = body.replace(FORM_TOKEN_SLOT.encode(), _token_bytes(form_token), 1)
+    return Response(body, content_type=page.content_type)
+
+
 def store_of(app: Flask) -> PageStore:
     return app.extensions[EXTENSION]
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION] = PageStore(release_stamp(app), app.config["PAGE_CACHE_ENTRIES"])
+    release = release_stamp(app)
+    app.extensions[EXTENSION] = PageStore(release, app.config["PAGE_CACHE_ENTRIES"])
+    app.extensions[FORM_SHELLS] = PageStore(release, app.config["PAGE_CACHE_ENTRIES"])
     app.extensions[VERSIONS] = VersionReader(app.config["DATABASE_URL"])
     app.wsgi_app = FastPublicPages(app, app.wsgi_app)  # type: ignore[method-assign]

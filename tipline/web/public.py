@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, make_response, render_template
+from flask import Blueprint, Flask, abort, current_app, make_response, render_template, request
 from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
@@ -88,10 +88,30 @@ def notice_photo(slug: str, photo_id: int, variant: str) -> Response:
 @bp.route("/notices/<slug>/tip", methods=["GET", "POST"])
 @db.read_only_on_get
 def notice_tip(slug: str) -> Response:
+    if request.method == "GET":
+        # The tip form of a notice in the news is the most requested page that cannot be
+        # shared: it carries per-visitor tokens. A visitor without a session gets the kept
+        # page of this notice version and language with fresh tokens (web/caching.py).
+        kept = caching.filled_form(
+            versions.notice_version, {"slug": slug}, lambda: _tip_form_shell(slug), new_form_token()
+        )
+        if kept is not None:
+            return _no_store(kept)
     found = notices.notice_taking_tips(db.session(), slug)
     if found is None:
         abort(404)
     return _tip_form(found)
+
+
+def _tip_form_shell(slug: str) -> str:
+    """The notice's blank tip form with the token slots in place of its two tokens."""
+    found = notices.notice_taking_tips(db.session(), slug)
+    if found is None:  # resolved: public, but taking no more tips
+        abort(404)
+    form = TipForm()
+    form.csrf_token.current_token = caching.CSRF_SLOT
+    form.form_token.data = caching.FORM_TOKEN_SLOT
+    return _render_tip_form(form, found)
 
 
 @bp.route("/tip", methods=["GET", "POST"])
@@ -154,18 +174,23 @@ def _tip_form(notice: Notice | None) -> Response:
                 break
     if form.form_token.errors or not form.form_token.data:
         form.form_token.data = new_form_token()
-    lines = notices.contact_lines_for(session, notice)
-    page = render_template(
+    page = _render_tip_form(form, notice, save_failed=save_failed, honeypot=honeypot)
+    status = 503 if save_failed else (400 if form.errors or honeypot else 200)
+    return _no_store(make_response(page, status))
+
+
+def _render_tip_form(
+    form: TipForm, notice: Notice | None, save_failed: bool = False, honeypot: bool = False
+) -> str:
+    return render_template(
         "public/tip_form.html",
         form=form,
         notice=notice,
-        contact_lines=lines,
+        contact_lines=notices.contact_lines_for(db.session(), notice),
         save_failed=save_failed,
         honeypot=honeypot,
         max_photos=current_app.config["MAX_TIP_PHOTOS"],
     )
-    status = 503 if save_failed else (400 if form.errors or honeypot else 200)
-    return _no_store(make_response(page, status))
 
 
 @bp.get("/robots.txt")
