@@ -178,11 +178,7 @@ def load(engine, count: int) -> None:
         finally:
             raw.close()
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    f"CREATE INDEX {fulltext.PG_INDEX} ON tip USING gin ({fulltext.pg_document()})"
-                )
-            )
+            conn.execute(text(fulltext.pg_index_sql()))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
     else:

@@ -2,8 +2,8 @@
 
 The columns searched are one tuple, ``SEARCH_COLUMNS``. To search another ``tip`` column (the
 vehicle fields coming with issue 4), add it to the tuple and write a revision that calls
-``drop(op)`` then ``create(op, SEARCH_COLUMNS_AT_THAT_REVISION)``. Revisions pass their own
-tuple so that an old revision never changes meaning.
+``drop(op)`` then ``create(op, SEARCH_COLUMNS_AT_THAT_REVISION, stored=True)``. Revisions pass
+their own tuple so that an old revision never changes meaning.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ SEARCH_COLUMNS: tuple[str, ...] = ("narrative", "seen_where")
 #: Names of full-text objects the ORM does not describe (skipped when comparing schemas).
 FTS_TABLE = "tip_fts"
 PG_INDEX = "ix_tip_fulltext"
+#: PostgreSQL, from revision 0604: the document stored in a generated column, so a query can
+#: test a row without recomputing it (and walk tips newest first, stopping at a page).
+PG_COLUMN = "search_doc"
 PG_CONFIG = "english"
 
 
@@ -28,8 +31,9 @@ def pg_document(columns: Sequence[str] = SEARCH_COLUMNS) -> str:
     return f"to_tsvector('{PG_CONFIG}', {joined})"
 
 
-def create(op: Any, columns: Sequence[str]) -> None:
-    """Create the full-text index for the current dialect (inside a migration)."""
+def create(op: Any, columns: Sequence[str], stored: bool = False) -> None:
+    """Create the full-text index for the current dialect (inside a migration). ``stored``
+    (PostgreSQL, revision 0604 on): the document in a generated column, the index over it."""
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
         # Bandit B608 is waived below: the names are module constants and model columns.
@@ -62,7 +66,18 @@ def create(op: Any, columns: Sequence[str]) -> None:
         )
         op.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")  # nosec B608
     elif dialect == "postgresql":
-        op.execute(f"CREATE INDEX {PG_INDEX} ON tip USING gin ({pg_document(columns)})")
+        if stored:
+            op.execute(
+                f"ALTER TABLE tip ADD COLUMN {PG_COLUMN} tsvector "
+                f"GENERATED ALWAYS AS ({pg_document(columns)}) STORED"
+            )
+        op.execute(pg_index_sql(columns, stored))
+
+
+def pg_index_sql(columns: Sequence[str] = SEARCH_COLUMNS, stored: bool = True) -> str:
+    """The GIN index: over the stored column, or (revisions before 0604) the expression."""
+    indexed = PG_COLUMN if stored else pg_document(columns)
+    return f"CREATE INDEX {PG_INDEX} ON tip USING gin ({indexed})"
 
 
 def drop(op: Any) -> None:
@@ -73,10 +88,11 @@ def drop(op: Any) -> None:
         op.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
     elif dialect == "postgresql":
         op.execute(f"DROP INDEX IF EXISTS {PG_INDEX}")
+        op.execute(f"ALTER TABLE tip DROP COLUMN IF EXISTS {PG_COLUMN}")
 
 
 def is_fulltext_object(name: str | None) -> bool:
     """True for the objects above, which the ORM models do not (and cannot) describe."""
     if not name:
         return False
-    return name in (PG_INDEX, FTS_TABLE) or name.startswith(FTS_TABLE + "_")
+    return name in (PG_INDEX, PG_COLUMN, FTS_TABLE) or name.startswith(FTS_TABLE + "_")

@@ -1,8 +1,8 @@
 """Full-text search over tips (``fulltext.SEARCH_COLUMNS``), combined with the queue filters.
 
-SQLite: the FTS5 table ``tip_fts`` (kept in sync by triggers); PostgreSQL: the GIN expression
-index over ``fulltext.pg_document()``. Words are ANDed, stemmed (Porter / English). Results are
-newest first with a keyset on the id.
+SQLite: the FTS5 table ``tip_fts`` (kept in sync by triggers); PostgreSQL: the stored
+``tsvector`` column ``fulltext.PG_COLUMN`` and its GIN index. Words are ANDed, stemmed
+(Porter / English). Results are newest first with a keyset on the id.
 
 Highlighting never produces markup: ``highlight()`` returns (text, is_match) pieces, and the
 template writes ``<mark>`` around matched pieces while Jinja escapes every piece's text.
@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import column, literal_column, select, table, text
+from sqlalchemy import ColumnElement, Select, column, literal_column, select, table, text
 from sqlalchemy.orm import Session, selectinload
 
 from tipline.auth.models import StaffUser
@@ -59,17 +59,26 @@ def terms(query: str) -> list[str]:
     return seen[:MAX_TERMS]
 
 
-def _match_condition(session: Session, words: list[str], any_word: bool = False) -> Any:
+def _matching(
+    stmt: Select[Any], session: Session, words: list[str], any_word: bool = False
+) -> tuple[Select[Any], ColumnElement[int]]:
+    """``stmt`` narrowed to tips matching ``words``, and the id column to order it by, newest
+    first. Both engines can then walk matches newest first and stop after a page, so a search
+    costs what its page costs, not what all its matches cost."""
     if session.get_bind().dialect.name == "postgresql":
         joiner = " | " if any_word else " & "
         tsquery = joiner.join(f"'{w}'" for w in words)  # quoted lexemes: no operators survive
-        return literal_column(fulltext.pg_document()).op("@@")(
-            text("to_tsquery('english', :tsq)").bindparams(tsq=tsquery)
-        )
+        document = literal_column(f"{Tip.__tablename__}.{fulltext.PG_COLUMN}")
+        matches = document.op("@@")(text("to_tsquery('english', :tsq)").bindparams(tsq=tsquery))
+        return stmt.where(matches), Tip.id
     joiner = " OR " if any_word else " "
     match = joiner.join('"' + w.replace('"', "") + '"' for w in words)
-    inner = select(_fts.c.rowid).where(text("tip_fts MATCH :m").bindparams(m=match))
-    return Tip.id.in_(inner)
+    # A join ordered by the FTS5 table's rowid (not ``id IN (matches)``, which collects every
+    # match first): FTS5 hands rows over newest first and the LIMIT stops it.
+    joined = stmt.join(_fts, _fts.c.rowid == Tip.id).where(
+        text("tip_fts MATCH :m").bindparams(m=match)
+    )
+    return joined, _fts.c.rowid
 
 
 def search_tips(
@@ -85,19 +94,15 @@ def search_tips(
     words = terms(query)
     if not words:
         return SearchPage(query=query, hits=[], next_after=None)
+    stmt, newest = _matching(select(Tip), session, words)
     stmt = (
-        select(Tip)
-        .where(
-            _match_condition(session, words),
-            tip_visibility_clause(viewer),
-            *(filters or QueueFilters()).conditions(),
-        )
+        stmt.where(tip_visibility_clause(viewer), *(filters or QueueFilters()).conditions())
         .options(selectinload(Tip.notice), selectinload(Tip.claimed_by))
-        .order_by(Tip.id.desc())
+        .order_by(newest.desc())
         .limit(limit + 1)
     )
     if after_id is not None:
-        stmt = stmt.where(Tip.id < after_id)
+        stmt = stmt.where(newest < after_id)
     found = list(session.scalars(stmt))
     next_after = found[limit - 1].id if len(found) > limit else None
     hits = [
@@ -119,17 +124,16 @@ def similar_tips(session: Session, viewer: StaffUser, tip: Tip, limit: int = 5) 
     ]
     if not words:
         return []
+    stmt, newest = _matching(select(Tip), session, words, any_word=True)
     stmt = (
-        select(Tip)
-        .where(
-            _match_condition(session, words, any_word=True),
+        stmt.where(
             tip_visibility_clause(viewer),
             Tip.id != tip.id,
             Tip.notice_id == tip.notice_id
             if tip.notice_id is not None
             else Tip.notice_id.is_(None),
         )
-        .order_by(Tip.id.desc())
+        .order_by(newest.desc())
         .limit(limit)
     )
     return list(session.scalars(stmt))
