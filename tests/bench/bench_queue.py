@@ -103,7 +103,7 @@ def tip_rows(count: int, seed: int, detective_ids: list[int], notice_ids: list[i
             (
                 os.urandom(12).hex(),
                 os.urandom(32),
-                rng.choice(notice_ids) if rng.random() < 0.9 else None,
+                pick_notice(rng, notice_ids),
                 "",
                 f"{rng.randint(100, 4999)} {rng.choice(STREETS)} St",
                 narrative,
@@ -124,6 +124,15 @@ def tip_rows(count: int, seed: int, detective_ids: list[int], notice_ids: list[i
             batch = []
     if batch:
         yield batch
+
+
+def pick_notice(rng: random.Random, notice_ids: list[int]) -> int | None:
+    """30 % of tips are on the first notice (the one in the news), 60 % spread over all of
+    them, 10 % on none: so the notice-filtered cases fill a page of 50 at 10k tips too."""
+    pick = rng.random()
+    if pick < 0.3:
+        return notice_ids[0]
+    return rng.choice(notice_ids) if pick < 0.9 else None
 
 
 def seed_people(session: Session) -> tuple[list[int], list[int]]:
@@ -219,7 +228,7 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def measure(engine, runs: int) -> dict[str, list[float]]:
+def measure(engine, runs: int) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Each run is what a request does: a fresh session, load the signed-in user, call the
     service (which runs the count, page, notice, claimer and tag statements)."""
     maker = sessionmaker(bind=engine, expire_on_commit=False)
@@ -227,30 +236,35 @@ def measure(engine, runs: int) -> dict[str, list[float]]:
         detective_id = session.scalar(select(StaffUser.id).order_by(StaffUser.id))
         notice_id = session.scalar(select(Notice.id).order_by(Notice.id))
     results: dict[str, list[float]] = {}
+    shown: dict[str, int] = {}  # rows on the page, so pages of the same size are compared
     cases = {f"queue:{v.value}": (v, QueueFilters()) for v in View}
     cases["queue:new+notice"] = (View.NEW, QueueFilters(notice_id=notice_id))
     cases["queue:all+urgent"] = (View.ALL, QueueFilters(urgent_only=True))
     for name, (view, filters) in cases.items():
 
-        def run(view=view, filters=filters) -> None:
+        def run(view=view, filters=filters, name=name) -> None:
             with maker() as session:
                 detective = session.get(StaffUser, detective_id)
                 page = queue_page(session, detective, view, filters, limit=50)
                 assert page.tips, view
+                shown[name] = len(page.tips)
 
         results[name] = timed(run, runs)
 
-    def find(query: str, filters: QueueFilters | None = None) -> None:
+    def find(name: str, query: str, filters: QueueFilters | None = None) -> None:
         with maker() as session:
             detective = session.get(StaffUser, detective_id)
             found = search.search_tips(session, detective, query, filters, limit=50)
             assert found.hits
+            shown[name] = len(found.hits)
 
-    results["search:'blue pickup levee'"] = timed(lambda: find("blue pickup levee"), runs)
-    results["search:'tchoupitoulas'+notice"] = timed(
-        lambda: find("tchoupitoulas", QueueFilters(notice_id=notice_id)), runs
-    )
-    return results
+    searches = {
+        "search:'blue pickup levee'": ("blue pickup levee", None),
+        "search:'tchoupitoulas'+notice": ("tchoupitoulas", QueueFilters(notice_id=notice_id)),
+    }
+    for name, (query, filters) in searches.items():
+        results[name] = timed(lambda n=name, q=query, f=filters: find(n, q, f), runs)
+    return results, shown
 
 
 def database(kind: str, workdir: Path):
@@ -284,13 +298,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.db:
             table: dict[int, dict[str, list[float]]] = {}
+            rows: dict[int, dict[str, int]] = {}
             for size in args.sizes:
                 print(f"{kind}: {size:,} tips", flush=True)
                 engine, cleanup = database(kind, Path(tmp))
                 try:
                     migrations.upgrade(engine)
                     load(engine, size)
-                    table[size] = measure(engine, args.runs)
+                    table[size], rows[size] = measure(engine, args.runs)
                 finally:
                     engine.dispose()
                     cleanup()
@@ -299,7 +314,7 @@ def main() -> None:
             header = f"{'case':34}" + "".join(
                 f"{f'{s:,} med':>15}{f'{s:,} p95':>15}" for s in args.sizes
             )
-            print(header + (f"{'ratio p95':>11}" if large != small else ""))
+            print(header + (f"{'ratio p95':>11}" if large != small else "") + "  rows")
             for case in table[small]:
                 line = f"{case:34}"
                 for size in args.sizes:
@@ -307,7 +322,7 @@ def main() -> None:
                     line += f"{statistics.median(values):15.1f}{p95(values):15.1f}"
                 if large != small:
                     line += f"{p95(table[large][case]) / p95(table[small][case]):11.2f}"
-                print(line)
+                print(line + "  " + "/".join(str(rows[size][case]) for size in args.sizes))
             print(flush=True)
 
 
