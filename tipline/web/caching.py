@@ -446,7 +446,7 @@ class FastPublicPages:
 #: Stand-ins for the per-request tokens in a kept form page (``filled_form``). Plain letters:
 #: the template's escaping leaves them as they are, and no real token looks like them.
 CSRF_SLOT = "tiplinecsrfslot"
-FORM_TOKEN_SLOT = "tiplineformtokenslot"  # noqa: S105 - a placeholder, not a secret
+FORM_TOKEN_SLOT = "tiplineformtokenslot"  # noqa: S105  # nosec B105 - a placeholder, not a secret
 FORM_SHELLS = "tipline.form_shells"
 #: What a token may be to go into the page unescaped: itsdangerous and token_urlsafe output.
 _TOKEN = re.compile(r"[A-Za-z0-9_.\-]+\Z")
