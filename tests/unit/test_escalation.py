@@ -38,11 +38,6 @@ def escalated_events(session):
     )
 
 
-@pytest.fixture
-def detective(make_staff):
-    return make_staff(Role.DETECTIVE, "det")
-
-
 def test_an_overdue_unclaimed_tip_escalates_exactly_once(session):
     tip = submit(session, there_now=True)  # urgent: due in 15 minutes
     assert escalation.escalate_overdue(session, tip.due_at - timedelta(seconds=1)) == []

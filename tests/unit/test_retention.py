@@ -32,11 +32,6 @@ def png() -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def detective(make_staff):
-    return make_staff(Role.DETECTIVE, "det")
-
-
 def closed_tip(session, detective, narrative):
     report = tips.TipReport(
         narrative,

@@ -30,16 +30,6 @@ def actions(session, tip):
 
 
 @pytest.fixture
-def detective(make_staff):
-    return make_staff(Role.DETECTIVE, "det")
-
-
-@pytest.fixture
-def supervisor(make_staff):
-    return make_staff(Role.SUPERVISOR, "sup")
-
-
-@pytest.fixture
 def urgent(session, detective):
     tip = submit(session, "She is at the bar right now", there_now=True)
     triage.claim_tip(session, detective, tip)

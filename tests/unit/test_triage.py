@@ -28,16 +28,6 @@ def submit(session, text="Saw her by the bus stop", **kw):
     return tip
 
 
-@pytest.fixture
-def detective(make_staff):
-    return make_staff(Role.DETECTIVE, "det")
-
-
-@pytest.fixture
-def supervisor(make_staff):
-    return make_staff(Role.SUPERVISOR, "sup")
-
-
 def actions(session, tip):
     return [e.action for e in audit.events_for(session, "tip", tip.public_ref)]
 

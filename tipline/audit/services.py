@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from tipline.audit import chain
@@ -85,8 +85,9 @@ def audit_key(session: Session) -> bytes:
     return key
 
 
-def hash_of(key: bytes, event: AuditEvent) -> str:
-    """The keyed hash ``event`` must carry, computed from its fields."""
+def hash_of(key: bytes, event: AuditEvent | Row[Any]) -> str:
+    """The keyed hash ``event`` must carry, computed from its fields (an event, or a row of
+    its columns as ``tipline audit verify`` reads them)."""
     return chain.row_hash(
         key,
         seq=event.seq,

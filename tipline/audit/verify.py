@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from tipline.audit import chain
 from tipline.audit.checkpoints import CheckpointError, load_signing_key, read_checkpoints
 from tipline.audit.models import AuditEvent, AuditVerification
+from tipline.audit.services import hash_of
 from tipline.tips.models import Tip
 
 RECEIVED = "tip.received"
@@ -150,18 +151,7 @@ def _check_row(key: bytes, row, expected: int, prev: str, prev_id: int) -> Findi
     if row.id <= prev_id:
         # Rows are inserted under the chain lock, so ids grow with sequence numbers.
         return bad(f"its id is not after the previous row's id {prev_id}: rows were moved.")
-    actual = chain.row_hash(
-        key,
-        seq=row.seq,
-        occurred_at=row.occurred_at,
-        actor_id=row.actor_id,
-        actor_label=row.actor_label,
-        action=row.action,
-        object_type=row.object_type,
-        object_id=row.object_id,
-        details=row.details,
-        prev_hash=row.prev_hash,
-    )
+    actual = hash_of(key, row)
     if actual != row.row_hash:
         return bad("its contents do not match its hash: the row was edited or forged.")
     return None

@@ -231,26 +231,27 @@ class VersionReader:
             return self._postgresql_counter()
         return None
 
+    def _lookup(self, key: tuple[Any, ...]) -> tuple[tuple[int, ...] | None, Any]:
+        """Under the lock: the change counter now, and the version remembered for ``key`` if
+        nothing changed since it was read, else ``UNKNOWN``."""
+        counter = self._change_counter()
+        if counter is None or counter != self._counter:
+            self._versions.clear()
+            self._counter = counter
+            return counter, UNKNOWN
+        return counter, self._versions.get(key, UNKNOWN)
+
     def remembered(self, version_of: VersionOf, view_args: dict[str, Any]) -> Any:
         """The version if it is known to be current without a query, else ``UNKNOWN``."""
-        key = (version_of, *sorted(view_args.items()))
         with self._lock:
-            counter = self._change_counter()
-            if counter is None or counter != self._counter:
-                self._versions.clear()
-                self._counter = counter
-                return UNKNOWN
-            return self._versions.get(key, UNKNOWN)
+            return self._lookup((version_of, *sorted(view_args.items())))[1]
 
     def read(self, version_of: VersionOf, view_args: dict[str, Any]) -> ContentVersion | None:
         key = (version_of, *sorted(view_args.items()))
         with self._lock:
-            counter = self._change_counter()
-            if counter is None or counter != self._counter:
-                self._versions.clear()
-                self._counter = counter
-            elif key in self._versions:
-                return self._versions[key]
+            counter, known = self._lookup(key)
+        if known is not UNKNOWN:
+            return known
         with db.single_read() as connection:
             version = version_of(connection, **view_args)
         with self._lock:

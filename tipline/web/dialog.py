@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, url_for
 from werkzeug.wrappers import Response
 
 from tipline import db
@@ -20,11 +20,9 @@ from tipline.tips import services as tips
 from tipline.tips.forms import AskForm
 from tipline.tips.models import Tip
 from tipline.tips.sealing import SealBroken
+from tipline.web.responses import attachment
 
 bp = Blueprint("dialog", __name__, url_prefix="/staff/tips")
-
-# Photos open as downloads in a sandbox: never run, never sniffed, never framed.
-PHOTO_CSP = "default-src 'none'; img-src 'self'; sandbox"
 
 
 def _tip(ref: str) -> Tip:
@@ -73,16 +71,9 @@ def photo(ref: str, photo_ref: str) -> Response:
     if found is None:
         abort(404)
     db.session().commit()  # the viewing is audited
-    attachment, data = found
-    extension = attachment.mime.split("/")[1].replace("jpeg", "jpg")
-    response = make_response(data)
-    response.headers["Content-Type"] = attachment.mime
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="tip-{ref[:6]}-{photo_ref[:6]}.{extension}"'
-    )
-    response.headers["Content-Security-Policy"] = PHOTO_CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    stored, data = found
+    extension = stored.mime.split("/")[1].replace("jpeg", "jpg")
+    return attachment(data, f"tip-{ref[:6]}-{photo_ref[:6]}.{extension}", stored.mime)
 
 
 def tip_dialog(tip: Tip) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     url_for,
@@ -41,6 +40,7 @@ from tipline.triage.forms import (
     TagForm,
 )
 from tipline.triage.models import LinkKind, ReviewKind
+from tipline.web.responses import attachment
 
 bp = Blueprint("triage", __name__, url_prefix="/staff")
 
@@ -197,11 +197,7 @@ def _export(ref: str, fmt: str) -> Response:
     tip = _tip_or_404(ref)
     made = export.export_tip(session, signed_in_staff(), tip, fmt)
     session.commit()  # the export is audited; nothing is sent unless the audit row is saved
-    response = make_response(made.data)
-    response.headers["Content-Type"] = made.mimetype
-    response.headers["Content-Disposition"] = f'attachment; filename="{made.filename}"'
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return attachment(made.data, made.filename, made.mimetype)
 
 
 @bp.get("/tips/<ref>/export.json")
