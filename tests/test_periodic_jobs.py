@@ -9,12 +9,16 @@ import pytest
 from sqlalchemy import func, select
 
 from tipline import create_app
+from tipline import jobs as jobs_module
 from tipline.audit.checkpoints import new_signing_key
 from tipline.audit.models import AuditEvent
-from tipline.auth.models import Role
+from tipline.auth.models import LoginThrottle, Role
 from tipline.db import utcnow
 from tipline.jobs import jobs_for
-from tipline.tips.models import Tip, TipPriority, TipStatus
+from tipline.tips import dialog
+from tipline.tips import services as tips
+from tipline.tips.models import ReceiptSession, Tip, TipPriority, TipStatus, TipSubmission
+from tipline.tips.receipts import receipt_key
 from tipline.triage.models import Escalation
 
 from .test_jobs import mail_config, run_worker_until, smtp, worker_env  # noqa: F401 - smtp is a fixture
@@ -69,6 +73,7 @@ def test_every_periodic_task_is_registered(jobs_app):
         "tip_retention",
         "notice_details_retention",
         "audit_checkpoint",
+        "housekeeping",
     }
 
 
@@ -129,6 +134,79 @@ def test_notice_retention_and_checkpoint_tasks_run(jobs_app):
     seq = jobs.audit_checkpoint.call_local()
     lines = Path(jobs_app.config["AUDIT_CHECKPOINT_FILE"]).read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["seq"] == seq
+
+
+def test_housekeeping_removes_only_what_outlived_its_use(jobs_app, monkeypatch):
+    monkeypatch.setattr(jobs_module, "HOUSEKEEPING_BATCH", 2)  # several batches per kind
+    key = receipt_key(jobs_app.secret_key)
+    data_key = jobs_app.config["DATA_KEY"]
+    now = utcnow()
+    with jobs_app.extensions["tipline.sessionmaker"]() as session:
+        sent = {}
+        for token in ("old-form-token-aaaaaaaaaaaa", "new-form-token-bbbbbbbbbbbb"):
+            tip, code = tips.submit_tip(
+                session,
+                tips.TipReport("seen at the corner"),
+                key,
+                form_token=token,
+                data_key=data_key,
+            )
+            sent[token] = (tip, code)
+        session.flush()
+        old_tip = sent["old-form-token-aaaaaaaaaaaa"][0]
+        session.execute(
+            TipSubmission.__table__.update()
+            .where(TipSubmission.tip_id == old_tip.id)
+            .values(created_at=now - timedelta(minutes=31))
+        )
+        for _tip, code in sent.values():
+            dialog.open_receipt(session, key, code, minutes=30)
+        for n in range(3):  # three visits that ended long ago
+            session.add(
+                ReceiptSession(token_hash=bytes([n]) * 32, tip_id=old_tip.id, expires_at=now)
+            )
+        window_over = now - timedelta(minutes=2)
+        for n in range(5):  # a spray of made-up names, a minute gone
+            session.add(LoginThrottle(name_hash=bytes([n]) * 32, window_started_at=window_over))
+        session.add(
+            LoginThrottle(
+                name_hash=b"L" * 32,
+                window_started_at=window_over,
+                locked_until=now + timedelta(minutes=10),
+            )
+        )
+        session.add(LoginThrottle(name_hash=b"W" * 32, window_started_at=now, failures=3))
+        session.commit()
+
+    counts = jobs_for(jobs_app).housekeeping.call_local()
+    assert counts == {"receipt_sessions": 3, "receipt_codes": 1, "login_throttles": 5}
+
+    with jobs_app.extensions["tipline.sessionmaker"]() as session:
+        assert session.scalar(select(func.count()).select_from(ReceiptSession)) == 2  # live ones
+        held = dict(session.execute(select(TipSubmission.tip_id, TipSubmission.sealed_code)).all())
+        assert held[old_tip.id] is None and held[sent["new-form-token-bbbbbbbbbbbb"][0].id]
+        kept = set(session.scalars(select(LoginThrottle.name_hash)))
+        assert kept == {b"L" * 32, b"W" * 32}  # the lockout and the open window
+        # The old form sent again is still one tip: "already received", without its code.
+        with pytest.raises(tips.AlreadyReceived) as again:
+            tips.submit_tip(
+                session,
+                tips.TipReport("seen at the corner"),
+                key,
+                form_token="old-form-token-aaaaaaaaaaaa",
+                data_key=data_key,
+            )
+        assert again.value.tip.id == old_tip.id and again.value.code is None
+        session.rollback()
+        events = session.scalars(
+            select(AuditEvent.details).where(AuditEvent.action == "system.housekeeping")
+        ).all()
+    assert events == [{"receipt_sessions": 3, "receipt_codes": 1, "login_throttles": 5}]
+
+    assert jobs_for(jobs_app).housekeeping.call_local() == dict.fromkeys(counts, 0)
+    assert (
+        count(jobs_app, select(func.count()).where(AuditEvent.action == "system.housekeeping")) == 1
+    )  # nothing went: no second event
 
 
 @pytest.mark.slow

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from huey.api import TaskWrapper
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from tipline import db
+from tipline import audit, db
 from tipline.triage import escalation, follows, intake
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class Jobs:
     tip_retention: TaskWrapper
     notice_details_retention: TaskWrapper
     audit_checkpoint: TaskWrapper
+    housekeeping: TaskWrapper
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,39 @@ def init_app(app: Flask) -> None:
             )
         return made.seq
 
+    @huey.periodic_task(crontab(minute="41"))
+    def housekeeping() -> dict[str, int]:
+        """Remove what has outlived its use: expired receipt sessions, the sealed receipt
+        codes of forms past the resubmit window, and sign-in throttle rows that count
+        nothing. One audit event gives the counts when anything went."""
+        from tipline.auth import services as auth
+        from tipline.tips import retention
+
+        with app.app_context():
+            config = current_app.config
+            now = db.utcnow()
+            shown_before = now - timedelta(minutes=int(config["TIP_REPLAY_MINUTES"]))
+            rules = auth.ThrottleRules.from_config(config)
+            sweeps: dict[str, Callable[[Any], int]] = {
+                "receipt_sessions": lambda s: retention.drop_expired_receipt_sessions(
+                    s, now, HOUSEKEEPING_BATCH
+                ),
+                "receipt_codes": lambda s: retention.forget_shown_codes(
+                    s, shown_before, HOUSEKEEPING_BATCH
+                ),
+                "login_throttles": lambda s: auth.prune_login_throttle(
+                    s, now, rules, HOUSEKEEPING_BATCH
+                ),
+            }
+            counts = {name: _in_batches(write_session, sweep) for name, sweep in sweeps.items()}
+            if any(counts.values()):
+                with write_session() as session:
+                    audit.record(
+                        session, audit.SYSTEM, "system.housekeeping", "system", "tipline", **counts
+                    )
+                    session.commit()
+        return counts
+
     jobs = Jobs(
         huey=huey,
         notify_followers=notify_followers,
@@ -195,6 +231,7 @@ def init_app(app: Flask) -> None:
         tip_retention=tip_retention,
         notice_details_retention=notice_details_retention,
         audit_checkpoint=audit_checkpoint,
+        housekeeping=housekeeping,
     )
     app.extensions["tipline.jobs"] = jobs
     due_minutes = {**intake.DEFAULT_DUE_MINUTES, **app.config["TRIAGE_DUE_MINUTES"]}
@@ -202,6 +239,22 @@ def init_app(app: Flask) -> None:
     # Both must give every new tip its due time and tell the followers.
     for name in ("tipline.sessionmaker", "tipline.write_sessionmaker"):
         intake.install(app.extensions[name], due_minutes, notify_followers)
+
+
+#: Rows one housekeeping transaction touches at most (SQLite holds its write lock meanwhile).
+HOUSEKEEPING_BATCH = 2000
+
+
+def _in_batches(new_session: Callable[[], Any], sweep: Callable[[Any], int]) -> int:
+    """Run ``sweep`` in committed transactions until a batch comes back short."""
+    total = 0
+    while True:
+        with new_session() as session:
+            done = sweep(session)
+            session.commit()
+        total += done
+        if done < HOUSEKEEPING_BATCH:
+            return total
 
 
 def jobs_for(app: Flask) -> Jobs:

@@ -10,6 +10,10 @@ cookie, and receive the receipt page, which is sent only after the tip and its a
 committed. The minimal endpoint is one POST that inserts one row and commits, on the same
 database with the same engine settings, under the same gunicorn settings (2 workers). The same
 client (threads on loopback) drives both. Target: tips/s >= 0.6 x inserts/s.
+
+Two more baselines show where that target sits: the minimal app's GET /hello then its insert
+(two requests doing nothing), and the insert behind a minimal Flask-WTF form (a page with a
+CSRF token, then a POST that checks it): the floor of any form that refuses cross-site posts.
 """
 
 from __future__ import annotations
@@ -60,11 +64,12 @@ def main(seconds: int, kinds: list[str]) -> None:
                 return tips.submit_tip(narrative) is not None
 
             throughput(tip, 1), throughput(inserts.insert, 1)  # warm up
-            best_tips = best_inserts = best_pairs = 0.0
+            best_tips = best_inserts = best_pairs = best_forms = 0.0
             for _ in range(2):
                 best_tips = max(best_tips, throughput(tip, seconds))
                 best_inserts = max(best_inserts, throughput(inserts.insert, seconds))
                 best_pairs = max(best_pairs, throughput(inserts.get_then_insert, seconds))
+                best_forms = max(best_forms, throughput(inserts.form_then_insert, seconds))
             ratio = best_tips / best_inserts
             verdict = "met" if ratio >= 0.6 else "MISSED"
             print(
@@ -79,6 +84,14 @@ def main(seconds: int, kinds: list[str]) -> None:
                 f"gunicorn x2, {kind}: minimal GET + insert {best_pairs:7.0f}/s, ratio "
                 f"{best_pairs / best_inserts:4.2f} to the insert alone (the ceiling for two "
                 f"requests); tips reach {best_tips / best_pairs:4.2f} of it",
+                flush=True,
+            )
+            # The same insert behind a Flask-WTF form (CSRF token in the session, a rendered
+            # page): the floor of any form that refuses cross-site posts.
+            print(
+                f"gunicorn x2, {kind}: minimal Flask-WTF form (page + checked insert) "
+                f"{best_forms:7.0f}/s, ratio {best_forms / best_inserts:4.2f} to the insert "
+                f"alone; tips reach {best_tips / best_forms:4.2f} of it",
                 flush=True,
             )
 

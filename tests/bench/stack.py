@@ -140,33 +140,45 @@ class TipClient:
         status, _headers, body = self._request("GET", path)
         return status, body
 
-    def submit_tip(self, narrative: str, path: str = NOTICE_PATH + "/tip") -> str | None:
-        """GET the form, POST the tip; the receipt code shown, or None if none came back."""
+    def _send_form(
+        self, path: str, narrative: str, tokens: dict[str, re.Pattern[bytes]]
+    ) -> bytes | None:
+        """GET the form at ``path``, POST it back with its tokens and session cookie; the
+        answer's body, or None unless both requests succeeded."""
         status, headers, page = self._request("GET", path)
-        token = TOKEN_RE.search(page)
-        form_token = FORM_TOKEN_RE.search(page)
         cookie = COOKIE_RE.search(headers.get("Set-Cookie", ""))
-        if status != 200 or not token or not form_token or not cookie:
+        fields = {"narrative": narrative}
+        for name, pattern in tokens.items():
+            found = pattern.search(page)
+            if found is None:
+                return None
+            fields[name] = found.group(1).decode()
+        if status != 200 or not cookie:
             return None
-        fields = {
-            "csrf_token": token.group(1).decode(),
-            "form_token": form_token.group(1).decode(),
-            "narrative": narrative,
-        }
-        form = urlencode(fields)
         status, _headers, page = self._request(
             "POST",
             path,
-            form,
+            urlencode(fields),
             {
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Cookie": cookie.group(1),
             },
         )
-        if status != 200:
+        return page if status == 200 else None
+
+    def submit_tip(self, narrative: str, path: str = NOTICE_PATH + "/tip") -> str | None:
+        """GET the form, POST the tip; the receipt code shown, or None if none came back."""
+        page = self._send_form(
+            path, narrative, {"csrf_token": TOKEN_RE, "form_token": FORM_TOKEN_RE}
+        )
+        if page is None:
             return None
         found = RECEIPT_RE.search(re.sub(r"<[^>]+>", "", page.decode()))
         return found.group(0) if found else None
+
+    def form_then_insert(self, narrative: str) -> bool:
+        """The minimal app's Flask-WTF form: the page, then the checked insert."""
+        return self._send_form("/form", narrative, {"csrf_token": TOKEN_RE}) == b"saved"
 
     def get_then_insert(self, narrative: str) -> bool:
         """The minimal app's two requests: a page, then the insert (a tip's shape, no work)."""

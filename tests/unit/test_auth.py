@@ -1,20 +1,24 @@
 """Account services without a request: second factor, throttle, password rules, rehash."""
 
+import threading
 from datetime import timedelta
 
 import pyotp
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import func, select
 
 from tipline import audit
+from tipline.audit.models import AuditEvent
 from tipline.auth import services as auth
 from tipline.auth import totp
-from tipline.auth.models import Role
+from tipline.auth.models import LoginThrottle, Role
 from tipline.db import utcnow
 
 from ..conftest import PASSWORD, SECRET
 
 KEYS = auth.SignInKeys.from_secret(SECRET)
+GUESSES = 8
 
 
 def _code(user, when):
@@ -117,3 +121,68 @@ def test_recovery_codes_are_used_once_and_kept_only_as_hashes(session, make_staf
     assert totp.accept_recovery_code(session, user, codes[3], KEYS.recovery)
     assert not totp.accept_recovery_code(session, user, codes[3], KEYS.recovery)
     assert totp.recovery_codes_left(session, user) == 9
+
+
+def test_parallel_wrong_passwords_each_count_as_a_failure(app, session, make_staff):
+    """Eight guesses at once on one name are eight failures, not one: the count is read and
+    written back under the throttle row's lock (PostgreSQL) or the write lock (SQLite)."""
+    make_staff(Role.DETECTIVE, "det")
+    rules = auth.ThrottleRules(max_failures=100)
+    auth.sign_in(session, "det", "first wrong guess", "", KEYS, rules)  # the row exists
+    session.commit()
+    maker = app.extensions["tipline.write_sessionmaker"]
+    start = threading.Barrier(GUESSES)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def guess(n: int) -> None:
+        try:
+            with maker() as s:
+                start.wait()
+                outcomes.append(auth.sign_in(s, "det", f"wrong guess {n}", "", KEYS, rules).outcome)
+                s.commit()
+        except BaseException as error:  # reported below; a thread must not die silently
+            errors.append(error)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(GUESSES)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert outcomes == ["failed"] * GUESSES
+    session.expire_all()
+    row = session.scalar(select(LoginThrottle))
+    assert row.failures == 1 + GUESSES
+    failed = select(func.count()).where(AuditEvent.action == "staff.login_failed")
+    assert session.scalar(failed) == 1 + GUESSES
+
+
+def test_pruning_keeps_a_throttle_row_a_sign_in_is_refreshing(app, session, make_staff):
+    """The hourly prune and a sign-in on a stale row at the same moment: the prune waits for
+    the sign-in's lock, then sees the fresh window and keeps the row and its failure."""
+    make_staff(Role.DETECTIVE, "det")
+    rules = auth.ThrottleRules()
+    long_ago = utcnow() - timedelta(hours=2)
+    auth.sign_in(session, "det", "an old wrong guess", "", KEYS, rules, now=long_ago)
+    session.commit()
+    maker = app.extensions["tipline.write_sessionmaker"]
+    pruned: list[int] = []
+    with maker() as signing_in:
+        assert auth.sign_in(signing_in, "det", "a new wrong guess", "", KEYS, rules).outcome == (
+            "failed"
+        )
+
+        def prune() -> None:
+            with maker() as s:
+                pruned.append(auth.prune_login_throttle(s, utcnow(), rules, limit=10))
+                s.commit()
+
+        pruner = threading.Thread(target=prune)
+        pruner.start()
+        pruner.join(timeout=0.5)  # it waits on the sign-in's lock
+        signing_in.commit()
+    pruner.join(timeout=60)
+    assert pruned == [0]
+    session.expire_all()
+    assert session.scalar(select(LoginThrottle.failures)) == 1

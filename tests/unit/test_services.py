@@ -1,7 +1,7 @@
 """Services: the rules, tested without a request."""
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from tipline import audit
 from tipline.audit.models import AuditEvent
@@ -11,7 +11,7 @@ from tipline.demo import DEMO_NOTICE
 from tipline.notices import services as notices
 from tipline.tips import receipts
 from tipline.tips import services as tips
-from tipline.tips.models import Tip, TipStatus
+from tipline.tips.models import Tip, TipStatus, TipSubmission
 from tipline.triage import queue
 from tipline.triage import services as triage
 
@@ -37,6 +37,26 @@ def test_submitted_tip_is_audited_in_the_same_transaction(session, published_not
         )
         == 0
     )
+
+
+def test_a_tip_its_submission_and_its_audit_event_are_written_in_one_flush(
+    session, published_notice, app
+):
+    flushes = []
+    event.listen(session, "after_flush", lambda *_: flushes.append(1))
+    tip, _code = tips.submit_tip(
+        session,
+        tips.TipReport("Saw her at the bus stop"),
+        KEY,
+        published_notice,
+        form_token="a-form-token-of-thirty-two-chars",
+        data_key=app.config["DATA_KEY"],
+    )
+    assert len(flushes) == 1
+    assert tip.id is not None
+    assert session.scalar(select(TipSubmission.tip_id)) == tip.id
+    [received] = audit.events_for(session, "tip", tip.public_ref)
+    assert received.action == "tip.received"
 
 
 def test_receipt_code_finds_its_tip_and_only_a_keyed_hash_is_stored(session):

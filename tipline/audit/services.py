@@ -41,10 +41,13 @@ def record(
         actor_id, label = actor.id, actor.username
     key = audit_key(session)
     stored_details = chain.normalise_details(details)
-    lock_chain_head(session)
-    head = session.execute(
-        select(AuditEvent.seq, AuditEvent.row_hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+    # What the caller added waits for the one flush below (the head is only audit rows, and
+    # every event before this one was flushed by its own ``record``).
+    with session.no_autoflush:
+        lock_chain_head(session)
+        head = session.execute(
+            select(AuditEvent.seq, AuditEvent.row_hash).order_by(AuditEvent.seq.desc()).limit(1)
+        ).first()
     seq, prev_hash = (head.seq + 1, head.row_hash) if head else (1, chain.GENESIS)
     event = AuditEvent(
         seq=seq,

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -188,6 +189,14 @@ class ThrottleRules:
     window: timedelta = timedelta(minutes=1)
     lockout: timedelta = timedelta(minutes=15)
 
+    @classmethod
+    def from_config(cls, config: Any) -> ThrottleRules:
+        return cls(
+            max_failures=int(config["LOGIN_MAX_FAILURES"]),
+            window=timedelta(seconds=int(config["LOGIN_FAILURE_WINDOW_SECONDS"])),
+            lockout=timedelta(seconds=int(config["LOGIN_LOCKOUT_SECONDS"])),
+        )
+
 
 @dataclass(frozen=True)
 class SignInKeys:
@@ -209,7 +218,20 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def _throttle_row(session: Session, name_hash: bytes, now: datetime) -> LoginThrottle:
-    row = session.scalar(select(LoginThrottle).where(LoginThrottle.name_hash == name_hash))
+    """The name's throttle row, held until the transaction ends.
+
+    Held, because the failure count is read here and written back after the password check:
+    without the row lock, parallel guesses on PostgreSQL all read the same count and each
+    write back one more, so a burst of them counts as one failure. (SQLite requests already
+    hold the write lock.) Every caller takes this lock before the audit chain's, never after.
+    """
+    query = (
+        select(LoginThrottle)
+        .where(LoginThrottle.name_hash == name_hash)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    row = session.scalar(query)
     if row is not None:
         return row
     try:
@@ -217,7 +239,7 @@ def _throttle_row(session: Session, name_hash: bytes, now: datetime) -> LoginThr
             row = LoginThrottle(name_hash=name_hash, window_started_at=now, failures=0)
             session.add(row)
     except IntegrityError:
-        row = session.scalar(select(LoginThrottle).where(LoginThrottle.name_hash == name_hash))
+        row = session.scalar(query)
         assert row is not None
     return row
 
@@ -247,6 +269,22 @@ def _record_failure(
         return Outcome.LOCKED
     session.flush()
     return Outcome.FAILED
+
+
+def prune_login_throttle(session: Session, now: datetime, rules: ThrottleRules, limit: int) -> int:
+    """Delete up to ``limit`` throttle rows that count nothing any more: their window has
+    passed and they hold no lockout. Such a row changes no answer (the next failure starts a
+    new window), but a spray of made-up names leaves one row per name. Returns how many
+    went. The outer condition repeats the inner one so that, on PostgreSQL, a row a sign-in
+    has just refreshed under its lock is re-checked and kept."""
+    stale = (
+        LoginThrottle.window_started_at <= now - rules.window,
+        or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+    )
+    batch = select(LoginThrottle.id).where(*stale).order_by(LoginThrottle.id).limit(limit)
+    return session.execute(
+        delete(LoginThrottle).where(LoginThrottle.id.in_(batch), *stale)
+    ).rowcount
 
 
 def sign_in(

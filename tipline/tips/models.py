@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.audit.guards import undeletable
@@ -222,12 +222,24 @@ class TipSubmission(Base):
     """
 
     __tablename__ = "tip_submission"
+    __table_args__ = (
+        # The hourly sweep finds the few codes still held without reading every tip's row
+        # (revision 0605); a code is held for TIP_REPLAY_MINUTES only.
+        Index(
+            "ix_tip_submission_code_held",
+            "id",
+            sqlite_where=text("sealed_code IS NOT NULL"),
+            postgresql_where=text("sealed_code IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
     sealed_code: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tip: Mapped[Tip] = relationship()
 
 
 class ReceiptSession(Base):

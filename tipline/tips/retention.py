@@ -110,3 +110,32 @@ def purge_expired_tips(
         purge_tip(session, tip, now)
         purged.append(tip.public_ref)
     return purged
+
+
+# Short-lived rows (the hourly sweep). Each call handles at most ``limit`` rows so that, on
+# SQLite, the write lock is never held long while tips are coming in.
+
+
+def drop_expired_receipt_sessions(session: Session, now: datetime, limit: int) -> int:
+    """Delete receipt sessions past their end (they already open nothing); returns how many."""
+    batch = (
+        select(ReceiptSession.id)
+        .where(ReceiptSession.expires_at <= now)
+        .order_by(ReceiptSession.id)
+        .limit(limit)
+    )
+    return session.execute(delete(ReceiptSession).where(ReceiptSession.id.in_(batch))).rowcount
+
+
+def forget_shown_codes(session: Session, shown_before: datetime, limit: int) -> int:
+    """Clear the sealed receipt codes of forms sent before ``shown_before`` (the end of the
+    window in which a repeated submit may show the code again); returns how many.
+
+    The submission row stays: its token hash still turns a late resubmit of the same form
+    into "already received" rather than a second tip.
+    """
+    held = (TipSubmission.sealed_code.is_not(None), TipSubmission.created_at <= shown_before)
+    batch = select(TipSubmission.id).where(*held).order_by(TipSubmission.id).limit(limit)
+    return session.execute(
+        update(TipSubmission).where(TipSubmission.id.in_(batch)).values(sealed_code=None)
+    ).rowcount

@@ -144,19 +144,20 @@ def submit_tip(
         operator=operator,
     )
     session.add(tip)
-    session.flush()
-    attachments.store_photos(session, tip, images, data_key)
+    if images:
+        session.flush()  # the photos name the tip's id
+        attachments.store_photos(session, tip, images, data_key)
     if form_token is not None:
         session.add(
             TipSubmission(
                 token_hash=_token_hash(receipt_key, form_token),
-                tip_id=tip.id,
+                tip=tip,
                 sealed_code=sealing.seal(
                     _token_cipher(data_key, form_token), code.encode(), f"tip-submission:{ref}"
                 ),
             )
         )
-        session.flush()
+    # The tip, its submission and its audit event go to the database in one flush.
     extra = {"photos": len(images)} if images else {}
     audit.record(
         session,

@@ -3,7 +3,6 @@ authenticator, sign-out, and changing one's password."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -34,12 +33,7 @@ def _keys() -> auth.SignInKeys:
 
 
 def _rules() -> auth.ThrottleRules:
-    c = current_app.config
-    return auth.ThrottleRules(
-        max_failures=c["LOGIN_MAX_FAILURES"],
-        window=timedelta(seconds=c["LOGIN_FAILURE_WINDOW_SECONDS"]),
-        lockout=timedelta(seconds=c["LOGIN_LOCKOUT_SECONDS"]),
-    )
+    return auth.ThrottleRules.from_config(current_app.config)
 
 
 def _safe_next(target: str | None) -> str:
