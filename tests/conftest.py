@@ -46,7 +46,9 @@ def pg_url_in_schema(url: str, schema: str) -> str:
     """``url`` with every connection's search_path set to ``schema``."""
     return (
         make_url(url)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
+        # A test that waits on a lock its own thread holds fails after 30 s instead of
+        # hanging the run (the concurrency tests wait far less than that).
+        .update_query_dict({"options": f"-csearch_path={schema} -clock_timeout=30s"})
         .render_as_string(hide_password=False)
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -93,7 +94,55 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}" if mode in SQLITE_BEGIN_MODES else "BEGIN")
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    engine = create_engine(url, echo=echo, pool_pre_ping=True)
+    _writers_take_the_chain_lock_first(engine)
+    return engine
+
+
+#: pg_advisory_xact_lock key serialising PostgreSQL writers ("tiplinea"; a signed bigint).
+CHAIN_LOCK = 0x7469706C696E6561
+#: Marks a connection whose transaction holds CHAIN_LOCK (cleared when a transaction begins).
+_HOLDS_CHAIN_LOCK = "tipline.holds_chain_lock"
+#: Statements that lock rows: writes, and reads that lock what they read.
+_LOCKS_ROWS = re.compile(
+    r"^\s*(INSERT|UPDATE|DELETE)\b|\bFOR\s+(NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(KEY\s+)?SHARE\b",
+    re.IGNORECASE,
+)
+
+
+def _writers_take_the_chain_lock_first(engine: Engine) -> None:
+    """On PostgreSQL, a transaction takes the audit chain's lock before its first row lock.
+
+    Every write is audited, and the audit event needs the chain head, so writers are
+    serialised on that lock in any case (``audit.record``). Taken only there, it came after the
+    rows a transaction had already written: a job updating several tips, auditing each, could
+    hold the lock and wait for a tip that a staff request had updated and was itself waiting
+    to audit, a deadlock PostgreSQL broke by failing one of them. With the lock always first,
+    no two transactions hold row locks while waiting for each other. Reads take nothing, so
+    public pages and staff pages that only read never wait. (SQLite's request transactions
+    begin IMMEDIATE, the same order by other means.)
+    """
+
+    @event.listens_for(engine, "begin")
+    def _new_transaction(conn: Connection) -> None:
+        conn.info.pop(_HOLDS_CHAIN_LOCK, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _lock_first(conn: Connection, cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.info.get(_HOLDS_CHAIN_LOCK) or not _LOCKS_ROWS.search(statement):
+            return
+        with cursor.connection.cursor() as locking:
+            locking.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
+        conn.info[_HOLDS_CHAIN_LOCK] = True
+
+
+def hold_chain_lock(connection: Connection) -> None:
+    """Hold the audit chain's lock until this transaction ends (PostgreSQL; SQLite request
+    transactions already hold the write lock)."""
+    if connection.dialect.name != "postgresql" or connection.info.get(_HOLDS_CHAIN_LOCK):
+        return
+    connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
+    connection.info[_HOLDS_CHAIN_LOCK] = True
 
 
 def init_app(app: Flask) -> None:

@@ -10,6 +10,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
+from tipline import db
 from tipline.audit import chain
 from tipline.audit.models import AuditEvent, AuditVerification
 from tipline.auth.models import Role, StaffUser
@@ -17,9 +18,6 @@ from tipline.db import utcnow
 
 PUBLIC = "public"
 SYSTEM = "system"
-
-#: pg_advisory_xact_lock key serialising writers of the chain head.
-CHAIN_LOCK = 0x7469706C696E6561  # "tiplinea", fits a signed bigint
 
 
 def record(
@@ -69,13 +67,13 @@ def record(
 def lock_chain_head(session: Session) -> None:
     """Hold the chain head until this transaction ends, so the next ``seq`` is ours alone.
 
-    PostgreSQL: a transaction-scoped advisory lock. SQLite: request sessions begin
+    PostgreSQL: a transaction-scoped advisory lock, usually already taken before the
+    transaction's first write (``tipline.db.hold_chain_lock``). SQLite: request sessions begin
     IMMEDIATE (``tipline.db.WRITE_OPTIONS``), so the write lock is already held; in a
     deferred transaction an insert after a stale read fails with SQLITE_BUSY and nothing
     forks.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK)))
+    db.hold_chain_lock(session.connection())
 
 
 def audit_key(session: Session) -> bytes:

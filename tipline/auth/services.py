@@ -220,10 +220,9 @@ def _verify(password_hash: str, password: str) -> bool:
 def _throttle_row(session: Session, name_hash: bytes, now: datetime) -> LoginThrottle:
     """The name's throttle row, held until the transaction ends.
 
-    Held, because the failure count is read here and written back after the password check:
-    without the row lock, parallel guesses on PostgreSQL all read the same count and each
-    write back one more, so a burst of them counts as one failure. (SQLite requests already
-    hold the write lock.) Every caller takes this lock before the audit chain's, never after.
+    Held, because the failure count is read here and written back: without the row lock,
+    parallel guesses on PostgreSQL all read the same count and each write back one more, so a
+    burst of them counts as one failure. (SQLite requests already hold the write lock.)
     """
     query = (
         select(LoginThrottle)
@@ -287,6 +286,16 @@ def prune_login_throttle(session: Session, now: datetime, rules: ThrottleRules, 
     ).rowcount
 
 
+def _is_locked(locked_until: datetime | None, now: datetime) -> bool:
+    return locked_until is not None and locked_until > now
+
+
+def _refuse_locked(session: Session, user: StaffUser | None, name_hash: bytes) -> SignIn:
+    target = ("staff_user", user.id) if user else ("login_name", name_hash.hex()[:16])
+    audit.record(session, audit.SYSTEM, "staff.login_refused_locked", *target)
+    return SignIn(Outcome.LOCKED)
+
+
 def sign_in(
     session: Session,
     username: str,
@@ -306,14 +315,16 @@ def sign_in(
     now = now or utcnow()
     name = username.strip()
     name_hash = hmac.new(keys.throttle, name.lower().encode(), hashlib.sha256).digest()
-    row = _throttle_row(session, name_hash, now)
     user = session.scalar(select(StaffUser).where(StaffUser.username == name))
-    if row.locked_until is not None and row.locked_until > now:
-        target = ("staff_user", user.id) if user else ("login_name", name_hash.hex()[:16])
-        audit.record(session, audit.SYSTEM, "staff.login_refused_locked", *target)
-        return SignIn(Outcome.LOCKED)
-
+    locked = select(LoginThrottle.locked_until).where(LoginThrottle.name_hash == name_hash)
+    if _is_locked(session.scalar(locked), now):
+        return _refuse_locked(session, user, name_hash)
+    # The slow password check runs before any lock is taken: the throttle row's lock comes
+    # with the writers' lock on PostgreSQL (tipline.db), which tips wait for.
     password_ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    row = _throttle_row(session, name_hash, now)
+    if _is_locked(row.locked_until, now):  # locked by a parallel guess meanwhile
+        return _refuse_locked(session, user, name_hash)
     if user is None or not password_ok or not user.active:
         return SignIn(_record_failure(session, row, user, rules, now, "password"))
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tipline import audit
+from tipline import audit, db
 from tipline.auth.models import StaffUser
 from tipline.db import utcnow
 from tipline.notices.models import Notice, NoticeStatus, NoticeVersion, Resolution
@@ -193,7 +193,10 @@ def remove_expired_details(
     session: Session, now: datetime, retention_days: int = DEFAULT_RETENTION_DAYS
 ) -> list[Notice]:
     """Remove photos and personal details from every notice resolved more than
-    ``retention_days`` before ``now`` (archived ones included). Returns the notices changed."""
+    ``retention_days`` before ``now`` (archived ones included). Returns the notices changed.
+    Holds the writers' lock first, like the other periodic jobs, so it decides from what is
+    committed (an archive or edit at that moment is seen, or waits)."""
+    db.hold_chain_lock(session.connection())
     cutoff = now - timedelta(days=retention_days)
     due = list(
         session.scalars(

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from tipline import audit
+from tipline import audit, db
 from tipline.tips.models import (
     OPEN_STATUSES,
     ReceiptSession,
@@ -102,7 +102,9 @@ def purge_expired_tips(
     session: Session, now: datetime, retention_days: int = DEFAULT_RETENTION_DAYS
 ) -> list[str]:
     """Purge every tip closed more than ``retention_days`` before ``now`` (at most ``BATCH``
-    per call; the daily job catches up). Returns the purged tips' references."""
+    per call; the daily job catches up). Returns the purged tips' references. Holds the
+    writers' lock first, so a tip reopened at that moment is read open and never purged."""
+    db.hold_chain_lock(session.connection())
     purged = []
     for tip_id in expired_tips(session, now, retention_days):
         tip = session.get(Tip, tip_id)

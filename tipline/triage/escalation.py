@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from tipline import audit
+from tipline import audit, db
 from tipline.audit.models import AuditEvent
 from tipline.auth.models import StaffUser
 from tipline.tips.models import OPEN_STATUSES, Tip, TipStatus
@@ -63,6 +63,7 @@ def _insert_once(session: Session, values: dict[str, object]) -> int | None:
 def escalate_overdue(session: Session, now: datetime) -> list[int]:
     """Escalate every open tip past its due time that is unclaimed, or claimed (before it was
     due) and not worked since. Returns the ids of the escalations this call created."""
+    db.hold_chain_lock(session.connection())  # decide from what is committed (see below)
     unclaimed = select(Tip.id, Tip.due_at, Tip.claimed_by_id, Tip.public_ref).where(
         Tip.status == TipStatus.NEW,
         Tip.claimed_by_id.is_(None),
@@ -117,7 +118,14 @@ def return_stale_claims(
     """Release every claim nobody worked for ``stale_minutes``; returns the tips' references.
 
     The release only applies if the claim is still the one that was found stale (same holder,
-    same claim time), so a detective who acts at the same moment keeps the tip."""
+    same claim time), so a detective who acts at the same moment keeps the tip.
+
+    The periodic jobs decide from what they read, so they take the writers' lock before
+    reading: an action committing meanwhile is either seen (a claim worked just now is not
+    stale) or waits for the job. Otherwise, on PostgreSQL, a status change committed between
+    the read and the release would be undone.
+    """
+    db.hold_chain_lock(session.connection())
     cutoff = now - timedelta(minutes=stale_minutes)
     stale = session.execute(
         select(Tip.id, Tip.public_ref, Tip.claimed_by_id, Tip.claimed_at, Tip.status)

@@ -1,0 +1,124 @@
+"""Writers take the audit chain's lock before any row lock, so a periodic job and a staff
+request acting on the same tips finish one after the other instead of deadlocking.
+
+The scenario: a detective's status change has written the tip (its row is locked) and is
+about to audit it, when the stale-claims job starts returning two claims of the same
+detective, the other one first. With the chain lock taken only at the audit, the job held it
+and waited for the tip's row while the request held the row and waited for the lock, and
+PostgreSQL failed one of them. On SQLite the request's IMMEDIATE transaction already keeps
+the job out until it commits; the test runs there too.
+"""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, select, text, update
+
+from tipline import db
+from tipline.auth import services as auth
+from tipline.auth.models import Role
+from tipline.db import utcnow
+from tipline.tips.models import Tip, TipStatus
+from tipline.triage import escalation
+from tipline.triage import services as triage
+
+from ..triage_data import insert_tips
+
+
+def test_a_staff_action_and_the_stale_claims_job_on_the_same_tips_both_finish(
+    app, session, make_staff
+):
+    detective = make_staff(Role.DETECTIVE, "det")
+    long_ago = utcnow() - timedelta(hours=2)
+    insert_tips(
+        session,
+        2,
+        status=TipStatus.IN_REVIEW,
+        claimed_by_id=detective.id,
+        claimed_at=long_ago,
+        received_at=long_ago,
+    )
+    first, second = session.scalars(select(Tip.public_ref).order_by(Tip.id)).all()
+    maker = app.extensions["tipline.write_sessionmaker"]
+    errors: list[BaseException] = []
+    returned: list[list[str]] = []
+
+    def job() -> None:
+        try:
+            with maker() as s:
+                returned.append(escalation.return_stale_claims(s, utcnow(), 60))
+                s.commit()
+        except BaseException as error:  # reported below; a thread must not die silently
+            errors.append(error)
+
+    worker = threading.Thread(target=job)
+    with maker() as request:
+        paused = []
+
+        def start_the_job_mid_action(*_args) -> None:
+            if not paused:  # after the tip's row is written, before its audit event
+                paused.append(True)
+                worker.start()
+                time.sleep(1.5)  # the job reaches the tips (PostgreSQL's deadlock check: 1 s)
+
+        event.listen(request, "after_flush", start_the_job_mid_action)
+        staff = request.get(type(detective), detective.id)
+        tip = request.scalar(select(Tip).where(Tip.public_ref == second))
+        triage.change_status(request, staff, tip, TipStatus.FORWARDED, "to the 2nd District")
+        request.commit()
+    worker.join(timeout=60)
+    assert not errors, errors
+    # The job waited for the action, saw the second tip worked just now, and kept it claimed.
+    assert returned == [[first]]
+    session.rollback()  # a new read transaction, after both commits
+    status, holder = session.execute(
+        select(Tip.status, Tip.claimed_by_id).where(Tip.public_ref == second)
+    ).one()
+    assert (status, holder) == (TipStatus.FORWARDED, detective.id)
+
+
+def test_on_postgresql_a_write_takes_the_chain_lock_and_a_read_does_not(app, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's request transactions begin IMMEDIATE: the write lock, up front")
+    held = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    )
+    maker = app.extensions["tipline.write_sessionmaker"]
+    with maker() as s:
+        s.execute(select(Tip.id)).all()
+        assert s.scalar(held) == 0
+        s.execute(update(Tip).where(Tip.id == -1).values(narrative=""))  # matches no row
+        assert s.scalar(held) == 1
+        assert s.connection().info.get(db._HOLDS_CHAIN_LOCK)
+        s.rollback()
+        s.execute(select(Tip.id)).all()  # a new transaction starts without it
+        assert s.scalar(held) == 0
+
+
+def test_a_sign_in_checks_the_password_before_it_takes_the_writers_lock(
+    app, database_url, make_staff, monkeypatch
+):
+    """The password hash takes a tenth of a second on purpose; a spray of sign-ins holding
+    the writers' lock meanwhile would keep tips waiting."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's request transactions begin IMMEDIATE: the write lock, up front")
+    make_staff(Role.DETECTIVE, "det")
+    held = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    )
+    seen: list[int] = []
+    with app.extensions["tipline.write_sessionmaker"]() as s:
+        real_verify = auth._verify
+
+        def verify(password_hash: str, password: str) -> bool:
+            seen.append(s.scalar(held))
+            return real_verify(password_hash, password)
+
+        monkeypatch.setattr(auth, "_verify", verify)
+        keys = auth.SignInKeys.from_secret(app.secret_key)
+        assert auth.sign_in(s, "det", "not the password", "", keys).outcome == "failed"
+        assert seen == [0]  # not while hashing
+        assert s.scalar(held) == 1  # but while counting the failure and auditing it
+        s.rollback()
