@@ -69,8 +69,10 @@ SINGLE_READ_OPTIONS = {
 }
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout."""
+def make_engine(url: str, echo: bool = False, writers_lock: bool = True) -> Engine:
+    """Create an engine; SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout;
+    PostgreSQL writers take the audit chain's lock first (``writers_lock``: off only for the
+    benchmarks' minimal app, which has no audit chain)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"timeout": 15})
 
@@ -95,7 +97,8 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
         return engine
     engine = create_engine(url, echo=echo, pool_pre_ping=True)
-    _writers_take_the_chain_lock_first(engine)
+    if writers_lock:
+        _writers_take_the_chain_lock_first(engine)
     return engine
 
 

@@ -122,3 +122,19 @@ def test_a_sign_in_checks_the_password_before_it_takes_the_writers_lock(
         assert seen == [0]  # not while hashing
         assert s.scalar(held) == 1  # but while counting the failure and auditing it
         s.rollback()
+
+
+def test_the_benchmarks_minimal_engine_can_go_without_the_writers_lock(database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the writers' lock is PostgreSQL's; SQLite's engine has none to leave out")
+    held = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    )
+    for writers_lock, expected in ((True, 1), (False, 0)):
+        engine = db.make_engine(database_url, writers_lock=writers_lock)
+        try:
+            with engine.begin() as conn:
+                conn.execute(update(Tip).where(Tip.id == -1).values(narrative=""))
+                assert conn.scalar(held) == expected
+        finally:
+            engine.dispose()
