@@ -104,6 +104,7 @@ def make_engine(url: str, echo: bool = False, writers_lock: bool = True) -> Engi
 
 #: pg_advisory_xact_lock key serialising PostgreSQL writers ("tiplinea"; a signed bigint).
 CHAIN_LOCK = 0x7469706C696E6561
+_TAKE_CHAIN_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 #: Marks a connection whose transaction holds CHAIN_LOCK (cleared when a transaction begins).
 _HOLDS_CHAIN_LOCK = "tipline.holds_chain_lock"
 #: Statements that lock rows: writes, and reads that lock what they read.
@@ -135,7 +136,7 @@ def _writers_take_the_chain_lock_first(engine: Engine) -> None:
         if conn.info.get(_HOLDS_CHAIN_LOCK) or not _LOCKS_ROWS.search(statement):
             return
         with cursor.connection.cursor() as locking:
-            locking.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
+            locking.execute(_TAKE_CHAIN_LOCK, (CHAIN_LOCK,))
         conn.info[_HOLDS_CHAIN_LOCK] = True
 
 
@@ -144,7 +145,7 @@ def hold_chain_lock(connection: Connection) -> None:
     transactions already hold the write lock)."""
     if connection.dialect.name != "postgresql" or connection.info.get(_HOLDS_CHAIN_LOCK):
         return
-    connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
+    connection.exec_driver_sql(_TAKE_CHAIN_LOCK, (CHAIN_LOCK,))
     connection.info[_HOLDS_CHAIN_LOCK] = True
 
 

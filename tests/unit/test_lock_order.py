@@ -26,6 +26,9 @@ from tipline.triage import services as triage
 
 from ..triage_data import insert_tips
 
+#: Advisory locks this connection holds (PostgreSQL).
+HELD = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+
 
 def test_a_staff_action_and_the_stale_claims_job_on_the_same_tips_both_finish(
     app, session, make_staff
@@ -82,19 +85,16 @@ def test_a_staff_action_and_the_stale_claims_job_on_the_same_tips_both_finish(
 def test_on_postgresql_a_write_takes_the_chain_lock_and_a_read_does_not(app, database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite's request transactions begin IMMEDIATE: the write lock, up front")
-    held = text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
-    )
     maker = app.extensions["tipline.write_sessionmaker"]
     with maker() as s:
         s.execute(select(Tip.id)).all()
-        assert s.scalar(held) == 0
+        assert s.scalar(HELD) == 0
         s.execute(update(Tip).where(Tip.id == -1).values(narrative=""))  # matches no row
-        assert s.scalar(held) == 1
+        assert s.scalar(HELD) == 1
         assert s.connection().info.get(db._HOLDS_CHAIN_LOCK)
         s.rollback()
         s.execute(select(Tip.id)).all()  # a new transaction starts without it
-        assert s.scalar(held) == 0
+        assert s.scalar(HELD) == 0
 
 
 def test_a_sign_in_checks_the_password_before_it_takes_the_writers_lock(
@@ -105,36 +105,30 @@ def test_a_sign_in_checks_the_password_before_it_takes_the_writers_lock(
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite's request transactions begin IMMEDIATE: the write lock, up front")
     make_staff(Role.DETECTIVE, "det")
-    held = text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
-    )
     seen: list[int] = []
     with app.extensions["tipline.write_sessionmaker"]() as s:
         real_verify = auth._verify
 
         def verify(password_hash: str, password: str) -> bool:
-            seen.append(s.scalar(held))
+            seen.append(s.scalar(HELD))
             return real_verify(password_hash, password)
 
         monkeypatch.setattr(auth, "_verify", verify)
         keys = auth.SignInKeys.from_secret(app.secret_key)
         assert auth.sign_in(s, "det", "not the password", "", keys).outcome == "failed"
         assert seen == [0]  # not while hashing
-        assert s.scalar(held) == 1  # but while counting the failure and auditing it
+        assert s.scalar(HELD) == 1  # but while counting the failure and auditing it
         s.rollback()
 
 
 def test_the_benchmarks_minimal_engine_can_go_without_the_writers_lock(database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("the writers' lock is PostgreSQL's; SQLite's engine has none to leave out")
-    held = text(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
-    )
     for writers_lock, expected in ((True, 1), (False, 0)):
         engine = db.make_engine(database_url, writers_lock=writers_lock)
         try:
             with engine.begin() as conn:
                 conn.execute(update(Tip).where(Tip.id == -1).values(narrative=""))
-                assert conn.scalar(held) == expected
+                assert conn.scalar(HELD) == expected
         finally:
             engine.dispose()

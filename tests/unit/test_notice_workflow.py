@@ -38,11 +38,6 @@ def other_pio(make_staff):
     return make_staff(Role.PIO, "pio-bob")
 
 
-@pytest.fixture
-def supervisor(make_staff):
-    return make_staff(Role.SUPERVISOR, "sup-cat")
-
-
 def actions(session, notice) -> list[str]:
     return [e.action for e in audit.events_for(session, "notice", notice.slug)]
 

@@ -214,6 +214,10 @@ class TipAttachment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+#: Submissions whose sealed receipt code is still kept (the partial index below).
+_CODE_HELD = text("sealed_code IS NOT NULL")
+
+
 class TipSubmission(Base):
     """The one-time token of a tip form, so a repeated submit never makes a second tip.
 
@@ -228,8 +232,8 @@ class TipSubmission(Base):
         Index(
             "ix_tip_submission_code_held",
             "id",
-            sqlite_where=text("sealed_code IS NOT NULL"),
-            postgresql_where=text("sealed_code IS NOT NULL"),
+            sqlite_where=_CODE_HELD,
+            postgresql_where=_CODE_HELD,
         ),
     )
 
