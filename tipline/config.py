@@ -152,6 +152,8 @@ class Defaults:
     # without its own text gets the English one.
     REWARD_PAYOUT_INSTRUCTIONS: dict[str, str] = {  # noqa: RUF012
         "en": "Bring your payout code to the payout desk. Nobody will ask your name.",
+        "es": "Lleve su código de cobro a la ventanilla de pagos. Nadie le pedirá su nombre.",
+        "vi": "Xin mang mã nhận tiền đến quầy trả tiền. Không ai hỏi tên quý vị.",
     }
     # Days from approval until an unclaimed reward expires and its payout code stops working.
     REWARD_CODE_VALID_DAYS = 60
