@@ -19,7 +19,12 @@ MARKERS = {
     "seen_where": "MARKER-WHERE by the levee",
     "contact": "MARKER-CONTACT call 504-555-0199",
 }
-PAYOUT_RE = re.compile(r'class="receipt-code payout-code"><strong>([0-9A-Z-]+)</strong>')
+PAYOUT_RE = re.compile(r'class="receipt-code payout-code"[^>]*><code>(.*?)</code>')
+
+
+def _code_in(html: str) -> str:
+    """The code as a person reads it (the page wraps each group in a span)."""
+    return re.sub(r"<[^>]+>", "", html)
 
 
 def post(client, url, page, **data):
@@ -137,7 +142,7 @@ def test_receipt_before_and_after_approval_and_the_code_shown_once(world, sessio
     shown = post(tipster, "/receipt/payout-code", "/receipt")
     assert shown.status_code == 200
     assert shown.headers["Cache-Control"] == "no-store"
-    payout_code = PAYOUT_RE.search(shown.get_data(as_text=True)).group(1)
+    payout_code = _code_in(PAYOUT_RE.search(shown.get_data(as_text=True)).group(1))
     assert payout_code != code
     assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){4}", payout_code)
     again = tipster.get("/receipt").get_data(as_text=True)
@@ -161,7 +166,7 @@ def _payout_code(clients, code) -> str:
     tipster = clients["tipster"]
     open_receipt(tipster, code)
     shown = post(tipster, "/receipt/payout-code", "/receipt").get_data(as_text=True)
-    return PAYOUT_RE.search(shown).group(1)
+    return _code_in(PAYOUT_RE.search(shown).group(1))
 
 
 def test_payout_desk_sees_only_validity_amount_and_expiry_and_pays_once(

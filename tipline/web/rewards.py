@@ -149,12 +149,16 @@ def tip(ref: str) -> str:
     if found is None:
         abort(404)
     session.commit()  # the view is audited
+    rules = _rules()
+    proposal_form = ProposalForm()
+    proposal_form.amount.description = (
+        f"A whole amount from {rules.min_amount:,} to {rules.max_amount:,} {rules.currency}."
+    )
     return render_template(
         "rewards/tip.html",
         tip=found,
         me=user,
-        rules=_rules(),
-        proposal_form=ProposalForm(),
+        proposal_form=proposal_form,
         decision_form=DecisionForm(),
     )
 
