@@ -233,3 +233,40 @@ def test_notice_states_its_maximum_reward_on_the_public_page(app, session, publi
     assert "Recompensa de hasta 2.500\xa0US$" in spanish  # a no-break space, as Babel writes it
     api = client.get(f"/api/v1/notices/{published_notice.slug}").get_json()
     assert api["max_reward"] == {"amount": 2500, "currency": "USD"}
+
+
+def test_the_poster_states_the_maximum_reward(client, session, published_notice):
+    from .test_poster import pdf_text, poster
+
+    published_notice.max_reward = 2500
+    session.commit()
+    pages, text = pdf_text(poster(client, published_notice.slug))
+    assert pages == 1
+    assert "Reward up to 2,500 USD" in text
+
+
+def test_a_correction_is_a_new_entry_and_the_paid_reward_stays(world, session):
+    clients, code = world
+    _to_approved(clients, _tip_ref(session), amount="600")
+    payout_code = _payout_code(clients, code)
+    post(clients["desk-1"], "/staff/payout/pay", "/staff/payout", code=payout_code)
+    session.rollback()
+    reward_id = session.scalar(select(Reward.id))
+    ledger_page = "/staff/rewards/ledger"
+    coordinator = clients["coord-1"]
+    response = post(
+        coordinator,
+        "/staff/rewards/corrections",
+        ledger_page,
+        reward_id=str(reward_id),
+        amount_delta="-25",
+        reason="Bank fee refunded",
+    )
+    assert response.status_code == 303
+    page = coordinator.get(ledger_page).get_data(as_text=True)
+    assert "Correction recorded in the ledger." in page and "Bank fee refunded" in page
+    assert "Total of corrections: -25 USD." in page
+    session.rollback()
+    assert session.scalar(select(Reward.amount)) == 600
+    # Supervisors read the ledger but do not record corrections.
+    assert "Record correction" not in clients["sup"].get(ledger_page).get_data(as_text=True)

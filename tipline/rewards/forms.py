@@ -63,6 +63,11 @@ class PayoutCodeForm(FlaskForm):
 
 
 class CorrectionForm(FlaskForm):
+    reward_id = IntegerField(
+        "Reward number",
+        description="From the list of paid rewards above.",
+        validators=[InputRequired(message="Give the reward number.")],
+    )
     amount_delta = IntegerField(
         "Difference",
         description="What to add to the paid amount (negative to subtract).",

@@ -216,6 +216,7 @@ def ledger() -> str:
     return render_template(
         "rewards/ledger.html",
         ledger=found,
+        paid=rewards.rewards_in(db.session(), RewardStatus.PAID),
         statuses=ledgers.LEDGER_STATUSES,
         me=user,
         correction_form=CorrectionForm(),
@@ -234,14 +235,18 @@ def ledger_csv() -> Response:
     return response
 
 
-@bp.post("/rewards/<int:reward_id>/correction")
-def correction(reward_id: int) -> Response:
+@bp.post("/rewards/corrections")
+def correction() -> Response:
     user = signed_in_staff()
     form = CorrectionForm()
 
     def run() -> str:
         ledgers.record_correction(
-            db.session(), user, reward_id, form.amount_delta.data or 0, form.reason.data or ""
+            db.session(),
+            user,
+            form.reward_id.data or 0,
+            form.amount_delta.data or 0,
+            form.reason.data or "",
         )
         return "Correction recorded in the ledger."
 
