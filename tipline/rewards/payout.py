@@ -232,8 +232,9 @@ def record_payout(
 ) -> PayoutCheck:
     """Pay the reward of ``code`` and use the code up. Exactly once: the guarded UPDATE
     changes the row only while it is still approved, so of two desks paying the same code at
-    once, one gets the row and the other nothing (PostgreSQL re-checks the condition after the
-    first commits; SQLite request transactions run one at a time)."""
+    once, one gets the row and the other nothing (PostgreSQL writers queue on the audit chain's
+    lock, and a waiting UPDATE re-checks its condition after the first commits anyway; SQLite
+    request transactions run one at a time)."""
     require_role(desk, PAYOUT_DESK)
     now = now or utcnow()
     row = _desk_throttle(session, secret_key, desk)
