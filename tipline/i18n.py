@@ -148,6 +148,7 @@ def _template_globals() -> dict[str, Any]:
         "locales": LOCALES,
         "switch_url": switch_url,
         "resolution_text": resolution_text,
+        "local_date": local_date,
     }
 
 

@@ -165,8 +165,11 @@ def notice_document(
         "aliases": notice.alias_list,
         "status": notice.status.value,
         "description": notice.description,
-        "caution": notice.caution,
+        # A resolved notice no longer warns anyone: nobody is asked to look for the person.
+        "caution": "" if resolved else notice.caution,
         "reward_text": notice.reward_text,
+        "resolution": notice.resolution_text if resolved else "",
+        "correction": notice.correction_note if not resolved else "",
         "charges": [
             {
                 "citation": c.citation,
@@ -209,6 +212,8 @@ NOTICE_SCHEMA: dict[str, Any] = {
         "description",
         "caution",
         "reward_text",
+        "resolution",
+        "correction",
         "charges",
         "contact_lines",
         "published_at",
@@ -229,6 +234,14 @@ NOTICE_SCHEMA: dict[str, Any] = {
         "description": _TEXT,
         "caution": {**_TEXT, "description": "Caution and warning, e.g. do not approach."},
         "reward_text": _TEXT,
+        "resolution": {
+            **_TEXT,
+            "description": "What happened, e.g. `Arrested on 2026-12-01`; empty unless resolved.",
+        },
+        "correction": {
+            **_TEXT,
+            "description": "Set when an earlier resolution was made in error and withdrawn.",
+        },
         "charges": {
             "type": "array",
             "items": {
@@ -306,8 +319,15 @@ def json_ld(document: dict[str, Any], agency_name: str) -> dict[str, Any]:
 def summary_text(document: dict[str, Any]) -> str:
     """One plain paragraph: what the person is wanted for and whom to call."""
     parts = []
-    if document["charges"]:
-        charges = "; ".join(f"{c['description']} ({c['citation']})" for c in document["charges"])
+    charges = "; ".join(f"{c['description']} ({c['citation']})" for c in document["charges"])
+    if document["resolution"]:
+        parts.append(f"{document['resolution']}. No longer sought through this notice.")
+        if charges:
+            parts.append(f"Was wanted on a warrant for {charges}.")
+        return " ".join(parts)
+    if document["correction"]:
+        parts.append(f"Correction: {document['correction']}")
+    if charges:
         parts.append(f"Wanted on a warrant for {charges}.")
     if document["caution"]:
         parts.append(document["caution"])

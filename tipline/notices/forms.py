@@ -5,7 +5,6 @@ resolution and photos. Rows left blank are ignored, so a fixed number of blank r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -15,6 +14,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from tipline.notices.models import ContactLine, Notice, Resolution, Severity
-from tipline.notices.services import ChargeDraft, ContactDraft, NoticeDraft
+from tipline.notices.services import ChargeDraft, ContactDraft, NoticeDraft, pending_draft
 
 BLANK_CHARGE_ROWS = 2
 BLANK_CONTACT_ROWS = 1
@@ -172,18 +172,20 @@ class NoticeForm(FlaskForm):
 
     @classmethod
     def for_notice(cls, notice: Notice, defaults: list[ContactLine]) -> NoticeForm:
-        """The edit form filled from ``notice`` (a POST's own data wins, as WTForms does)."""
+        """The edit form filled from ``notice``, or from its pending edit when one waits for
+        approval (a POST's own data wins, as WTForms does)."""
+        draft = pending_draft(notice)
         by_number = {(c.label, c.phone): c.id for c in defaults}
         chosen, own = [], []
-        for line in notice.contact_lines:
+        for line in draft.contact_lines:
             default_id = by_number.get((line.label, line.phone))
             if default_id is not None and default_id not in chosen:
                 chosen.append(default_id)
             else:
                 own.append({"label": line.label, "phone": line.phone, "note": line.note})
-        data = {name: getattr(notice, name) for name in NoticeDraft.__dataclass_fields__}
+        data = {name: getattr(draft, name) for name in NoticeDraft.__dataclass_fields__}
         data.update(
-            aliases="\n".join(notice.alias_list),
+            aliases="\n".join(draft.aliases),
             default_lines=chosen,
             charges=[
                 {
@@ -192,7 +194,7 @@ class NoticeForm(FlaskForm):
                     "severity": c.severity.value,
                     "warrant_date": c.warrant_date,
                 }
-                for c in notice.charges
+                for c in draft.charges
             ],
             contact_lines=own,
         )
@@ -285,15 +287,31 @@ class ReturnForm(FlaskForm):
 
 
 class ResolveForm(FlaskForm):
+    """What happened, with no outcome or date chosen in advance: resolving tells the public
+    someone is no longer sought, so the person says what and when, then confirms."""
+
     resolution = SelectField(
         "What happened",
-        choices=[SelectChoice(r.value, r.label) for r in Resolution],
+        choices=[SelectChoice("", "Choose what happened")]
+        + [SelectChoice(r.value, r.label) for r in Resolution],
         validators=[DataRequired(message="Choose what happened.")],
     )
     resolved_on = PlainDateField(
         "On",
-        default=date.today,
+        description="The day it happened, for example 2026-12-01.",
         validators=[DataRequired(message="Enter the date it happened.")],
+    )
+    confirmed = HiddenField()
+
+
+class CorrectForm(FlaskForm):
+    reason = TextAreaField(
+        "What was wrong with the resolution",
+        description="For the record: the public page says only that it was made in error.",
+        validators=[
+            DataRequired(message="Say what was wrong with the resolution."),
+            Length(max=500, message="Please keep this under 500 characters."),
+        ],
     )
 
 

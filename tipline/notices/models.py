@@ -7,7 +7,17 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Enum,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.db import Base, utcnow
@@ -112,6 +122,13 @@ class Notice(Base):
     resolved_at: Mapped[datetime | None]  # when it was recorded; retention counts from here
     archived_at: Mapped[datetime | None]
     details_removed_at: Mapped[datetime | None]
+    # Set when a resolution was approved in error and the notice went back to published: the
+    # public page and the feeds say so, with the date of the correction.
+    correction_note: Mapped[str] = mapped_column(Text, default="")
+    corrected_at: Mapped[datetime | None]
+    # The PIO's Spanish and Vietnamese text of the free-text parts, by language then field:
+    # {"es": {"caution": "..."}, "vi": {...}}. Missing parts are shown in English.
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
 
     charges: Mapped[list[Charge]] = relationship(
         back_populates="notice", order_by="Charge.position", cascade="all, delete-orphan"
@@ -125,6 +142,22 @@ class Notice(Base):
     versions: Mapped[list[NoticeVersion]] = relationship(
         back_populates="notice", order_by="NoticeVersion.number", cascade="all, delete-orphan"
     )
+    changes: Mapped[list[NoticeChange]] = relationship(
+        back_populates="notice", order_by="NoticeChange.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def public_photos(self) -> list[NoticePhoto]:
+        """The photos the public sees: those added to a public notice wait for approval."""
+        return [p for p in self.photos if p.approved]
+
+    @property
+    def pending_changes(self) -> list[NoticeChange]:
+        """Changes waiting for a second person (at most one of each kind)."""
+        return [c for c in self.changes if c.state is ChangeState.PENDING]
+
+    def pending(self, kind: ChangeKind) -> NoticeChange | None:
+        return next((c for c in self.pending_changes if c.kind is kind), None)
 
     @property
     def alias_list(self) -> list[str]:
@@ -216,6 +249,8 @@ class NoticePhoto(Base):
     thumb_width: Mapped[int]
     thumb_height: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # False while a photo added to a public notice waits for a second person's approval.
+    approved: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     notice: Mapped[Notice] = relationship(back_populates="photos")
 
@@ -240,6 +275,68 @@ class NoticeVersion(Base):
     created_by: Mapped[str] = mapped_column(String(80))
 
     notice: Mapped[Notice] = relationship(back_populates="versions")
+
+
+class ChangeKind(enum.StrEnum):
+    EDIT = "edit"  # a new version of a public notice's record or photos
+    RESOLVE = "resolve"  # the person was arrested, surrendered, located...
+    CORRECT = "correct"  # a resolution made in error: back to published
+
+    @property
+    def label(self) -> str:
+        return {
+            "edit": "Changes to the public notice",
+            "resolve": "Resolution",
+            "correct": "Correction of a resolution made in error",
+        }[self.value]
+
+
+class ChangeState(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    WITHDRAWN = "withdrawn"
+
+
+class NoticeChange(Base):
+    """A change to a public notice that waits for a second person before the public sees it.
+
+    ``proposal`` holds what would change: for an edit, the new record (a ``snapshot``) and the
+    photos to add or remove; for a resolution, what happened and when; for a correction, the
+    reason. ``proposers`` lists everyone who shaped it ("id:label"): none of them may approve.
+    """
+
+    __tablename__ = "notice_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id"), index=True)
+    kind: Mapped[ChangeKind] = mapped_column(_enum(ChangeKind))
+    state: Mapped[ChangeState] = mapped_column(
+        _enum(ChangeState), default=ChangeState.PENDING, index=True
+    )
+    proposal: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    proposers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    proposed_by: Mapped[str] = mapped_column(String(80))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    decided_by: Mapped[str] = mapped_column(String(80), default="")
+    decided_at: Mapped[datetime | None]
+
+    notice: Mapped[Notice] = relationship(back_populates="changes")
+
+    @property
+    def proposer_names(self) -> list[str]:
+        return [ref.partition(":")[2] for ref in self.proposers]
+
+    @property
+    def resolution_text(self) -> str:
+        """For a resolution: what the public banner will say, e.g. "Arrested on 2026-12-01"."""
+        if self.kind is not ChangeKind.RESOLVE:
+            return ""
+        on = date.fromisoformat(self.proposal["date"])
+        return Notice(
+            resolution=Resolution(self.proposal["resolution"]), resolved_on=on
+        ).resolution_text
 
 
 def tel_uri(phone: str, default_country_code: str = "1") -> str:

@@ -20,10 +20,10 @@ from tipline.audit.models import AuditEvent
 from tipline.auth.forms import ButtonForm
 from tipline.auth.policy import signed_in_staff
 from tipline.media import ImageRejected
-from tipline.notices import photos, workflow
+from tipline.notices import changes, photos, workflow
 from tipline.notices import services as notices
-from tipline.notices.forms import NoticeForm, PhotoForm, ResolveForm, ReturnForm
-from tipline.notices.models import Notice, NoticeStatus, Resolution
+from tipline.notices.forms import CorrectForm, NoticeForm, PhotoForm, ResolveForm, ReturnForm
+from tipline.notices.models import ChangeKind, Notice, NoticeStatus, Resolution
 from tipline.web.responses import image_response
 
 bp = Blueprint("pio", __name__, url_prefix="/staff/notices")
@@ -38,23 +38,33 @@ def _notice(notice_id: int) -> Notice:
     return found
 
 
-def _to_notice(notice: Notice) -> Response:
-    return redirect(url_for("pio.notice", notice_id=notice.id), code=303)
+def _to_notice(notice: Notice, anchor: str | None = None) -> Response:
+    """Back to the notice's page, at the part the person was acting on."""
+    return redirect(url_for("pio.notice", notice_id=notice.id, _anchor=anchor), code=303)
 
 
 def _render_notice(notice: Notice, status: int = 200, **forms: object) -> tuple[str, int]:
     forms.setdefault("photo_form", PhotoForm(formdata=None))
     forms.setdefault("return_form", ReturnForm(formdata=None))
     forms.setdefault("resolve_form", ResolveForm(formdata=None))
+    forms.setdefault("correct_form", CorrectForm(formdata=None))
     page = render_template(
         "pio/notice.html",
         notice=notice,
         problems=workflow.publication_problems(notice),
         history=notices_history(notice),
         Status=NoticeStatus,
+        Kind=ChangeKind,
+        may_approve=changes.may_approve,
         **forms,
     )
     return page, status
+
+
+@bp.app_template_global()
+def notices_awaiting_approval() -> int:
+    """For the staff menu: notices in review or with a change waiting for a second person."""
+    return changes.awaiting_approval(db.session())
 
 
 def notices_history(notice: Notice) -> list[AuditEvent]:
@@ -100,19 +110,44 @@ def edit(notice_id: int) -> Page:
         return _to_notice(notice)
     form = NoticeForm.for_notice(notice, notices.default_contact_lines(session))
     if form.is_submitted() and form.add_row():
-        return render_template("pio/edit.html", form=form, notice=notice)
+        return render_template(
+            "pio/edit.html",
+            form=form,
+            notice=notice,
+            typo_limit=notices.TYPO_FIX_CHARACTERS,
+            change_kinds=ChangeKind,
+        )
     error = None
     if form.validate_on_submit():
+        draft = form.to_draft()
+        goes_live = not notice.is_public or notices.is_typo_fix(
+            notice, draft, notices.changed_fields(notice, draft)
+        )
         try:
-            changed = notices.update_notice(session, notice, form.to_draft(), signed_in_staff())
+            changed = notices.update_notice(session, notice, draft, signed_in_staff())
         except notices.NoticeRefused as refused:
             error = str(refused)
         else:
             session.commit()
+            if changed and not goes_live:
+                flash(
+                    "Saved as a change waiting for approval. The public page shows the current "
+                    "version until another PIO or a supervisor approves it.",
+                    "success",
+                )
+                return _to_notice(notice, "changes")
             flash("Saved." if changed else "Nothing had changed.", "success")
             return _to_notice(notice)
     status = 400 if (form.errors or error) else 200
-    return render_template("pio/edit.html", form=form, notice=notice, error=error), status
+    page = render_template(
+        "pio/edit.html",
+        form=form,
+        notice=notice,
+        error=error,
+        typo_limit=notices.TYPO_FIX_CHARACTERS,
+        change_kinds=ChangeKind,
+    )
+    return page, status
 
 
 @bp.get("/<int:notice_id>")
@@ -180,26 +215,98 @@ def return_(notice_id: int) -> Page:
 
 @bp.post("/<int:notice_id>/resolve")
 def resolve(notice_id: int) -> Page:
+    """Resolving takes three steps: say what happened, confirm what the public page will say,
+    and have a second person approve it (``approve_change``)."""
     session = db.session()
     notice = _notice(notice_id)
     form = ResolveForm()
     if not form.validate_on_submit():
         return _render_notice(notice, 400, resolve_form=form)
+    resolution = Resolution(form.resolution.data)
+    if form.confirmed.data != "yes":
+        form.confirmed.data = "yes"
+        preview = Notice(
+            subject_name=notice.subject_name,
+            resolution=resolution,
+            resolved_on=form.resolved_on.data,
+        )
+        return render_template(
+            "pio/resolve_confirm.html", notice=notice, form=form, preview=preview
+        )
     try:
-        workflow.resolve_notice(
-            session,
-            notice,
-            signed_in_staff(),
-            Resolution(form.resolution.data),
-            form.resolved_on.data,
+        changes.request_resolution(
+            session, notice, signed_in_staff(), resolution, form.resolved_on.data
         )
     except notices.NoticeRefused as refused:
         session.rollback()
         form.resolved_on.errors = [str(refused)]
         return _render_notice(notice, 400, resolve_form=form)
     session.commit()
-    flash(f"Resolved: {notice.resolution_text}. The public page says so now.", "success")
+    flash(
+        "The resolution waits for a second person (another PIO or a supervisor) to approve it. "
+        "Until then the public page still shows the notice as wanted.",
+        "success",
+    )
+    return _to_notice(notice, "changes")
+
+
+@bp.post("/<int:notice_id>/correct")
+def correct(notice_id: int) -> Page:
+    session = db.session()
+    notice = _notice(notice_id)
+    form = CorrectForm()
+    if not form.validate_on_submit():
+        return _render_notice(notice, 400, correct_form=form)
+    try:
+        changes.request_correction(session, notice, signed_in_staff(), form.reason.data or "")
+    except notices.NoticeRefused as refused:
+        session.rollback()
+        form.reason.errors = [str(refused)]
+        return _render_notice(notice, 400, correct_form=form)
+    session.commit()
+    flash("The correction waits for a second person to approve it.", "success")
+    return _to_notice(notice, "changes")
+
+
+@bp.post("/<int:notice_id>/changes/<int:change_id>/approve")
+def approve_change(notice_id: int, change_id: int) -> Response:
+    session = db.session()
+    notice = _notice(notice_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        change = changes.approve_change(session, notice, change_id, signed_in_staff())
+    except notices.NoticeRefused as refused:
+        session.rollback()
+        flash(str(refused), "error")
+        return _to_notice(notice, "changes")
+    session.commit()
+    flash(_APPROVED[change.kind], "success")
     return _to_notice(notice)
+
+
+_APPROVED = {
+    ChangeKind.EDIT: "Approved. The public page, feeds and poster show the new version now.",
+    ChangeKind.RESOLVE: "Approved. The public page says the notice is resolved now.",
+    ChangeKind.CORRECT: "Approved. The notice is published again and says it was corrected.",
+}
+
+
+@bp.post("/<int:notice_id>/changes/<int:change_id>/withdraw")
+def withdraw_change(notice_id: int, change_id: int) -> Response:
+    session = db.session()
+    notice = _notice(notice_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        changes.withdraw_change(session, notice, change_id, signed_in_staff())
+    except notices.NoticeRefused as refused:
+        session.rollback()
+        flash(str(refused), "error")
+    else:
+        session.commit()
+        flash("Withdrawn. The public page is unchanged.", "success")
+    return _to_notice(notice, "changes")
 
 
 @bp.post("/<int:notice_id>/photos")
