@@ -248,14 +248,18 @@ def test_editing_a_published_notice_waits_for_a_second_person(
     assert "Someone Else" not in public and "Do not approach" in public
     assert "Someone Else" not in client.get("/api/v1/notices").get_data(as_text=True)
     # The author is not offered the approval, and the service refuses it all the same.
-    page = pio_client.get(url).get_data(as_text=True)
-    assert "Approve and make public" not in page and "you proposed this" in page.lower()
     change_id = notice.pending_changes[0].id
+    page = pio_client.get(url).get_data(as_text=True)
+    assert "then approve" not in page and "you proposed this" in page.lower()
+    preview = pio_client.get(f"{url}/preview?change={change_id}").get_data(as_text=True)
+    assert "Someone Else" in preview and "Approve and publish" not in preview
     post_button(pio_client, url, f"{url}/changes/{change_id}/approve")
     page = pio_client.get(url).get_data(as_text=True)
     assert "You cannot approve a change you proposed" in page
     assert live().subject_name != "Someone Else"
-    assert "Approve and make public" in other.get(url).get_data(as_text=True)
+    preview = other.get(f"{url}/preview?change={change_id}").get_data(as_text=True)
+    # The approval comes after the content: the public text first, then the button.
+    assert preview.index("Armed. Call 911 at once.") < preview.index("Approve and publish")
     assert post_button(other, url, f"{url}/changes/{change_id}/approve").status_code == 303
     notice = live()
     assert notice.caution == "Armed. Call 911 at once." and notice.subject_name == "Someone Else"

@@ -140,6 +140,15 @@ def render_message(
     _add(info, "web", document["url"])
     if document["contact_lines"]:
         _add(info, "contact", "; ".join(_line(c) for c in document["contact_lines"]))
+    image = document.get("image")
+    if image:
+        # CAP 1.2 section 3.2.3: size in bytes and a SHA-1 digest of the resource.
+        resource = etree.SubElement(info, f"{{{CAP_NS}}}resource")
+        _add(resource, "resourceDesc", "Share image (photo, name and numbers to call)")
+        _add(resource, "mimeType", image["mime"])
+        _add(resource, "size", str(image["size"]))
+        _add(resource, "uri", document["links"]["share_image"])
+        _add(resource, "digest", image["sha1"])
     return etree.tostring(alert, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 

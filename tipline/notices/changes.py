@@ -25,6 +25,7 @@ from tipline.notices.models import (
     ChangeState,
     Notice,
     NoticeChange,
+    NoticePhoto,
     NoticeStatus,
     Resolution,
 )
@@ -36,6 +37,7 @@ from tipline.notices.services import (
     apply_draft,
     check_editable,
     draft_from_json,
+    draft_of,
     proposer_ref,
     record_change,
     require_role,
@@ -286,3 +288,45 @@ def awaiting_approval(session: Session) -> int:
         )
         or 0
     )
+
+
+def preview(notice: Notice, change: NoticeChange | None = None) -> tuple[Notice, list[NoticePhoto]]:
+    """The notice as the public will see it once ``change`` (or, for a notice in review, its
+    publication) is approved, with the photos it will show.
+
+    The copy is transient (never added to a session) and carries the notice's id and slug, so
+    links built from it are the real ones."""
+    after = Notice(
+        id=notice.id,
+        slug=notice.slug,
+        status=NoticeStatus.PUBLISHED if notice.status is NoticeStatus.IN_REVIEW else notice.status,
+        published_at=notice.published_at or utcnow(),
+        updated_at=notice.updated_at,
+        resolution=notice.resolution,
+        resolved_on=notice.resolved_on,
+        correction_note=notice.correction_note,
+        corrected_at=notice.corrected_at,
+        details_removed_at=notice.details_removed_at,
+        translations=dict(notice.translations or {}),
+    )
+    draft = draft_of(notice)
+    shown = [p for p in notice.photos if p.approved or notice.status is NoticeStatus.IN_REVIEW]
+    if change is not None and change.kind is ChangeKind.EDIT:
+        draft = draft_from_json(change.proposal["record"])
+        added = set(change.proposal.get("add_photos", []))
+        removed = set(change.proposal.get("remove_photos", []))
+        shown = [p for p in notice.photos if (p.approved or p.id in added) and p.id not in removed]
+    elif change is not None and change.kind is ChangeKind.RESOLVE:
+        after.status = NoticeStatus.RESOLVED
+        after.resolution = Resolution(change.proposal["resolution"])
+        after.resolved_on = date.fromisoformat(change.proposal["date"])
+    elif change is not None:
+        after.status = NoticeStatus.PUBLISHED
+        after.resolution = after.resolved_on = None
+        after.correction_note = (
+            f"This notice said “{notice.resolution_text}” in error. "
+            f"{notice.subject_name} is still wanted."
+        )
+        after.corrected_at = utcnow()
+    apply_draft(after, draft)
+    return after, shown

@@ -45,6 +45,8 @@ class NoticeLinks:
     poster: str | None  # None once a poster would mislead (resolved)
     cap: str
     api: str
+    share_image: str  # the 1200x630 share picture, versioned by the notice's last change
+    short: str | None  # a short address for the tip form, to print; None once resolved
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,13 @@ def public_notice(session: Session, slug: str) -> Notice | None:
     if not is_slug(slug):
         return None  # and PostgreSQL never sees a NUL byte from the address bar
     return session.scalar(_with_children(select(Notice).where(Notice.slug == slug, _public())))
+
+
+def public_notice_by_id(session: Session, notice_id: int) -> Notice | None:
+    """A notice the public may see, by id (the short links on posters), or None."""
+    if not 0 < notice_id < 2**31:
+        return None
+    return session.scalar(select(Notice).where(Notice.id == notice_id, _public()))
 
 
 def public_notices(
@@ -165,6 +174,10 @@ def notice_document(
         "aliases": notice.alias_list,
         "status": notice.status.value,
         "description": notice.description,
+        "physical_description": [
+            {"label": label, "value": value} for label, value in notice.physical_description
+        ],
+        "last_known_area": notice.last_known_area,
         # A resolved notice no longer warns anyone: nobody is asked to look for the person.
         "caution": "" if resolved else notice.caution,
         "reward_text": notice.reward_text,
@@ -190,6 +203,8 @@ def notice_document(
             "poster": links.poster,
             "cap": links.cap,
             "api": links.api,
+            "share_image": links.share_image,
+            "short": links.short,
         },
     }
 
@@ -210,6 +225,8 @@ NOTICE_SCHEMA: dict[str, Any] = {
         "aliases",
         "status",
         "description",
+        "physical_description",
+        "last_known_area",
         "caution",
         "reward_text",
         "resolution",
@@ -232,6 +249,17 @@ NOTICE_SCHEMA: dict[str, Any] = {
             "description": "`resolved` once the person is no longer sought.",
         },
         "description": _TEXT,
+        "physical_description": {
+            "type": "array",
+            "description": "Sex, age, height and the like, as the warrant gives them.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["label", "value"],
+                "properties": {"label": _TEXT, "value": _TEXT},
+            },
+        },
+        "last_known_area": _TEXT,
         "caution": {**_TEXT, "description": "Caution and warning, e.g. do not approach."},
         "reward_text": _TEXT,
         "resolution": {
@@ -274,13 +302,15 @@ NOTICE_SCHEMA: dict[str, Any] = {
         "links": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["page", "tip", "poster", "cap", "api"],
+            "required": ["page", "tip", "poster", "cap", "api", "share_image", "short"],
             "properties": {
                 "page": _URL,
                 "tip": {**_NULLABLE_URL, "description": "The tip form; null once resolved."},
                 "poster": {**_NULLABLE_URL, "description": "Printable PDF; null once resolved."},
                 "cap": {**_URL, "description": "The latest CAP 1.2 message."},
                 "api": _URL,
+                "share_image": {**_URL, "description": "A 1200×630 PNG for link previews."},
+                "short": {**_NULLABLE_URL, "description": "Short tip-form address, to print."},
             },
         },
     },

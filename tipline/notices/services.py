@@ -444,6 +444,18 @@ def published_notices(session: Session) -> list[Notice]:
     )
 
 
+def resolved_notices(session: Session) -> list[Notice]:
+    """Resolved notices (not archived), most recently resolved first, for the public list."""
+    return list(
+        session.scalars(
+            select(Notice)
+            .where(Notice.status == NoticeStatus.RESOLVED)
+            .options(selectinload(Notice.charges), selectinload(Notice.photos))
+            .order_by(Notice.resolved_at.desc(), Notice.id.desc())
+        )
+    )
+
+
 def public_notice(session: Session, slug: str) -> Notice | None:
     """A notice the public may see (published or resolved), or None."""
     if not is_slug(slug):

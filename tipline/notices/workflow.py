@@ -75,6 +75,14 @@ def _is(actor: StaffUser | str, person_id: int | None, label: str) -> bool:
     return bool(label) and actor_label == label
 
 
+def may_publish(notice: Notice, actor: StaffUser | str) -> bool:
+    """Whether ``actor`` is a second person for this notice (their role is checked apart)."""
+    return not (
+        _is(actor, notice.created_by_id, notice.created_by)
+        or _is(actor, notice.submitted_by_id, notice.submitted_by)
+    )
+
+
 def submit_for_review(session: Session, notice: Notice, actor: StaffUser | str) -> None:
     """Send a draft to a second person for approval."""
     require_role(actor, NOTICE_WRITERS, "send notices for review")
@@ -104,9 +112,7 @@ def publish_notice(session: Session, notice: Notice, approver: StaffUser | str) 
     not its author and not whoever sent it for review. Keeps version 1 of the notice."""
     require_role(approver, NOTICE_REVIEWERS, "approve notices")
     _require_status(notice, NoticeStatus.IN_REVIEW, "published")
-    if _is(approver, notice.created_by_id, notice.created_by) or _is(
-        approver, notice.submitted_by_id, notice.submitted_by
-    ):
+    if not may_publish(notice, approver):
         raise SelfApproval(
             "You cannot approve a notice you wrote or sent for review. "
             "Another PIO or a supervisor must approve it."

@@ -8,6 +8,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -20,10 +21,18 @@ from tipline.audit.models import AuditEvent
 from tipline.auth.forms import ButtonForm
 from tipline.auth.policy import signed_in_staff
 from tipline.media import ImageRejected
-from tipline.notices import changes, photos, workflow
+from tipline.notices import changes, photos, poster, share_image, workflow
 from tipline.notices import services as notices
 from tipline.notices.forms import CorrectForm, NoticeForm, PhotoForm, ResolveForm, ReturnForm
-from tipline.notices.models import ChangeKind, Notice, NoticeStatus, Resolution
+from tipline.notices.models import (
+    ChangeKind,
+    Notice,
+    NoticeChange,
+    NoticePhoto,
+    NoticeStatus,
+    Resolution,
+)
+from tipline.web.links import document
 from tipline.web.responses import image_response
 
 bp = Blueprint("pio", __name__, url_prefix="/staff/notices")
@@ -56,6 +65,7 @@ def _render_notice(notice: Notice, status: int = 200, **forms: object) -> tuple[
         Status=NoticeStatus,
         Kind=ChangeKind,
         may_approve=changes.may_approve,
+        may_publish=workflow.may_publish,
         **forms,
     )
     return page, status
@@ -307,6 +317,88 @@ def withdraw_change(notice_id: int, change_id: int) -> Response:
         session.commit()
         flash("Withdrawn. The public page is unchanged.", "success")
     return _to_notice(notice, "changes")
+
+
+def _preview_of(notice: Notice) -> tuple[Notice, list[NoticePhoto], NoticeChange | None]:
+    """The notice as it will be after the change named by ``?change=`` (or after publication,
+    for a notice in review); 404 when there is nothing waiting to preview."""
+    change_id = request.args.get("change", type=int)
+    change = None
+    if change_id is not None:
+        change = next((c for c in notice.pending_changes if c.id == change_id), None)
+        if change is None:
+            abort(404)
+    elif notice.status is not NoticeStatus.IN_REVIEW:
+        abort(404)
+    after, shown = changes.preview(notice, change)
+    return after, shown, change
+
+
+@bp.get("/<int:notice_id>/preview")
+def preview(notice_id: int) -> str:
+    """The public page, poster and share image exactly as they will appear once approved, with
+    the approval after them."""
+    notice = _notice(notice_id)
+    after, shown, change = _preview_of(notice)
+    me = signed_in_staff()
+    if change is None:
+        allowed = workflow.may_publish(notice, me)
+        approve_url = url_for("pio.approve", notice_id=notice.id)
+        what = "the notice"
+    else:
+        allowed = changes.may_approve(change, me)
+        approve_url = url_for("pio.approve_change", notice_id=notice.id, change_id=change.id)
+        what = {
+            ChangeKind.EDIT: "the changed notice",
+            ChangeKind.RESOLVE: "the resolved notice",
+            ChangeKind.CORRECT: "the corrected notice",
+        }[change.kind]
+    session = db.session()
+    return render_template(
+        "pio/preview.html",
+        notice=after,
+        contact_lines=notices.contact_lines_for(session, after),
+        preview_photos=shown,
+        change_id=change.id if change else None,
+        may_approve=allowed,
+        approve_url=approve_url,
+        what=what,
+        share_alt=share_image.alt_text(document(session, after), current_app.config["AGENCY_NAME"]),
+    )
+
+
+def _preview_photo(notice: Notice, shown: list[NoticePhoto]) -> bytes | None:
+    if not shown:
+        return None
+    found = photos.photo_bytes(db.session(), notice.id, shown[0].id, "display", public_only=False)
+    return found[0] if found else None
+
+
+@bp.get("/<int:notice_id>/preview/poster.pdf")
+def preview_poster(notice_id: int) -> Response:
+    notice = _notice(notice_id)
+    after, shown, _ = _preview_of(notice)
+    if after.status is not NoticeStatus.PUBLISHED:
+        abort(404)  # a resolved notice has no poster
+    body = poster.render_poster(
+        document(db.session(), after),
+        current_app.config["AGENCY_NAME"],
+        current_app.config["EMERGENCY_NUMBER"],
+        photo=_preview_photo(notice, shown),
+    )
+    return make_response(body, 200, {"Content-Type": "application/pdf"})
+
+
+@bp.get("/<int:notice_id>/preview/share.png")
+def preview_share(notice_id: int) -> Response:
+    notice = _notice(notice_id)
+    after, shown, _ = _preview_of(notice)
+    body = share_image.render_share_image(
+        document(db.session(), after),
+        _preview_photo(notice, shown),
+        current_app.config["AGENCY_NAME"],
+    )
+    return make_response(body, 200, {"Content-Type": share_image.MIME})
 
 
 @bp.post("/<int:notice_id>/photos")
