@@ -480,3 +480,28 @@ def test_only_a_signed_in_pio_may_send_a_large_upload(app, session, make_staff, 
     assert (
         supervisor.post(url, data=big, content_type="application/octet-stream").status_code == 413
     )
+
+
+def test_a_number_without_its_area_code_is_refused_and_an_extension_kept(
+    pio_client, session, agency_lines
+):
+    token = csrf_token(pio_client, "/staff/notices/new")
+    data = notice_form(token, agency_lines, **{"contact_lines-0-phone": "658-5300"})
+    response = pio_client.post("/staff/notices/new", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Add the area code" in page and 'value="658-5300"' in page
+    data["contact_lines-0-phone"] = "(504) 658-5300 x 12"
+    assert pio_client.post("/staff/notices/new", data=data).status_code == 303
+    line = session.scalar(select(Notice)).contact_lines[-1]
+    assert line.phone == "504-658-5300 ext. 12"
+    assert line.tel_uri == "tel:+1-504-658-5300;ext=12"
+
+
+def test_sending_an_incomplete_draft_lists_each_problem_once(pio_client, agency_lines):
+    blank = {f"charges-0-{f}": "" for f in ("citation", "description", "warrant_date")}
+    url = create_through_form(pio_client, agency_lines, **blank)
+    response = post_button(pio_client, url, f"{url}/submit")
+    assert response.location.endswith("#actions-heading")
+    page = pio_client.get(url).get_data(as_text=True)
+    assert page.count("Add at least one charge") == 1

@@ -26,7 +26,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from tipline.notices.models import ContactLine, Notice, Resolution, Severity
+from tipline.notices.models import (
+    ContactLine,
+    Notice,
+    PhoneInvalid,
+    Resolution,
+    Severity,
+    format_phone,
+)
 from tipline.notices.services import ChargeDraft, ContactDraft, NoticeDraft, pending_draft
 
 BLANK_CHARGE_ROWS = 2
@@ -86,7 +93,7 @@ class ChargeRow(Form):
         "Class",
         choices=[
             SelectChoice(Severity.FELONY.value, "Felony"),
-            SelectChoice(Severity.MISDEMEANOR.value, "Misdemeanour"),
+            SelectChoice(Severity.MISDEMEANOR.value, "Misdemeanor"),
         ],
         default=Severity.FELONY.value,
     )
@@ -113,9 +120,10 @@ class ContactRow(Form):
     def validate_phone(self, field: StringField) -> None:
         if _row_is_blank(self):
             return
-        digits = sum(ch.isdigit() for ch in field.data or "")
-        if digits < 3:
-            raise ValidationError("Give the number as it should be printed, e.g. 504-658-6030.")
+        try:
+            format_phone(field.data or "")
+        except PhoneInvalid as invalid:
+            raise ValidationError(str(invalid)) from None
 
 
 class NoticeForm(FlaskForm):
@@ -142,7 +150,7 @@ class NoticeForm(FlaskForm):
     hair = _short("Hair", 80)
     eyes = _short("Eyes", 80)
     scars_marks = _long("Scars, marks and tattoos", 2000)
-    last_known_area = _short("Last known area", 300, description="A neighbourhood, not an address.")
+    last_known_area = _short("Last known area", 300, description="A neighborhood, not an address.")
     description = _long("Details", description="What the public should know about the case.")
     caution = _long(
         "Caution", 1000, description="For example “Do not approach. Call 911.”", default=""

@@ -339,18 +339,71 @@ class NoticeChange(Base):
         ).resolution_text
 
 
-def tel_uri(phone: str, default_country_code: str = "1") -> str:
-    """An RFC 3966 ``tel:`` URI for a printed number; ten digits are taken as North American.
+_EXTENSION = re.compile(r"\s*(?:,|;)?\s*(?:ext\.?|extension|x|#)\s*(\d{1,6})\s*$", re.I)
+_NANP = re.compile(r"^1?([2-9]\d{2})([2-9]\d{2})(\d{4})$")
+#: Three-digit service numbers (911, 311, 211...) dial as written.
+_SERVICE = re.compile(r"^[2-9]11$")
 
-    >>> tel_uri("504-658-6030")
-    'tel:+1-504-658-6030'
+
+class PhoneInvalid(ValueError):
+    """Not a number the public can dial; the message says what to type."""
+
+
+def format_phone(text: str) -> str:
+    """The one way a number is shown: ``504-658-6030``, ``504-658-6030 ext. 5``,
+    ``+44 2079460000``, ``911``. Raises ``PhoneInvalid`` for anything else.
+
+    >>> format_phone("(504) 658-6030 x12")
+    '504-658-6030 ext. 12'
     """
+    text = text.strip()
+    ext = ""
+    match = _EXTENSION.search(text)
+    if match:
+        ext, text = match.group(1), text[: match.start()]
+    if re.search(r"[^\d\s().+-]", text):
+        raise PhoneInvalid("Use digits only, for example 504-658-6030 (or 504-658-6030 ext. 5).")
+    digits = re.sub(r"\D", "", text)
+    suffix = f" ext. {ext}" if ext else ""
+    if _SERVICE.match(digits) and not ext:
+        return digits
+    if text.startswith("+") and not text.startswith("+1"):
+        if not 8 <= len(digits) <= 15:
+            raise PhoneInvalid("An international number has 8 to 15 digits after the +.")
+        return f"+{digits}{suffix}"
+    nanp = _NANP.match(digits)
+    if nanp is None:
+        if len(digits) == 7:
+            raise PhoneInvalid(
+                "Add the area code, so the number works from any phone: for example 504-658-6030."
+            )
+        raise PhoneInvalid(
+            "Give a North American number with its area code, for example 504-658-6030, "
+            "or an international one starting with +."
+        )
+    return "-".join(nanp.groups()) + suffix
+
+
+def tel_uri(phone: str, default_country_code: str = "1") -> str:
+    """An RFC 3966 ``tel:`` URI for a printed number; ten digits are taken as North American,
+    and an extension is dialled after the number (``;ext=``). A number that cannot be dialled
+    from anywhere as written (seven digits without an area code) gives ``""``.
+
+    >>> tel_uri("504-658-6030 ext. 5")
+    'tel:+1-504-658-6030;ext=5'
+    """
+    phone = phone.strip()
+    ext = ""
+    match = _EXTENSION.search(phone)
+    if match:
+        ext, phone = f";ext={match.group(1)}", phone[: match.start()]
     digits = re.sub(r"\D", "", phone)
-    if phone.strip().startswith("+"):
-        return f"tel:+{digits}"
+    if phone.startswith("+"):
+        return f"tel:+{digits}{ext}"
     if len(digits) == 10:
-        return f"tel:+{default_country_code}-{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+        return f"tel:+{default_country_code}-{digits[:3]}-{digits[3:6]}-{digits[6:]}{ext}"
     if len(digits) == 11 and digits.startswith("1"):
-        return f"tel:+1-{digits[1:4]}-{digits[4:7]}-{digits[7:]}"
-    # Short codes such as 911 dial as written.
-    return f"tel:{digits}"
+        return f"tel:+1-{digits[1:4]}-{digits[4:7]}-{digits[7:]}{ext}"
+    if _SERVICE.match(digits) and not ext:
+        return f"tel:{digits}"  # 911 and the like dial as written
+    return ""

@@ -29,7 +29,9 @@ from tipline.notices.models import (
     NoticeChange,
     NoticeStatus,
     NoticeVersion,
+    PhoneInvalid,
     Severity,
+    format_phone,
     is_slug,
 )
 
@@ -131,6 +133,11 @@ def _check_draft(draft: NoticeDraft) -> None:
         raise NoticeRefused("A notice needs the name of the person who is wanted.")
     if draft.age is not None and not 0 < draft.age < 130:
         raise NoticeRefused("The age must be a number of years between 1 and 129.")
+    for line in draft.contact_lines:
+        try:
+            format_phone(line.phone)
+        except PhoneInvalid as invalid:
+            raise NoticeRefused(f"{line.label}: {invalid}") from None
 
 
 def apply_draft(notice: Notice, draft: NoticeDraft) -> None:
@@ -150,7 +157,9 @@ def apply_draft(notice: Notice, draft: NoticeDraft) -> None:
         for i, c in enumerate(draft.charges)
     ]
     notice.contact_lines = [
-        ContactLine(position=i, label=c.label.strip(), phone=c.phone.strip(), note=c.note.strip())
+        ContactLine(
+            position=i, label=c.label.strip(), phone=format_phone(c.phone), note=c.note.strip()
+        )
         for i, c in enumerate(draft.contact_lines)
     ]
 

@@ -176,11 +176,15 @@ def _transition(notice_id: int, action: str) -> Response:
         step(session, notice, signed_in_staff())
     except notices.NoticeRefused as refused:
         session.rollback()
-        flash(str(refused), "error")
+        if workflow.publication_problems(notice):
+            # The page lists what is missing; saying it again in the message doubles it.
+            flash("The notice is not ready yet: what is missing is listed below.", "error")
+        else:
+            flash(str(refused), "error")
     else:
         session.commit()
         flash(_DONE[action], "success")
-    return _to_notice(notice)
+    return _to_notice(notice, "actions-heading")
 
 
 _DONE = {
@@ -220,7 +224,7 @@ def return_(notice_id: int) -> Page:
     else:
         session.commit()
         flash("Returned to the author as a draft.", "success")
-    return _to_notice(notice)
+    return _to_notice(notice, "actions-heading")
 
 
 @bp.post("/<int:notice_id>/resolve")
@@ -423,8 +427,14 @@ def add_photo(notice_id: int) -> Page:
             form.photo.errors = [str(rejected)]
         else:
             session.commit()
-            flash("The photo is added.", "success")
-            return _to_notice(notice)
+            if notice.is_public:
+                flash(
+                    "The photo waits for a second person's approval before the public sees it.",
+                    "success",
+                )
+            else:
+                flash("The photo is added.", "success")
+            return _to_notice(notice, "photos-heading")
     return _render_notice(notice, 400, photo_form=form)
 
 
@@ -441,8 +451,10 @@ def remove_photo(notice_id: int, photo_id: int) -> Response:
         flash(str(refused), "error")
     else:
         session.commit()
-        flash("The photo is removed.", "success")
-    return _to_notice(notice)
+        flash(
+            "The photo is removed (on a public notice, once a second person approves).", "success"
+        )
+    return _to_notice(notice, "photos-heading")
 
 
 @bp.get("/<int:notice_id>/photos/<int:photo_id>/<variant>")
