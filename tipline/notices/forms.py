@@ -34,7 +34,14 @@ from tipline.notices.models import (
     Severity,
     format_phone,
 )
-from tipline.notices.services import ChargeDraft, ContactDraft, NoticeDraft, pending_draft
+from tipline.notices.services import (
+    TRANSLATED_FIELDS,
+    TRANSLATION_LANGUAGES,
+    ChargeDraft,
+    ContactDraft,
+    NoticeDraft,
+    pending_draft,
+)
 
 BLANK_CHARGE_ROWS = 2
 BLANK_CONTACT_ROWS = 1
@@ -156,6 +163,12 @@ class NoticeForm(FlaskForm):
         "Caution", 1000, description="For example “Do not approach. Call 911.”", default=""
     )
     reward_text = _long("Reward", 1000)
+    caution_es = _long("Caution in Spanish", 1000)
+    caution_vi = _long("Caution in Vietnamese", 1000)
+    description_es = _long("Details in Spanish")
+    description_vi = _long("Details in Vietnamese")
+    reward_text_es = _long("Reward in Spanish", 1000)
+    reward_text_vi = _long("Reward in Vietnamese", 1000)
     case_number = _short("Case number (staff only, never shown to the public)", 60)
     default_lines = SelectMultipleField(
         "The agency's contact lines to show",
@@ -192,6 +205,9 @@ class NoticeForm(FlaskForm):
             else:
                 own.append({"label": line.label, "phone": line.phone, "note": line.note})
         data = {name: getattr(draft, name) for name in NoticeDraft.__dataclass_fields__}
+        for language in TRANSLATION_LANGUAGES:
+            for name in TRANSLATED_FIELDS:
+                data[f"{name}_{language}"] = draft.translations.get(language, {}).get(name, "")
         data.update(
             aliases="\n".join(draft.aliases),
             default_lines=chosen,
@@ -281,7 +297,17 @@ class NoticeForm(FlaskForm):
             case_number=self.case_number.data or "",
             charges=charges,
             contact_lines=lines,
+            translations=self._translations(),
         )
+
+    def _translations(self) -> dict[str, dict[str, str]]:
+        given: dict[str, dict[str, str]] = {}
+        for language in TRANSLATION_LANGUAGES:
+            for name in TRANSLATED_FIELDS:
+                text = (getattr(self, f"{name}_{language}").data or "").strip()
+                if text:
+                    given.setdefault(language, {})[name] = text
+        return given
 
 
 class ReturnForm(FlaskForm):

@@ -151,6 +151,15 @@ class Notice(Base):
         """The photos the public sees: those added to a public notice wait for approval."""
         return [p for p in self.photos if p.approved]
 
+    def text_in(self, name: str, language: str) -> tuple[str, str | None]:
+        """A free-text field in ``language`` when the PIO gave it, else in English: the text
+        and, when it is not in ``language``, the language it is in (for a ``lang`` attribute)."""
+        translated = (self.translations or {}).get(language, {}).get(name, "")
+        if language != "en" and translated:
+            return translated, None
+        text = getattr(self, name)
+        return text, (None if language == "en" else "en")
+
     @property
     def pending_changes(self) -> list[NoticeChange]:
         """Changes waiting for a second person (at most one of each kind)."""

@@ -59,6 +59,12 @@ class ContactDraft:
     note: str = ""
 
 
+#: The free text a PIO may also give in Spanish and Vietnamese (optional, reviewed with the
+#: rest); anything not given is shown in English, marked as such.
+TRANSLATION_LANGUAGES = ("es", "vi")
+TRANSLATED_FIELDS = ("caution", "description", "reward_text")
+
+
 @dataclass(frozen=True)
 class NoticeDraft:
     """Everything a PIO types into a notice, already parsed."""
@@ -81,6 +87,8 @@ class NoticeDraft:
     case_number: str = ""
     charges: list[ChargeDraft] = field(default_factory=list)
     contact_lines: list[ContactDraft] = field(default_factory=list)
+    # {"es": {"caution": "..."}, "vi": {...}}: only the parts that were translated.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 #: Notice columns copied straight from a draft.
@@ -99,6 +107,7 @@ _TEXT_FIELDS = (
     "caution",
     "reward_text",
     "case_number",
+    "translations",
 )
 
 

@@ -147,6 +147,10 @@ def remove_details(session: Session, notice: Notice, now: datetime) -> None:
     from its kept versions, leaving the name, the charges and the resolution."""
     for name, empty in PERSONAL_FIELDS.items():
         setattr(notice, name, empty)
+    notice.translations = {
+        language: {k: v for k, v in texts.items() if k not in PERSONAL_FIELDS}
+        for language, texts in (notice.translations or {}).items()
+    }
     notice.photos.clear()
     for version in session.scalars(
         select(NoticeVersion).where(NoticeVersion.notice_id == notice.id)
