@@ -236,10 +236,8 @@ def _approve_correction(
     if notice.status is not NoticeStatus.RESOLVED or notice.details_removed_at is not None:
         raise NoticeRefused("The notice is no longer resolved, so there is nothing to correct.")
     was = notice.resolution_text
+    notice.correction_note = correction_note(notice)
     notice.status = NoticeStatus.PUBLISHED
-    notice.correction_note = (
-        f"This notice said “{was}” in error. {notice.subject_name} is still wanted."
-    )
     notice.corrected_at = now
     notice.resolution = None
     notice.resolved_on = None
@@ -255,6 +253,15 @@ def _approve_correction(
         was=was,
         reason=change.proposal["reason"],
         proposed_by=proposers,
+    )
+
+
+def correction_note(notice: Notice) -> str:
+    """What the feeds and the API say once a resolution is corrected (the page says it in the
+    reader's language)."""
+    return (
+        f"This notice said “{notice.resolution_text}” in error. "
+        f"{notice.subject_name} is still wanted."
     )
 
 
@@ -323,10 +330,7 @@ def preview(notice: Notice, change: NoticeChange | None = None) -> tuple[Notice,
     elif change is not None:
         after.status = NoticeStatus.PUBLISHED
         after.resolution = after.resolved_on = None
-        after.correction_note = (
-            f"This notice said “{notice.resolution_text}” in error. "
-            f"{notice.subject_name} is still wanted."
-        )
+        after.correction_note = correction_note(notice)
         after.corrected_at = utcnow()
     apply_draft(after, draft)
     return after, shown

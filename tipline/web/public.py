@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tipline import db
+from tipline.i18n import current_locale
 from tipline.notices import photos, versions
 from tipline.notices import services as notices
 from tipline.notices.models import Notice
@@ -187,6 +188,7 @@ def _tip_form(notice: Notice | None) -> Response:
                         notice=notice,
                         photos=uploaded(form.photos.data),
                         form_token=form.form_token.data or None,
+                        language=current_locale(),
                         **submission_options(current_app),
                     )
                     session.commit()

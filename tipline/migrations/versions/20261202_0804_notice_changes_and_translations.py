@@ -4,7 +4,8 @@ A change to a published notice (a new record, a photo, a resolution, the correct
 resolution made in error) waits in ``notice_change`` until a second person approves it; a
 photo added to a public notice stays hidden (``approved`` false) until then. Existing photos
 upgrade as approved. ``notice.correction_note`` is what the public reads after a correction;
-``notice.translations`` holds the PIO's Spanish and Vietnamese text.
+``notice.translations`` holds the PIO's Spanish and Vietnamese text; ``tip.language`` the
+language of the form a tip was written in.
 
 Revision ID: 0804
 Revises: 0605
@@ -80,8 +81,15 @@ def upgrade() -> None:
             sa.Column("approved", sa.Boolean(), nullable=False, server_default=sa.true())
         )
 
+    with op.batch_alter_table("tip", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("language", sa.String(length=8), nullable=False, server_default="")
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("tip", schema=None) as batch_op:
+        batch_op.drop_column("language")
     with op.batch_alter_table("notice_photo", schema=None) as batch_op:
         batch_op.drop_column("approved")
     with op.batch_alter_table("notice", schema=None) as batch_op:
