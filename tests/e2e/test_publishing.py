@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from PIL import Image
 
 from ..test_cli import _demo
-from .conftest import ARTIFACTS, DESKTOP, PHONE, assert_accessible, shot
+from .conftest import ARTIFACTS, DESKTOP, PHONE, assert_accessible
 from .test_journeys import _jpeg
 
 pytestmark = pytest.mark.slow
@@ -151,7 +152,11 @@ def test_pio_writes_supervisor_previews_and_approves_public_reads_in_spanish_the
         ["pdftoppm", "-r", "60", "-png", "-singlefile", str(poster_pdf), str(DOCS / "poster")],
         check=True,
     )
-    (DOCS / "share-image.png").write_bytes((ARTIFACTS / "share-image.png").read_bytes())
-    shot_path = ARTIFACTS / "supervisor-preview-desktop.png"
-    (DOCS / "preview-desktop.png").write_bytes(shot_path.read_bytes())
-    assert shot  # screenshots are taken by assert_accessible
+    for source, name in (
+        ("share-image.png", "share-image.png"),
+        ("supervisor-preview-desktop.png", "preview-desktop.png"),
+    ):
+        # 256 colors, as the other figures in docs/screenshots/, to keep the repository small.
+        image = Image.open(ARTIFACTS / source).convert("RGB")
+        image = image.quantize(256, Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        image.save(DOCS / name, optimize=True)
