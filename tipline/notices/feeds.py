@@ -280,6 +280,7 @@ NOTICE_SCHEMA: dict[str, Any] = {
                 "currency": {**_TEXT, "description": "ISO 4217 code, e.g. USD."},
             },
             "description": "The most the reward programme may pay, if the notice says.",
+        },
         "resolution": {
             **_TEXT,
             "description": "What happened, e.g. `Arrested on 2026-12-01`; empty unless resolved.",
