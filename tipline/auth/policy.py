@@ -10,15 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
-from sqlalchemy import ColumnElement, or_, select, true
 from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.auth import sessions
 from tipline.auth.models import TIP_READERS, Role, StaffSession, StaffUser
-from tipline.notices.models import Notice
 from tipline.notices.services import NOTICE_REVIEWERS, NOTICE_WRITERS
-from tipline.tips.models import Tip
 
 PUBLIC = "public"  # anyone, signed in or not
 ENROLLING = "enrolling"  # right password, authenticator not yet set up: enrolment only
@@ -102,18 +99,6 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "triage.follow": TIP_READERS,
     "triage.unfollow": TIP_READERS,
 }
-
-
-def tip_visibility_clause(viewer: StaffUser) -> ColumnElement[bool]:
-    """The tips ``viewer`` may read, as a condition on ``Tip``: a detective with a unit reads
-    tips on their unit's notices and tips on no notice; everyone else the whole queue (the
-    role check itself is the triage service's)."""
-    if viewer.role is not Role.DETECTIVE or not viewer.unit:
-        return true()
-    return or_(
-        Tip.notice_id.is_(None),
-        Tip.notice_id.in_(select(Notice.id).where(Notice.unit == viewer.unit)),
-    )
 
 
 def _timeouts() -> sessions.Timeouts:

@@ -284,11 +284,6 @@ def _normal(value: Any) -> Any:
     return value
 
 
-def get_notice(session: Session, notice_id: int) -> Notice | None:
-    """Any notice by id, for staff screens."""
-    return session.get(Notice, notice_id)
-
-
 def notices_by_status(session: Session) -> dict[NoticeStatus, list[Notice]]:
     """Every notice grouped by status (workflow order), most recently changed first."""
     grouped: dict[NoticeStatus, list[Notice]] = {s: [] for s in NoticeStatus}

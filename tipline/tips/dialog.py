@@ -19,6 +19,7 @@ from tipline.tips import attachments
 from tipline.tips.attachments import PhotoLimits
 from tipline.tips.models import MessageDirection, ReceiptSession, Tip, TipAttachment, TipMessage
 from tipline.tips.services import clean_text, find_by_receipt
+from tipline.triage import access
 from tipline.triage.services import TIP_READERS, NotAllowed
 
 MAX_MESSAGE_CHARS = 10_000
@@ -91,13 +92,10 @@ def messages_for(session: Session, tip: Tip) -> list[TipMessage]:
 def photo_for_staff(
     session: Session, staff: StaffUser, tip_ref: str, photo_ref: str, data_key: bytes | str | None
 ) -> tuple[TipAttachment, bytes] | None:
-    """Open one photo for a detective or supervisor, recording that they did."""
+    """Open one photo for a detective or supervisor who may see its tip, recording that they
+    did; None when there is no such photo or the tip is not theirs to see."""
     _require_reader(staff)
-    found = session.execute(
-        select(Tip, TipAttachment)
-        .join(TipAttachment, TipAttachment.tip_id == Tip.id)
-        .where(Tip.public_ref == tip_ref, TipAttachment.public_ref == photo_ref)
-    ).first()
+    found = access.visible_photo(session, staff, tip_ref, photo_ref)
     if found is None:
         return None
     tip, attachment = found
@@ -169,6 +167,7 @@ def leave_receipt(session: Session, receipt_key: bytes, token: str | None) -> No
 
 
 def tip_for_work(session: Session, staff: StaffUser, public_ref: str) -> Tip | None:
-    """A tip a detective or supervisor is acting on (the page view is audited elsewhere)."""
+    """A tip a detective or supervisor is acting on (the page view is audited elsewhere);
+    None when there is no such tip or ``staff`` may not see it."""
     _require_reader(staff)
-    return session.scalar(select(Tip).where(Tip.public_ref == public_ref))
+    return access.visible_tip(session, staff, public_ref)

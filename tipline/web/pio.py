@@ -24,6 +24,7 @@ from tipline.notices import photos, workflow
 from tipline.notices import services as notices
 from tipline.notices.forms import NoticeForm, PhotoForm, ResolveForm, ReturnForm
 from tipline.notices.models import Notice, NoticeStatus, Resolution
+from tipline.triage import access
 from tipline.web.responses import image_response
 
 bp = Blueprint("pio", __name__, url_prefix="/staff/notices")
@@ -32,7 +33,7 @@ Page = Response | str | tuple[str, int]
 
 
 def _notice(notice_id: int) -> Notice:
-    found = notices.get_notice(db.session(), notice_id)
+    found = access.visible_notice(db.session(), signed_in_staff(), notice_id=notice_id)
     if found is None:
         abort(404)
     return found
@@ -249,6 +250,7 @@ def remove_photo(notice_id: int, photo_id: int) -> Response:
 @bp.get("/<int:notice_id>/photos/<int:photo_id>/<variant>")
 def photo(notice_id: int, photo_id: int, variant: str) -> Response:
     """Staff preview of a photo, whatever the notice's status."""
+    _notice(notice_id)
     found = photos.photo_bytes(db.session(), notice_id, photo_id, variant, public_only=False)
     if found is None:
         abort(404)

@@ -50,7 +50,7 @@ def queue() -> tuple[str, int]:
     user = signed_in_staff()
     session = db.session()
     form = QueueForm(request.args)
-    notices = queue_views.notices_for_filter(session)
+    notices = queue_views.notices_for_filter(session, user)
     form.notice.choices = [SelectChoice("", "Any notice")] + [
         SelectChoice(str(n.id), n.subject_name) for n in notices
     ]
