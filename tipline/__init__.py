@@ -18,7 +18,6 @@ csrf = CSRFProtect()
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, instance/config.py, TIPLINE_* variables, then ``config``."""
     from tipline import cli, db, i18n, jobs
-    from tipline.auth import policy
     from tipline.config import load_config
     from tipline.web import (
         account,
@@ -32,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         limits,
         oversight,
         pio,
+        policy,
         public,
         receipt,
         responses,

@@ -16,11 +16,11 @@ from wtforms.fields.core import UnboundField
 from wtforms.validators import Length
 
 from tipline import audit
-from tipline.auth import policy
 from tipline.auth.models import LoginThrottle, Role, StaffUser
 from tipline.tips import receipts
 from tipline.tips import services as tips
 from tipline.tips.forms import TipForm
+from tipline.web import policy
 from tipline.web.responses import attachment
 
 from ..conftest import PASSWORD, HttpsClient, csrf_token, publish_new_notice, sign_in

@@ -16,7 +16,6 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from tipline import audit
-from tipline.auth import policy
 from tipline.auth.models import Role
 from tipline.demo import DEMO_NOTICE
 from tipline.notices import photos
@@ -26,6 +25,7 @@ from tipline.tips import services as tips
 from tipline.tips.attachments import attachments_for
 from tipline.triage import access
 from tipline.triage import services as triage
+from tipline.web import policy
 
 from ..conftest import csrf_token, publish_new_notice, sign_in
 from ..unit.test_media import jpeg_with_gps

@@ -1,7 +1,7 @@
 """Administrators' screens under /staff/admin/: create staff accounts (there is no sign-up),
 change roles and units, disable and re-enable, and reset a lost authenticator.
 
-Administrators manage accounts; they never read tips (see ``auth/policy.py``)."""
+Administrators manage accounts; they never read tips (see ``web/policy.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tipline import db
 from tipline.auth import services as auth
 from tipline.auth.forms import ButtonForm, StaffActiveForm, StaffCreateForm, StaffRoleForm
 from tipline.auth.models import Role, StaffUser
-from tipline.auth.policy import signed_in_staff
+from tipline.web.policy import signed_in_staff
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
 

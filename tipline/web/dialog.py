@@ -14,12 +14,12 @@ from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import current_staff
 from tipline.tips import attachments, dialog
 from tipline.tips import services as tips
 from tipline.tips.forms import AskForm
 from tipline.tips.models import Tip
 from tipline.tips.sealing import SealBroken
+from tipline.web.policy import current_staff
 from tipline.web.responses import attachment
 
 bp = Blueprint("dialog", __name__, url_prefix="/staff/tips")

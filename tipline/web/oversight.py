@@ -13,10 +13,10 @@ from werkzeug.wrappers import Response
 from tipline import db
 from tipline.audit import services as audit
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import signed_in_staff
 from tipline.triage import closures, escalation, figures
 from tipline.triage.access import NotAllowed
 from tipline.triage.forms import ReasonForm
+from tipline.web.policy import signed_in_staff
 
 bp = Blueprint("oversight", __name__, url_prefix="/staff")
 

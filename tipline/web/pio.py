@@ -18,13 +18,13 @@ from werkzeug.wrappers import Response
 from tipline import audit, db
 from tipline.audit.models import AuditEvent
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import signed_in_staff
 from tipline.media import ImageRejected
 from tipline.notices import photos, workflow
 from tipline.notices import services as notices
 from tipline.notices.forms import NoticeForm, PhotoForm, ResolveForm, ReturnForm
 from tipline.notices.models import Notice, NoticeStatus, Resolution
 from tipline.triage import access
+from tipline.web.policy import signed_in_staff
 from tipline.web.responses import image_response
 
 bp = Blueprint("pio", __name__, url_prefix="/staff/notices")

@@ -11,7 +11,6 @@ from wtforms import SelectChoice
 
 from tipline import db
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import current_staff, signed_in_staff
 from tipline.db import utcnow
 from tipline.tips.models import TipStatus
 from tipline.triage import queue as queue_views
@@ -20,6 +19,7 @@ from tipline.triage import services as triage
 from tipline.triage.forms import QueueForm
 from tipline.triage.queue import QueueFilters, Sort, View
 from tipline.web import tip_page
+from tipline.web.policy import current_staff, signed_in_staff
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 

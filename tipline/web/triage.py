@@ -20,7 +20,6 @@ from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import signed_in_staff
 from tipline.notices.models import Notice
 from tipline.tips.models import Tip, TipPriority, TipStatus
 from tipline.triage import access, export, follows
@@ -39,6 +38,7 @@ from tipline.triage.forms import (
     TagForm,
 )
 from tipline.triage.models import LinkKind, ReviewKind
+from tipline.web.policy import signed_in_staff
 from tipline.web.responses import attachment
 
 bp = Blueprint("triage", __name__, url_prefix="/staff")
