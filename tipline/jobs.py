@@ -158,7 +158,7 @@ def init_app(app: Flask) -> None:
     @huey.periodic_task(crontab(minute="17", hour="3"))
     def tip_retention() -> list[str]:
         """Empty tips closed longer ago than TIP_RETENTION_DAYS (tombstones stay)."""
-        from tipline.tips import retention
+        from tipline.triage import retention
 
         with app.app_context(), write_session() as session:
             days = int(current_app.config["TIP_RETENTION_DAYS"])
@@ -195,7 +195,7 @@ def init_app(app: Flask) -> None:
         codes of forms past the resubmit window, and sign-in throttle rows that count
         nothing. One audit event gives the counts when anything went."""
         from tipline.auth import services as auth
-        from tipline.tips import retention
+        from tipline.triage import retention
 
         with app.app_context():
             config = current_app.config

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from tipline import audit
 from tipline.auth.models import Role
 from tipline.db import utcnow
-from tipline.tips import dialog, receipts, retention
+from tipline.tips import dialog, receipts
 from tipline.tips import services as tips
 from tipline.tips.models import ReceiptSession, Tip, TipAttachment, TipMessage, TipStatus
-from tipline.triage import search
+from tipline.triage import retention, search
 from tipline.triage import services as triage
 from tipline.triage.models import TipNote
 
