@@ -17,7 +17,7 @@ csrf = CSRFProtect()
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, instance/config.py, TIPLINE_* variables, then ``config``."""
-    from tipline import cli, db, i18n, jobs
+    from tipline import cli, db, hooks, i18n, jobs
     from tipline.config import load_config
     from tipline.web import (
         account,
@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     uploads.init_app(app)  # larger bodies only for photo forms, before CSRF reads forms
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
     jobs.init_app(app)
+    hooks.install(app, jobs.jobs_for(app).notify_followers)  # every SQLAlchemy hook
     csrf.init_app(app)
     policy.init_app(app)
     responses.init_app(app)

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from tipline import audit, db
-from tipline.triage import escalation, follows, intake
+from tipline.triage import escalation, follows
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,8 @@ def make_huey(app: Flask) -> Huey:
 
 
 def init_app(app: Flask) -> None:
-    """Create the app's queue, register its tasks and attach the tip-intake events."""
+    """Create the app's queue and register its tasks (``tipline.hooks`` attaches the tip-intake
+    events, with ``notify_followers``)."""
     huey = make_huey(app)
 
     @huey.task(retries=3, retry_delay=60)
@@ -234,11 +235,6 @@ def init_app(app: Flask) -> None:
         housekeeping=housekeeping,
     )
     app.extensions["tipline.jobs"] = jobs
-    due_minutes = {**intake.DEFAULT_DUE_MINUTES, **app.config["TRIAGE_DUE_MINUTES"]}
-    # Requests write through the write sessionmaker; scripts and tests through the plain one.
-    # Both must give every new tip its due time and tell the followers.
-    for name in ("tipline.sessionmaker", "tipline.write_sessionmaker"):
-        intake.install(app.extensions[name], due_minutes, notify_followers)
 
 
 #: Rows one housekeeping transaction touches at most (SQLite holds its write lock meanwhile).
