@@ -23,7 +23,7 @@ from tipline.tips.forms import TipForm
 from tipline.web import policy
 from tipline.web.responses import attachment
 
-from ..conftest import PASSWORD, HttpsClient, csrf_token, publish_new_notice, sign_in
+from ..conftest import PASSWORD, HttpsClient, csrf_token, publish_new_notice, sign_in, unit_named
 
 XSS_PAYLOADS = [
     "<script>alert('xss')</script>",
@@ -223,7 +223,7 @@ def unit_tips(app, session):
     out = {}
     for unit in ["Homicide", "Fugitive"]:
         notice = publish_new_notice(session, subject_name=unit)
-        notice.unit = unit
+        notice.unit = unit_named(session, unit)
         out[unit], _ = tips.submit_tip(session, tips.TipReport(f"{unit} tip"), key, notice)
     out[None], _ = tips.submit_tip(session, tips.TipReport("General tip"), key)
     session.commit()

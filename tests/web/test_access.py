@@ -27,7 +27,7 @@ from tipline.triage import access
 from tipline.triage import services as triage
 from tipline.web import policy
 
-from ..conftest import csrf_token, publish_new_notice, sign_in
+from ..conftest import csrf_token, publish_new_notice, sign_in, unit_named
 from ..unit.test_media import jpeg_with_gps
 
 #: Route arguments naming an object whose visibility ``tipline.triage.access`` decides.
@@ -66,7 +66,7 @@ def world(app, session, make_staff):
     made = {}
     for unit in ["Homicide", "Fugitive"]:
         notice = publish_new_notice(session, subject_name=f"{unit} Subject")
-        notice.unit = unit
+        notice.unit = unit_named(session, unit)
         photos = [jpeg_with_gps()] if unit == "Fugitive" else []
         tip, _ = tips.submit_tip(
             session,
@@ -80,7 +80,7 @@ def world(app, session, make_staff):
     draft = notices.create_notice(
         session, dataclasses.replace(DEMO_NOTICE, subject_name="Draft Subject"), "test-pio"
     )
-    draft.unit = "Homicide"
+    draft.unit = unit_named(session, "Homicide")
     session.flush()
     draft_photo = _notice_photo(session, draft)
     session.commit()

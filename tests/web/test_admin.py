@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tipline import audit
 from tipline.auth.models import Role, StaffUser
 
-from ..conftest import csrf_token, sign_in
+from ..conftest import csrf_token, sign_in, unit_named
 
 
 @pytest.fixture
@@ -27,17 +27,19 @@ def _fresh(session, username):
 def test_admin_adds_an_account_whose_first_password_is_shown_once_and_works(
     app, admin_client, session
 ):
+    homicide = unit_named(session, "Homicide")
+    session.commit()
     token = csrf_token(admin_client, "/staff/admin/staff/new")
     response = admin_client.post(
         "/staff/admin/staff/new",
-        data={"csrf_token": token, "username": "jdoe", "role": "detective", "unit": "Homicide"},
+        data={"csrf_token": token, "username": "jdoe", "role": "detective", "unit": homicide.id},
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     password = re.search(r'<p class="totp-key"><code>([0-9a-f-]+)</code>', page).group(1)
     user = _fresh(session, "jdoe")
-    assert (user.role, user.unit, user.totp_enrolled) == (Role.DETECTIVE, "Homicide", False)
+    assert (user.role, user.unit.name, user.totp_enrolled) == (Role.DETECTIVE, "Homicide", False)
     assert password not in user.password_hash
     assert "jdoe" in admin_client.get("/staff/admin/staff").get_data(as_text=True)
     assert sign_in(app.test_client(), "jdoe", password).status_code == 303

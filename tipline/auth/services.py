@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from tipline import audit
 from tipline.auth import sessions, totp
-from tipline.auth.models import LoginThrottle, Role, StaffUser
+from tipline.auth.models import LoginThrottle, Role, StaffUser, Unit
 from tipline.db import utcnow
 
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
@@ -79,7 +79,7 @@ def create_user(
     role: Role,
     actor: StaffUser | str,
     min_length: int = 12,
-    unit: str | None = None,
+    unit: Unit | None = None,
 ) -> StaffUser:
     """Create a staff account; refuses a taken username or a password that breaks the rules.
     The account has no authenticator yet: its first sign-in enrols one."""
@@ -89,9 +89,7 @@ def create_user(
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise UsernameTaken(f"There is already a staff account named {username!r}.")
     check_password_rules(password, min_length, username)
-    user = StaffUser(
-        username=username, password_hash=hash_password(password), role=role, unit=unit or None
-    )
+    user = StaffUser(username=username, password_hash=hash_password(password), role=role, unit=unit)
     session.add(user)
     session.flush()
     audit.record(session, actor, "staff.created", "staff_user", user.id, role=role.value)
@@ -126,14 +124,14 @@ def change_password(
 
 
 def set_role(
-    session: Session, user: StaffUser, role: Role, unit: str | None, actor: StaffUser
+    session: Session, user: StaffUser, role: Role, unit: Unit | None, actor: StaffUser
 ) -> None:
     """Change what a staff member does (and their unit). Administrators cannot change their
     own role, so nobody locks the last administrator out by mistake."""
     if user.id == actor.id and role is not user.role:
         raise ValueError("You cannot change your own role. Ask another administrator.")
-    before = (user.role.value, user.unit)
-    user.role, user.unit = role, (unit or "").strip() or None
+    before = (user.role.value, user.unit.name if user.unit else None)
+    user.role, user.unit = role, unit
     session.flush()
     audit.record(
         session,
@@ -142,7 +140,7 @@ def set_role(
         "staff_user",
         user.id,
         before={"role": before[0], "unit": before[1]},
-        after={"role": user.role.value, "unit": user.unit},
+        after={"role": user.role.value, "unit": unit.name if unit else None},
     )
 
 

@@ -4,7 +4,7 @@ resolution and photos. Rows left blank are ignored, so a fixed number of blank r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -149,6 +149,12 @@ class NoticeForm(FlaskForm):
     )
     reward_text = _long("Reward", 1000)
     case_number = _short("Case number (staff only, never shown to the public)", 60)
+    unit_id = SelectField(
+        "Investigating unit (staff only)",
+        description="Detectives of this unit read the notice's tips; detectives of other "
+        "units do not. Choose “No unit” when every detective should.",
+        validate_choice=False,  # the unit list is the view's; the service checks the choice
+    )
     default_lines = SelectMultipleField(
         "The agency's contact lines to show",
         coerce=int,
@@ -162,16 +168,27 @@ class NoticeForm(FlaskForm):
     add_contact = SubmitField("Add another contact row")
     save = SubmitField("Save")
 
-    def __init__(self, defaults: list[ContactLine], *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        defaults: list[ContactLine],
+        *args: Any,
+        units: Sequence[tuple[int, str]] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._defaults = defaults
+        self.unit_id.choices = [SelectChoice("", "No unit")] + [
+            SelectChoice(str(unit_id), name) for unit_id, name in units
+        ]
         self.default_lines.choices = [
             SelectChoice(str(c.id), f"{c.label}: {c.phone}") for c in defaults
         ]
         self.pad_rows()
 
     @classmethod
-    def for_notice(cls, notice: Notice, defaults: list[ContactLine]) -> NoticeForm:
+    def for_notice(
+        cls, notice: Notice, defaults: list[ContactLine], units: Sequence[tuple[int, str]] = ()
+    ) -> NoticeForm:
         """The edit form filled from ``notice`` (a POST's own data wins, as WTForms does)."""
         by_number = {(c.label, c.phone): c.id for c in defaults}
         chosen, own = [], []
@@ -195,8 +212,9 @@ class NoticeForm(FlaskForm):
                 for c in notice.charges
             ],
             contact_lines=own,
+            unit_id=str(notice.unit_id) if notice.unit_id else "",
         )
-        return cls(defaults, data=data)
+        return cls(defaults, data=data, units=units)
 
     def pad_rows(self) -> None:
         """Leave blank rows to type into below the filled ones."""
@@ -269,6 +287,7 @@ class NoticeForm(FlaskForm):
             caution=self.caution.data or "",
             reward_text=self.reward_text.data or "",
             case_number=self.case_number.data or "",
+            unit_id=int(self.unit_id.data) if (self.unit_id.data or "").isdigit() else None,
             charges=charges,
             contact_lines=lines,
         )

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
-from tipline.auth.models import Role, StaffUser
+from tipline.auth.models import Role, StaffUser, Unit
 from tipline.db import utcnow
 from tipline.notices.models import (
     PUBLIC_STATUSES,
@@ -73,6 +73,8 @@ class NoticeDraft:
     caution: str = ""
     reward_text: str = ""
     case_number: str = ""
+    #: The investigating unit (staff only): its detectives read the notice's tips.
+    unit_id: int | None = None
     charges: list[ChargeDraft] = field(default_factory=list)
     contact_lines: list[ContactDraft] = field(default_factory=list)
 
@@ -93,6 +95,7 @@ _TEXT_FIELDS = (
     "caution",
     "reward_text",
     "case_number",
+    "unit_id",
 )
 
 
@@ -151,10 +154,21 @@ def _apply(notice: Notice, draft: NoticeDraft) -> None:
     ]
 
 
+def _check_unit(session: Session, draft: NoticeDraft) -> None:
+    if draft.unit_id is not None and session.get(Unit, draft.unit_id) is None:
+        raise NoticeRefused("Choose the unit from the list, or “No unit”.")
+
+
+def notices_with_unit(session: Session, unit_id: int) -> int:
+    """How many notices carry the unit (none: its detectives would see no notice's tips)."""
+    return session.scalar(select(func.count()).where(Notice.unit_id == unit_id)) or 0
+
+
 def create_notice(session: Session, draft: NoticeDraft, actor: StaffUser | str) -> Notice:
     """Create a draft notice with its charges and contact lines; ``actor`` is its author."""
     require_role(actor, NOTICE_WRITERS, "write notices")
     _check_draft(draft)
+    _check_unit(session, draft)
     author_id, author = actor_ref(actor)
     notice = Notice(
         slug=_unique_slug(session, slugify(draft.subject_name)),
@@ -264,6 +278,7 @@ def update_notice(
     require_role(actor, NOTICE_WRITERS, "edit notices")
     check_editable(notice)
     _check_draft(draft)
+    _check_unit(session, draft)
     before = asdict(draft_of(notice))
     after = asdict(draft)
     changed = [name for name in after if _normal(after[name]) != _normal(before[name])]

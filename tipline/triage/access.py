@@ -61,7 +61,7 @@ def require_supervisor(actor: StaffUser) -> None:
 
 
 def _unit_limited(viewer: StaffUser) -> bool:
-    return viewer.role is Role.DETECTIVE and viewer.unit is not None
+    return viewer.role is Role.DETECTIVE and viewer.unit_id is not None
 
 
 def tip_visibility_clause(viewer: StaffUser) -> ColumnElement[bool]:
@@ -71,7 +71,7 @@ def tip_visibility_clause(viewer: StaffUser) -> ColumnElement[bool]:
         return true()
     return or_(
         Tip.notice_id.is_(None),
-        Tip.notice_id.in_(select(Notice.id).where(Notice.unit == viewer.unit)),
+        Tip.notice_id.in_(select(Notice.id).where(Notice.unit_id == viewer.unit_id)),
     )
 
 
@@ -135,7 +135,7 @@ def visible_notice(
         return None
     query = query.where(Notice.status.not_in(_STAFF_ONLY))
     if _unit_limited(viewer):
-        query = query.where(Notice.unit == viewer.unit)
+        query = query.where(Notice.unit_id == viewer.unit_id)
     return session.scalar(query)
 
 
@@ -143,7 +143,7 @@ def visible_notices_clause(viewer: StaffUser) -> ColumnElement[bool]:
     """The notices a tip reader may pick in the queue's filter, as a condition on Notice."""
     condition = Notice.status.not_in(_STAFF_ONLY)
     if _unit_limited(viewer):
-        condition = condition & (Notice.unit == viewer.unit)
+        condition = condition & (Notice.unit_id == viewer.unit_id)
     return condition
 
 

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from tipline import audit, db
 from tipline.audit.models import AuditEvent
+from tipline.auth import units
 from tipline.auth.forms import ButtonForm
 from tipline.media import ImageRejected
 from tipline.notices import photos, workflow
@@ -37,6 +38,10 @@ def _notice(notice_id: int) -> Notice:
     if found is None:
         abort(404)
     return found
+
+
+def _units() -> list[tuple[int, str]]:
+    return [(unit.id, unit.name) for unit in units.list_units(db.session())]
 
 
 def _to_notice(notice: Notice) -> Response:
@@ -71,7 +76,7 @@ def index() -> str:
 @bp.route("/new", methods=["GET", "POST"])
 def new() -> Page:
     session = db.session()
-    form = NoticeForm(notices.default_contact_lines(session))
+    form = NoticeForm(notices.default_contact_lines(session), units=_units())
     if request.method == "GET":
         form.default_lines.data = [c.id for c in notices.default_contact_lines(session)]
     if form.is_submitted() and form.add_row():
@@ -99,7 +104,7 @@ def edit(notice_id: int) -> Page:
     except notices.NoticeRefused as refused:
         flash(str(refused), "error")
         return _to_notice(notice)
-    form = NoticeForm.for_notice(notice, notices.default_contact_lines(session))
+    form = NoticeForm.for_notice(notice, notices.default_contact_lines(session), _units())
     if form.is_submitted() and form.add_row():
         return render_template("pio/edit.html", form=form, notice=notice)
     error = None

@@ -1,0 +1,89 @@
+"""units as records
+
+Units become rows that administrators manage. A notice can carry a unit (``notice.unit_id``)
+and a staff member belongs to one (``staff_user.unit_id``); the free-text ``unit`` columns
+are replaced. Existing free-text units become unit rows (one per distinct name, surrounding
+spaces removed) and every notice and account keeps its unit.
+
+Revision ID: 0801
+Revises: 0605
+Create Date: 2026-12-02 05:15:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0801"
+down_revision: str | None = "0605"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "unit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_unit")),
+        sa.UniqueConstraint("name", name=op.f("uq_unit_name")),
+    )
+    with op.batch_alter_table("notice", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("unit_id", sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_notice_unit_id"), ["unit_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_notice_unit_id_unit"), "unit", ["unit_id"], ["id"]
+        )
+    with op.batch_alter_table("staff_user", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("unit_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_staff_user_unit_id_unit"), "unit", ["unit_id"], ["id"]
+        )
+
+    # The data: one unit per distinct free-text name, then each row points at its unit.
+    conn = op.get_bind()
+    names = set()
+    for table in ("notice", "staff_user"):
+        for (name,) in conn.execute(sa.text(f"SELECT DISTINCT unit FROM {table}")):  # noqa: S608
+            if name and name.strip():
+                names.add(name.strip()[:64])
+    now = sa.func.now() if conn.dialect.name == "postgresql" else sa.func.current_timestamp()
+    unit = sa.table("unit", sa.column("name"), sa.column("created_at"))
+    for name in sorted(names):
+        conn.execute(sa.insert(unit).values(name=name, created_at=now))
+    for table in ("notice", "staff_user"):
+        conn.execute(
+            sa.text(
+                f"UPDATE {table} SET unit_id = (SELECT unit.id FROM unit "  # noqa: S608
+                f"WHERE unit.name = TRIM({table}.unit)) WHERE unit IS NOT NULL"
+            )
+        )
+
+    with op.batch_alter_table("notice", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notice_unit"))
+        batch_op.drop_column("unit")
+    with op.batch_alter_table("staff_user", schema=None) as batch_op:
+        batch_op.drop_column("unit")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("staff_user", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("unit", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("notice", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("unit", sa.String(length=64), nullable=True))
+        batch_op.create_index(batch_op.f("ix_notice_unit"), ["unit"], unique=False)
+    for table in ("notice", "staff_user"):
+        op.execute(
+            f"UPDATE {table} SET unit = (SELECT unit.name FROM unit "  # noqa: S608
+            f"WHERE unit.id = {table}.unit_id)"
+        )
+    with op.batch_alter_table("staff_user", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_staff_user_unit_id_unit"), type_="foreignkey")
+        batch_op.drop_column("unit_id")
+    with op.batch_alter_table("notice", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_notice_unit_id_unit"), type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_notice_unit_id"))
+        batch_op.drop_column("unit_id")
+    op.drop_table("unit")
