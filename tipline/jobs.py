@@ -36,6 +36,7 @@ class Jobs:
     # Issue 6: e-mail for an escalation, and the periodic tasks (call ``.call_local()`` to
     # run a body in-process, as the tests do).
     mail_escalation: TaskWrapper
+    mail_access_alert: TaskWrapper
     escalation_sweep: TaskWrapper
     stale_claims: TaskWrapper
     tip_retention: TaskWrapper
@@ -134,6 +135,30 @@ def init_app(app: Flask) -> None:
                 send_mail(settings, address, subject, body)
             return len(addresses)
 
+    @huey.task(retries=3, retry_delay=60)
+    def mail_access_alert(event_id: int) -> int:
+        """E-mail the supervisors an administrator's access change (no tip content)."""
+        from tipline.audit.models import AuditEvent
+
+        with app.app_context(), app.extensions["tipline.sessionmaker"]() as session:
+            found = session.get(AuditEvent, event_id)
+            addresses = list(current_app.config["SUPERVISOR_EMAILS"] or [])
+            if found is None or not addresses:
+                return 0
+            details = found.details or {}
+            link = f"{current_app.config['STAFF_BASE_URL'].rstrip('/')}/staff/oversight"
+            subject = "Tipline: an administrator changed someone's access"
+            body = (
+                f"{found.actor_label} {details.get('what')} for {details.get('username')} "
+                f"({details.get('role')}) at {found.occurred_at:%Y-%m-%d %H:%M} UTC.\n\n"
+                "Check that it was asked for. The oversight page lists every such change:\n"
+                f"{link}\n"
+            )
+            settings = MailSettings.from_config(current_app.config)
+            for address in addresses:
+                send_mail(settings, address, subject, body)
+            return len(addresses)
+
     @huey.periodic_task(crontab(minute="*"))
     def escalation_sweep() -> list[int]:
         """Escalate overdue tips; the e-mails are queued only after the sweep has committed."""
@@ -227,6 +252,7 @@ def init_app(app: Flask) -> None:
         huey=huey,
         notify_followers=notify_followers,
         mail_escalation=mail_escalation,
+        mail_access_alert=mail_access_alert,
         escalation_sweep=escalation_sweep,
         stale_claims=stale_claims,
         tip_retention=tip_retention,

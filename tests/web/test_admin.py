@@ -76,7 +76,11 @@ def test_disabling_signs_the_person_out_everywhere(app, admin_client, session, m
     sign_in(theirs, "det")
     url = f"/staff/admin/staff/{detective.id}"
     token = csrf_token(admin_client, url)
-    assert admin_client.post(f"{url}/active", data={"csrf_token": token}).status_code == 303
+    # Without the confirmation box nothing happens.
+    admin_client.post(f"{url}/active", data={"csrf_token": token})
+    assert theirs.get("/staff/queue").status_code == 200
+    confirmed = {"csrf_token": token, "confirm": "y"}
+    assert admin_client.post(f"{url}/active", data=confirmed).status_code == 303
     assert theirs.get("/staff/queue").status_code == 303
     assert sign_in(app.test_client(), "det").status_code == 401
     admin_client.post(f"{url}/active", data={"csrf_token": token, "active": "y"})
@@ -87,7 +91,7 @@ def test_an_admin_cannot_disable_or_demote_themself(admin_client, session):
     me = _fresh(session, "boss")
     url = f"/staff/admin/staff/{me.id}"
     token = csrf_token(admin_client, url)
-    admin_client.post(f"{url}/active", data={"csrf_token": token})
+    admin_client.post(f"{url}/active", data={"csrf_token": token, "confirm": "y"})
     admin_client.post(f"{url}/role", data={"csrf_token": token, "role": "detective"})
     me = _fresh(session, "boss")
     assert me.active and me.role is Role.ADMIN
@@ -102,7 +106,10 @@ def test_reset_authenticator_sends_the_next_sign_in_through_enrolment(
     sign_in(theirs, "det")
     url = f"/staff/admin/staff/{detective.id}"
     token = csrf_token(admin_client, url)
-    assert admin_client.post(f"{url}/reset-totp", data={"csrf_token": token}).status_code == 303
+    admin_client.post(f"{url}/reset-totp", data={"csrf_token": token})  # not confirmed
+    assert theirs.get("/staff/queue").status_code == 200
+    confirmed = {"csrf_token": token, "confirm": "y"}
+    assert admin_client.post(f"{url}/reset-totp", data=confirmed).status_code == 303
     assert theirs.get("/staff/queue").status_code == 303
     assert not _fresh(session, "det").totp_enrolled
     again = app.test_client()

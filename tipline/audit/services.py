@@ -4,6 +4,7 @@ same transaction, so an action without its audit row cannot be committed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from flask import current_app, has_app_context
@@ -171,3 +172,20 @@ def overview(session: Session, viewer: Reader, limit: int = 50) -> Overview:
     latest = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit))
     total = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
     return Overview(last, list(latest), total)
+
+
+def recent(
+    session: Session, viewer: Reader, action: str, since: datetime, limit: int = 50
+) -> list[AuditEvent]:
+    """The newest events of ``action`` since ``since``, newest first, for a supervisor."""
+    role = getattr(viewer.role, "value", viewer.role)
+    if role not in AUDIT_READERS or not viewer.active:
+        raise NotAllowed(f"{role} may not read the audit log")
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == action, AuditEvent.occurred_at >= since)
+            .order_by(AuditEvent.seq.desc())
+            .limit(limit)
+        )
+    )

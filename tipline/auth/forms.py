@@ -100,6 +100,16 @@ class UnitForm(FlaskForm):
 
 class StaffActiveForm(FlaskForm):
     active = BooleanField("Account can sign in")
+    confirm = BooleanField("Yes, sign them out everywhere now (needed to disable)")
+
+
+class ConfirmForm(FlaskForm):
+    """A button for an action that signs someone out everywhere: it needs a ticked box."""
+
+    confirm = BooleanField(
+        "Yes, sign them out everywhere now",
+        validators=[DataRequired(message="Tick the box to confirm: this signs them out.")],
+    )
 
 
 class ButtonForm(FlaskForm):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, LargeBinary, String
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.db import Base, utcnow
@@ -60,6 +60,9 @@ class StaffUser(Base):
     # A detective with a unit reads only tips on their unit's notices (and tips on no notice).
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
     unit: Mapped[Unit | None] = relationship()
+    # Set when an administrator handed over the password or gave access to tips: the next
+    # request of theirs goes to the password page until they choose their own.
+    password_change_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     # TOTP (RFC 6238): the base32 secret, set when enrolment starts; enrolled once confirmed.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enrolled_at: Mapped[datetime | None]

@@ -9,11 +9,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from tipline import db
+from tipline import db, jobs
 from tipline.auth import services as auth
 from tipline.auth import units
 from tipline.auth.forms import (
     ButtonForm,
+    ConfirmForm,
     StaffActiveForm,
     StaffCreateForm,
     StaffRoleForm,
@@ -54,6 +55,22 @@ def _chosen_unit(form: StaffCreateForm | StaffRoleForm) -> Unit | None:
     return found
 
 
+def _mail_supervisors(alert_id: int | None) -> None:
+    """Queue the supervisors' e-mail for an access alert, after the commit; a queue that is
+    down loses only the e-mail (the alert is on the oversight page)."""
+    if alert_id is None:
+        return
+    try:
+        jobs.jobs_for(current_app).mail_access_alert(alert_id)
+    except Exception:
+        current_app.logger.exception("could not queue the e-mail for access alert %s", alert_id)
+
+
+def _new_alert(user: StaffUser) -> int | None:
+    """The id of the access alert the last service call recorded for ``user``, if any."""
+    return auth.latest_alert_id(db.session(), user)
+
+
 def _warn_if_unused(user: StaffUser) -> None:
     """A unit no notice carries hides every notice's tips from its detectives: say so."""
     unit = user.unit
@@ -90,12 +107,15 @@ def staff_create() -> tuple[str, int]:
                 signed_in_staff(),
                 min_length=current_app.config["MIN_PASSWORD_LENGTH"],
                 unit=unit,
+                handed_over=True,
             )
         except ValueError as error:
             db.session().rollback()
             form.username.errors = [*form.username.errors, str(error)]
         else:
+            alert = _new_alert(user)
             db.session().commit()
+            _mail_supervisors(alert)
             _warn_if_unused(user)
             # The first password is shown in this response only, never stored in the clear.
             return render_template("admin/staff_created.html", user=user, password=password), 200
@@ -112,6 +132,7 @@ def staff_edit(user_id: int) -> str:
         user=user,
         role_form=role_form,
         active_form=StaffActiveForm(data={"active": user.active}),
+        confirm_form=ConfirmForm(formdata=None),
         button=ButtonForm(),
         me=signed_in_staff(),
     )
@@ -126,12 +147,15 @@ def staff_role(user_id: int) -> Response:
         abort(400)
     try:
         unit = _chosen_unit(form)
+        before = _new_alert(user)
         auth.set_role(db.session(), user, Role(form.role.data), unit, signed_in_staff())
     except ValueError as error:
         db.session().rollback()
         flash(str(error), "error")
     else:
+        alert = _new_alert(user)
         db.session().commit()
+        _mail_supervisors(alert if alert != before else None)
         flash(f"{user.username} is now {user.role.label}.", "info")
         _warn_if_unused(user)
     return _back(user)
@@ -143,6 +167,9 @@ def staff_active(user_id: int) -> Response:
     form = StaffActiveForm()
     if not form.validate_on_submit():
         abort(400)
+    if user.active and not form.active.data and not form.confirm.data:
+        flash("Tick the box to confirm: disabling signs them out everywhere now.", "error")
+        return _back(user)
     try:
         auth.set_active(db.session(), user, bool(form.active.data), signed_in_staff())
     except ValueError as error:
@@ -158,16 +185,40 @@ def staff_active(user_id: int) -> Response:
 @bp.post("/staff/<int:user_id>/reset-totp")
 def staff_reset_totp(user_id: int) -> Response:
     user = _target(user_id)
-    if not ButtonForm().validate_on_submit():
-        abort(400)
-    auth.reset_second_factor(db.session(), user, signed_in_staff())
+    if not ConfirmForm().validate_on_submit():
+        flash("Tick the box to confirm: resetting the authenticator signs them out.", "error")
+        return _back(user)
+    alert = auth.reset_second_factor(db.session(), user, signed_in_staff())
     db.session().commit()
+    _mail_supervisors(alert)
     flash(
         f"{user.username}'s authenticator is removed. They set up a new one at their next "
-        "sign-in, and are signed out everywhere until then.",
+        "sign-in, then choose a new password, and are signed out everywhere until then. "
+        "The supervisors are told.",
         "info",
     )
     return _back(user)
+
+
+@bp.post("/staff/<int:user_id>/reset-password")
+def staff_reset_password(user_id: int) -> Response | tuple[str, int]:
+    """A one-time password, shown once on this page; the person must change it at their next
+    sign-in, and the supervisors are told."""
+    user = _target(user_id)
+    if not ConfirmForm().validate_on_submit():
+        flash("Tick the box to confirm: resetting the password signs them out.", "error")
+        return _back(user)
+    try:
+        password, alert = auth.reset_password(
+            db.session(), user, signed_in_staff(), current_app.config["MIN_PASSWORD_LENGTH"]
+        )
+    except ValueError as error:
+        db.session().rollback()
+        flash(str(error), "error")
+        return _back(user)
+    db.session().commit()
+    _mail_supervisors(alert)
+    return render_template("admin/password_reset.html", user=user, password=password), 200
 
 
 @bp.route("/units", methods=["GET", "POST"])

@@ -22,6 +22,9 @@ ENROLLING = "enrolling"  # right password, authenticator not yet set up: enrolme
 ANY_STAFF = frozenset(Role)
 ADMINS = frozenset({Role.ADMIN})
 
+#: What a staff member who must choose a new password may still open.
+CHANGING_PASSWORD = frozenset({"account.password", "account.logout"})
+
 #: The key in the (signed) Flask session that carries the staff session's token.
 SESSION_KEY = "staff_token"
 
@@ -74,6 +77,7 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "admin.staff_active": ADMINS,
     "admin.staff_reset_totp": ADMINS,
     "admin.units_list": ADMINS,
+    "admin.staff_reset_password": ADMINS,
     "public.robots": PUBLIC,
     "receipt.lookup": PUBLIC,
     "receipt.answer": PUBLIC,
@@ -159,6 +163,9 @@ def enforce() -> Response | None:
     user = current_staff()
     if user is None:
         return redirect(url_for("account.login", next=request.path), code=303)
+    if user.password_change_required and endpoint not in CHANGING_PASSWORD:
+        # A password an administrator handed over opens nothing but the password page.
+        return redirect(url_for("account.password"), code=303)
     if user.role not in allowed:
         abort(403)
     return None

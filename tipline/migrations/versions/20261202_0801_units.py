@@ -1,4 +1,8 @@
-"""units as records
+"""units as records; forced password change
+
+Also ``staff_user.password_change_required``: set when an administrator hands over a
+password (a new account, a reset) or gives someone access to tips; the person must choose
+their own password before anything else.
 
 Units become rows that administrators manage. A notice can carry a unit (``notice.unit_id``)
 and a staff member belongs to one (``staff_user.unit_id``); the free-text ``unit`` columns
@@ -38,6 +42,11 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("staff_user", schema=None) as batch_op:
         batch_op.add_column(sa.Column("unit_id", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "password_change_required", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
+        )
         batch_op.create_foreign_key(
             batch_op.f("fk_staff_user_unit_id_unit"), "unit", ["unit_id"], ["id"]
         )
@@ -82,6 +91,7 @@ def downgrade() -> None:
     with op.batch_alter_table("staff_user", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_staff_user_unit_id_unit"), type_="foreignkey")
         batch_op.drop_column("unit_id")
+        batch_op.drop_column("password_change_required")
     with op.batch_alter_table("notice", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_notice_unit_id_unit"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_notice_unit_id"))
