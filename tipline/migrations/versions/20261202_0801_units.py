@@ -54,21 +54,26 @@ def upgrade() -> None:
     # The data: one unit per distinct free-text name, then each row points at its unit.
     conn = op.get_bind()
     names = set()
-    for table in ("notice", "staff_user"):
-        for (name,) in conn.execute(sa.text(f"SELECT DISTINCT unit FROM {table}")):  # noqa: S608
+    for query in ("SELECT DISTINCT unit FROM notice", "SELECT DISTINCT unit FROM staff_user"):
+        for (name,) in conn.execute(sa.text(query)):
             if name and name.strip():
                 names.add(name.strip()[:64])
     now = sa.func.now() if conn.dialect.name == "postgresql" else sa.func.current_timestamp()
     unit = sa.table("unit", sa.column("name"), sa.column("created_at"))
     for name in sorted(names):
         conn.execute(sa.insert(unit).values(name=name, created_at=now))
-    for table in ("notice", "staff_user"):
-        conn.execute(
-            sa.text(
-                f"UPDATE {table} SET unit_id = (SELECT unit.id FROM unit "  # noqa: S608
-                f"WHERE unit.name = TRIM({table}.unit)) WHERE unit IS NOT NULL"
-            )
+    conn.execute(
+        sa.text(
+            "UPDATE notice SET unit_id = (SELECT unit.id FROM unit "
+            "WHERE unit.name = TRIM(notice.unit)) WHERE unit IS NOT NULL"
         )
+    )
+    conn.execute(
+        sa.text(
+            "UPDATE staff_user SET unit_id = (SELECT unit.id FROM unit "
+            "WHERE unit.name = TRIM(staff_user.unit)) WHERE unit IS NOT NULL"
+        )
+    )
 
     with op.batch_alter_table("notice", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notice_unit"))
@@ -83,11 +88,13 @@ def downgrade() -> None:
     with op.batch_alter_table("notice", schema=None) as batch_op:
         batch_op.add_column(sa.Column("unit", sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f("ix_notice_unit"), ["unit"], unique=False)
-    for table in ("notice", "staff_user"):
-        op.execute(
-            f"UPDATE {table} SET unit = (SELECT unit.name FROM unit "  # noqa: S608
-            f"WHERE unit.id = {table}.unit_id)"
-        )
+    op.execute(
+        "UPDATE notice SET unit = (SELECT unit.name FROM unit WHERE unit.id = notice.unit_id)"
+    )
+    op.execute(
+        "UPDATE staff_user SET unit = (SELECT unit.name FROM unit "
+        "WHERE unit.id = staff_user.unit_id)"
+    )
     with op.batch_alter_table("staff_user", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_staff_user_unit_id_unit"), type_="foreignkey")
         batch_op.drop_column("unit_id")
