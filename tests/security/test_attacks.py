@@ -470,7 +470,9 @@ def test_headers_on_200_404_and_500_over_https(app, monkeypatch, path, status):
 def test_staff_redirects_and_new_pages_are_never_cached(app, client, make_staff):
     assert client.get("/staff/queue").headers["Cache-Control"] == "no-store"  # redirect
     sign_in(client, make_staff(Role.ADMIN).username)
-    for url in ["/staff/", "/staff/password", "/staff/admin/staff", "/staff/admin/staff/new"]:
+    home = client.get("/staff/")  # each role's home is a redirect to its work
+    assert (home.status_code, home.headers["Cache-Control"]) == (303, "no-store")
+    for url in ["/staff/password", "/staff/admin/staff", "/staff/admin/staff/new"]:
         response = client.get(url)
         assert response.status_code == 200, url
         assert response.headers["Cache-Control"] == "no-store", url

@@ -25,7 +25,33 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _defer_foreign_keys() -> None:
+    """SQLite rebuilds a table to drop a column that a foreign key uses; with the references
+    to it checked at commit, an empty database downgrades cleanly."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("PRAGMA defer_foreign_keys = ON")
+
+
+#: SQLite: plain ALTER TABLE statements (3.35+ drops columns), because rebuilding ``notice``
+#: or ``staff_user`` would drop a table that tips, charges and sessions still point at.
+_SQLITE_ADD = (
+    "ALTER TABLE notice ADD COLUMN unit_id INTEGER "
+    "CONSTRAINT fk_notice_unit_id_unit REFERENCES unit (id)",
+    "CREATE INDEX ix_notice_unit_id ON notice (unit_id)",
+    "ALTER TABLE staff_user ADD COLUMN unit_id INTEGER "
+    "CONSTRAINT fk_staff_user_unit_id_unit REFERENCES unit (id)",
+    "ALTER TABLE staff_user ADD COLUMN password_change_required BOOLEAN NOT NULL DEFAULT 0",
+)
+_SQLITE_DROP = (
+    "DROP INDEX ix_notice_unit",
+    "ALTER TABLE notice DROP COLUMN unit",
+    "ALTER TABLE staff_user DROP COLUMN unit",
+)
+
+
 def upgrade() -> None:
+    conn = op.get_bind()
+    sqlite = conn.dialect.name == "sqlite"
     op.create_table(
         "unit",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -34,31 +60,31 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_unit")),
         sa.UniqueConstraint("name", name=op.f("uq_unit_name")),
     )
-    with op.batch_alter_table("notice", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("unit_id", sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f("ix_notice_unit_id"), ["unit_id"], unique=False)
-        batch_op.create_foreign_key(
-            batch_op.f("fk_notice_unit_id_unit"), "unit", ["unit_id"], ["id"]
+    if sqlite:
+        for statement in _SQLITE_ADD:
+            op.execute(statement)
+    else:
+        op.add_column("notice", sa.Column("unit_id", sa.Integer(), nullable=True))
+        op.create_index(op.f("ix_notice_unit_id"), "notice", ["unit_id"], unique=False)
+        op.create_foreign_key(op.f("fk_notice_unit_id_unit"), "notice", "unit", ["unit_id"], ["id"])
+        op.add_column("staff_user", sa.Column("unit_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            op.f("fk_staff_user_unit_id_unit"), "staff_user", "unit", ["unit_id"], ["id"]
         )
-    with op.batch_alter_table("staff_user", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("unit_id", sa.Integer(), nullable=True))
-        batch_op.add_column(
+        op.add_column(
+            "staff_user",
             sa.Column(
                 "password_change_required", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
-        batch_op.create_foreign_key(
-            batch_op.f("fk_staff_user_unit_id_unit"), "unit", ["unit_id"], ["id"]
+            ),
         )
 
     # The data: one unit per distinct free-text name, then each row points at its unit.
-    conn = op.get_bind()
     names = set()
     for query in ("SELECT DISTINCT unit FROM notice", "SELECT DISTINCT unit FROM staff_user"):
         for (name,) in conn.execute(sa.text(query)):
             if name and name.strip():
                 names.add(name.strip()[:64])
-    now = sa.func.now() if conn.dialect.name == "postgresql" else sa.func.current_timestamp()
+    now = sa.func.now() if not sqlite else sa.func.current_timestamp()
     unit = sa.table("unit", sa.column("name"), sa.column("created_at"))
     for name in sorted(names):
         conn.execute(sa.insert(unit).values(name=name, created_at=now))
@@ -75,14 +101,20 @@ def upgrade() -> None:
         )
     )
 
-    with op.batch_alter_table("notice", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notice_unit"))
-        batch_op.drop_column("unit")
-    with op.batch_alter_table("staff_user", schema=None) as batch_op:
-        batch_op.drop_column("unit")
+    if sqlite:
+        for statement in _SQLITE_DROP:
+            op.execute(statement)
+    else:
+        op.drop_index("ix_notice_unit", table_name="notice")
+        op.drop_column("notice", "unit")
+        op.drop_column("staff_user", "unit")
 
 
 def downgrade() -> None:
+    _defer_foreign_keys()
+    # SQLite's inline references have no reflected name: rebuilding without the column
+    # drops them.
+    named = op.get_bind().dialect.name != "sqlite"
     with op.batch_alter_table("staff_user", schema=None) as batch_op:
         batch_op.add_column(sa.Column("unit", sa.String(length=64), nullable=True))
     with op.batch_alter_table("notice", schema=None) as batch_op:
@@ -96,11 +128,13 @@ def downgrade() -> None:
         "WHERE unit.id = staff_user.unit_id)"
     )
     with op.batch_alter_table("staff_user", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_staff_user_unit_id_unit"), type_="foreignkey")
+        if named:
+            batch_op.drop_constraint(batch_op.f("fk_staff_user_unit_id_unit"), type_="foreignkey")
         batch_op.drop_column("unit_id")
         batch_op.drop_column("password_change_required")
     with op.batch_alter_table("notice", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_notice_unit_id_unit"), type_="foreignkey")
+        if named:
+            batch_op.drop_constraint(batch_op.f("fk_notice_unit_id_unit"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_notice_unit_id"))
         batch_op.drop_column("unit_id")
     op.drop_table("unit")
