@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from tipline import create_app, db, migrations
 from tipline.auth import services as auth
-from tipline.auth import totp
-from tipline.auth.models import Role, StaffUser
+from tipline.auth import totp, units
+from tipline.auth.models import Role, StaffUser, Unit
 from tipline.db import Base
 from tipline.demo import DEMO_NOTICE
 from tipline.notices import changes, workflow
@@ -206,13 +206,23 @@ def make_staff(app, session):
 
     def make(role: Role, username: str | None = None, unit: str | None = None) -> StaffUser:
         user = auth.create_user(
-            session, username or f"{role.value}-1", PASSWORD, role, "test", unit=unit
+            session,
+            username or f"{role.value}-1",
+            PASSWORD,
+            role,
+            "test",
+            unit=unit_named(session, unit) if unit else None,
         )
         enrol_authenticator(session, user, app.secret_key)
         session.commit()
         return user
 
     return make
+
+
+def unit_named(session: Session, name: str) -> Unit:
+    """The unit called ``name``, added to the list if it is not there yet (flushed)."""
+    return units.unit_named(session, name) or units.add_unit(session, "test", name)
 
 
 def enrol_authenticator(session: Session, user: StaffUser, secret_key: str) -> list[str]:

@@ -15,8 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, instance/config.py, TIPLINE_* variables, then ``config``."""
-    from tipline import cli, db, i18n, jobs, rewards
-    from tipline.auth import policy
+    from tipline import cli, db, hooks, i18n, jobs
     from tipline.config import load_config
     from tipline.web import (
         account,
@@ -31,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         limits,
         oversight,
         pio,
+        policy,
         public,
         receipt,
         responses,
@@ -58,7 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     uploads.init_app(app)  # larger bodies only for photo forms, before CSRF reads forms
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
     jobs.init_app(app)
-    rewards.init_app(app)
+    hooks.install(app, jobs.jobs_for(app).notify_followers)  # every SQLAlchemy hook
     csrf.init_app(app)  # the token, then the request's origin
     policy.init_app(app)
     responses.init_app(app)

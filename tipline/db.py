@@ -149,21 +149,19 @@ def hold_chain_lock(connection: Connection) -> None:
     connection.info[_HOLDS_CHAIN_LOCK] = True
 
 
-def init_app(app: Flask) -> None:
-    from tipline.audit.chain import chain_key  # the audit package builds on this module
+#: The app's sessionmakers, by extension name (the audit package adds its key to each).
+SESSIONMAKERS = ("tipline.sessionmaker", "tipline.write_sessionmaker", "tipline.read_sessionmaker")
 
+
+def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"], app.config["DATABASE_ECHO"])
     app.extensions["tipline.engine"] = engine
-    # Every session carries the audit key, so audit.record() works without an app context.
-    info = {"audit_key": chain_key(app.config)}
-    app.extensions["tipline.sessionmaker"] = sessionmaker(
-        bind=engine, expire_on_commit=False, info=info
-    )
+    app.extensions["tipline.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
     app.extensions["tipline.write_sessionmaker"] = sessionmaker(
-        bind=engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False, info=info
+        bind=engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False
     )
     app.extensions["tipline.read_sessionmaker"] = sessionmaker(
-        bind=engine, expire_on_commit=False, info={**info, "read_only": True}
+        bind=engine, expire_on_commit=False, info={"read_only": True}
     )
     app.teardown_appcontext(_close_session)
 
@@ -214,8 +212,7 @@ class ReadOnlySessionError(RuntimeError):
     """A request declared read-only tried to write."""
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_writes_when_read_only(session: Session, _ctx: UOWTransaction, _objs: Any) -> None:
+def refuse_writes_when_read_only(session: Session, _ctx: UOWTransaction, _objs: Any) -> None:
     if session.info.get("read_only") and (
         session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
     ):

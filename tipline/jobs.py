@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from tipline import audit, db
-from tipline.triage import escalation, follows, intake
+from tipline.triage import escalation, follows
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class Jobs:
     # Issue 6: e-mail for an escalation, and the periodic tasks (call ``.call_local()`` to
     # run a body in-process, as the tests do).
     mail_escalation: TaskWrapper
+    mail_access_alert: TaskWrapper
     escalation_sweep: TaskWrapper
     stale_claims: TaskWrapper
     tip_retention: TaskWrapper
@@ -95,7 +96,8 @@ def make_huey(app: Flask) -> Huey:
 
 
 def init_app(app: Flask) -> None:
-    """Create the app's queue, register its tasks and attach the tip-intake events."""
+    """Create the app's queue and register its tasks (``tipline.hooks`` attaches the tip-intake
+    events, with ``notify_followers``)."""
     huey = make_huey(app)
 
     @huey.task(retries=3, retry_delay=60)
@@ -134,6 +136,30 @@ def init_app(app: Flask) -> None:
                 send_mail(settings, address, subject, body)
             return len(addresses)
 
+    @huey.task(retries=3, retry_delay=60)
+    def mail_access_alert(event_id: int) -> int:
+        """E-mail the supervisors an administrator's access change (no tip content)."""
+        from tipline.audit.models import AuditEvent
+
+        with app.app_context(), app.extensions["tipline.sessionmaker"]() as session:
+            found = session.get(AuditEvent, event_id)
+            addresses = list(current_app.config["SUPERVISOR_EMAILS"] or [])
+            if found is None or not addresses:
+                return 0
+            details = found.details or {}
+            link = f"{current_app.config['STAFF_BASE_URL'].rstrip('/')}/staff/oversight"
+            subject = "Tipline: an administrator changed someone's access"
+            body = (
+                f"{found.actor_label} {details.get('what')} for {details.get('username')} "
+                f"({details.get('role')}) at {found.occurred_at:%Y-%m-%d %H:%M} UTC.\n\n"
+                "Check that it was asked for. The oversight page lists every such change:\n"
+                f"{link}\n"
+            )
+            settings = MailSettings.from_config(current_app.config)
+            for address in addresses:
+                send_mail(settings, address, subject, body)
+            return len(addresses)
+
     @huey.periodic_task(crontab(minute="*"))
     def escalation_sweep() -> list[int]:
         """Escalate overdue tips; the e-mails are queued only after the sweep has committed."""
@@ -159,7 +185,7 @@ def init_app(app: Flask) -> None:
     @huey.periodic_task(crontab(minute="17", hour="3"))
     def tip_retention() -> list[str]:
         """Empty tips closed longer ago than TIP_RETENTION_DAYS (tombstones stay)."""
-        from tipline.tips import retention
+        from tipline.triage import retention
 
         with app.app_context(), write_session() as session:
             days = int(current_app.config["TIP_RETENTION_DAYS"])
@@ -196,7 +222,7 @@ def init_app(app: Flask) -> None:
         codes of forms past the resubmit window, and sign-in throttle rows that count
         nothing. One audit event gives the counts when anything went."""
         from tipline.auth import services as auth
-        from tipline.tips import retention
+        from tipline.triage import retention
 
         with app.app_context():
             config = current_app.config
@@ -238,6 +264,7 @@ def init_app(app: Flask) -> None:
         huey=huey,
         notify_followers=notify_followers,
         mail_escalation=mail_escalation,
+        mail_access_alert=mail_access_alert,
         escalation_sweep=escalation_sweep,
         stale_claims=stale_claims,
         tip_retention=tip_retention,
@@ -247,11 +274,6 @@ def init_app(app: Flask) -> None:
         reward_expiry=reward_expiry,
     )
     app.extensions["tipline.jobs"] = jobs
-    due_minutes = {**intake.DEFAULT_DUE_MINUTES, **app.config["TRIAGE_DUE_MINUTES"]}
-    # Requests write through the write sessionmaker; scripts and tests through the plain one.
-    # Both must give every new tip its due time and tell the followers.
-    for name in ("tipline.sessionmaker", "tipline.write_sessionmaker"):
-        intake.install(app.extensions[name], due_minutes, notify_followers)
 
 
 #: Rows one housekeeping transaction touches at most (SQLite holds its write lock meanwhile).

@@ -237,7 +237,7 @@ def test_requests_with_a_staff_session_are_private_and_never_kept(
 def test_a_flashed_message_never_reaches_a_kept_copy(app, client, make_staff, published_notice):
     make_staff(Role.PIO, "pio")
     sign_in(client, "pio")
-    token = csrf_token(client, "/staff/")
+    token = csrf_token(client, "/staff/password")
     # Signing out flashes "You are signed out." into the session cookie.
     client.post("/staff/logout", data={"csrf_token": token}, follow_redirects=False)
     client.get("/")  # the flash is shown to its owner here, privately

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from tipline.auth.models import Unit
 from tipline.db import Base, utcnow
 
 
@@ -106,7 +107,8 @@ class Notice(Base):
     case_number: Mapped[str] = mapped_column(String(60), default="")
     # The investigating unit, when units are configured; detectives of another unit do not
     # read tips on this notice.
-    unit: Mapped[str | None] = mapped_column(String(64), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    unit: Mapped[Unit | None] = relationship()
     status: Mapped[NoticeStatus] = mapped_column(
         _enum(NoticeStatus), default=NoticeStatus.DRAFT, index=True
     )

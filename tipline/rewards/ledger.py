@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
+from tipline.audit import verify
 from tipline.audit.models import AuditEvent
 from tipline.auth.models import StaffUser
 from tipline.rewards.models import Reward, RewardCorrection, RewardStatus
@@ -206,6 +207,14 @@ _STATUS_OF_EVENT = {
     "reward.paid": RewardStatus.PAID,
     "reward.expired": RewardStatus.EXPIRED,
 }
+
+
+def rewards_agree_with_audit(session: Session, report: verify.Report) -> None:
+    """The ``tipline audit verify`` invariant (registered from ``tipline.hooks``)."""
+    if report.problem is None:
+        found = check_against_audit(session)
+        if found is not None:
+            report.problem = verify.Finding(f"rewards: {found}")
 
 
 def check_against_audit(session: Session) -> str | None:

@@ -1,50 +1,31 @@
-"""What happens to every new tip, however it arrives (public form, call-taker, receipt path):
-a priority and a due time at flush, and a notification to the notice's followers (if it has
-any) after commit.
+"""After a new tip on a notice commits, its notice's followers are told (a queued e-mail with
+a link and no content). Priority and due time are the tips domain's (``tipline.tips.intake``,
+re-exported here for the triage services).
 
-These are session events on the app's sessionmaker rather than calls inside ``submit_tip``, so
-no path that creates a tip can forget them, and a notification is only ever queued for a tip
-that is on disk. A queue that is down never fails or slows the submission: the error is logged
-(with the tip's reference, no content) and the tip stays saved.
+A session event on the app's sessionmakers (installed from ``tipline.hooks``), so a
+notification is only ever queued for a tip that is on disk. A queue that is down never fails
+or slows the submission: the error is logged (with the tip's reference, no content) and the
+tip stays saved.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tipline.db import utcnow
-from tipline.tips.models import Tip, TipPriority
+from tipline.tips.intake import DEFAULT_DUE_MINUTES, due_time, initial_priority
+from tipline.tips.models import Tip
 from tipline.triage.models import NoticeFollow
+
+__all__ = ["DEFAULT_DUE_MINUTES", "due_time", "initial_priority", "install"]
 
 log = logging.getLogger(__name__)
 
-#: Minutes from receipt to due, per priority. "They are there right now" is urgent: minutes.
-DEFAULT_DUE_MINUTES: dict[str, int] = {
-    "urgent": 15,
-    "high": 4 * 60,
-    "normal": 3 * 24 * 60,
-    "low": 14 * 24 * 60,
-}
-
 _PENDING = "triage.received_tip_ids"
-
-
-def due_time(
-    priority: TipPriority, received_at: datetime, due_minutes: Mapping[str, int] | None = None
-) -> datetime:
-    """When a tip of ``priority`` received at ``received_at`` must have been acted on."""
-    minutes = {**DEFAULT_DUE_MINUTES, **(due_minutes or {})}[priority.value]
-    return received_at + timedelta(minutes=int(minutes))
-
-
-def initial_priority(tip: Tip) -> TipPriority:
-    return TipPriority.URGENT if tip.there_now else (tip.priority or TipPriority.NORMAL)
 
 
 def _followed(session: Session, tip: Tip) -> bool:
@@ -57,26 +38,9 @@ def _followed(session: Session, tip: Tip) -> bool:
     return found.first() is not None
 
 
-def install(
-    maker: sessionmaker[Session],
-    due_minutes: Mapping[str, int],
-    notify: Callable[[int], Any] | None,
-) -> None:
-    """Attach the intake events to ``maker``: priority and due time, then ``notify(tip_id)``
-    after commit for each new tip on a notice."""
-
-    @event.listens_for(maker, "before_flush")
-    def _prioritise(session: Session, _ctx: Any, _instances: Any) -> None:
-        for obj in session.new:
-            if isinstance(obj, Tip) and obj.due_at is None:
-                if obj.received_at is None:
-                    obj.received_at = utcnow()
-                obj.priority = initial_priority(obj)
-                obj.priority_rank = obj.priority.rank
-                obj.due_at = due_time(obj.priority, obj.received_at, due_minutes)
-
-    if notify is None:
-        return
+def install(maker: sessionmaker[Session], notify: Callable[[int], Any]) -> None:
+    """Attach to ``maker``: ``notify(tip_id)`` after commit for each new tip on a followed
+    notice."""
 
     @event.listens_for(maker, "after_flush")
     def _remember(session: Session, _ctx: Any) -> None:

@@ -18,11 +18,14 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, select, true,
 from sqlalchemy.orm import Session, selectinload
 
 from tipline.auth.models import StaffUser
-from tipline.auth.policy import tip_visibility_clause
 from tipline.db import utcnow
 from tipline.notices.models import Notice
 from tipline.tips.models import OPEN_STATUSES, Tip, TipPriority, TipStatus
-from tipline.triage.access import require_reader
+from tipline.triage.access import (
+    require_reader,
+    tip_visibility_clause,
+    visible_notices_clause,
+)
 from tipline.triage.services import tags_for
 
 #: Counts stop at this many: "1,000+" is all a detective needs, and it keeps counting cheap.
@@ -194,9 +197,15 @@ def queue_page(
     )
 
 
-def notices_for_filter(session: Session) -> list[Notice]:
-    """Notices a tip can be filtered by (all of them: resolved ones still have tips)."""
-    return list(session.scalars(select(Notice).order_by(Notice.subject_name, Notice.id)))
+def notices_for_filter(session: Session, viewer: StaffUser) -> list[Notice]:
+    """Notices ``viewer``'s tips can be filtered by (resolved ones too: they still have tips)."""
+    return list(
+        session.scalars(
+            select(Notice)
+            .where(visible_notices_clause(viewer))
+            .order_by(Notice.subject_name, Notice.id)
+        )
+    )
 
 
 def notice_timeline(

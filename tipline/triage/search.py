@@ -18,10 +18,9 @@ from sqlalchemy import ColumnElement, Select, column, literal_column, select, ta
 from sqlalchemy.orm import Session, selectinload
 
 from tipline.auth.models import StaffUser
-from tipline.auth.policy import tip_visibility_clause
 from tipline.tips.models import Tip
 from tipline.triage import fulltext
-from tipline.triage.access import require_reader
+from tipline.triage.access import require_reader, tip_visibility_clause
 from tipline.triage.queue import QueueFilters
 
 MAX_TERMS = 8

@@ -23,7 +23,7 @@ from tipline.auth import services as auth
 from tipline.auth import sessions, totp
 from tipline.auth.forms import ButtonForm, EnrolForm, LoginForm, PasswordChangeForm
 from tipline.auth.models import StaffSession, StaffUser
-from tipline.auth.policy import SESSION_KEY, current_staff, current_staff_session
+from tipline.web.policy import SESSION_KEY, current_staff, current_staff_session
 
 bp = Blueprint("account", __name__, url_prefix="/staff")
 

@@ -24,7 +24,6 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from tipline import db
-from tipline.auth.policy import signed_in_staff
 from tipline.rewards import ledger as ledgers
 from tipline.rewards import payout
 from tipline.rewards import services as rewards
@@ -38,6 +37,7 @@ from tipline.rewards.forms import (
 )
 from tipline.rewards.models import OutcomeKind, RewardStatus
 from tipline.rewards.services import NotAllowed, RewardRefused
+from tipline.web.policy import signed_in_staff
 
 bp = Blueprint("rewards", __name__, url_prefix="/staff")
 

@@ -9,8 +9,8 @@ from flask import Flask, current_app
 from flask_babel import gettext, ngettext
 
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import current_staff
 from tipline.db import utcnow
+from tipline.web.policy import current_staff
 
 
 def age(moment: datetime) -> str:
