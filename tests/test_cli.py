@@ -241,3 +241,37 @@ def test_audit_verify_as_a_command_exits_non_zero_and_names_the_row(tmp_path):
     bad = tipline("audit", "verify")
     assert bad.returncode == 1
     assert "FAILED: row id 2 (sequence 2): its contents do not match its hash" in bad.stderr
+
+
+def test_db_downgrade_current_and_history(runner, app):
+    history = runner.invoke(args=["db", "history"])
+    assert history.exit_code == 0, history.output
+    lines = history.output.splitlines()
+    assert lines[0].split()[:3] == ["base", "->", "0001"] and lines[-1].split()[2] == HEAD
+    previous = lines[-1].split()[0]
+    down = runner.invoke(args=["db", "downgrade"])
+    assert down.exit_code == 0, down.output
+    assert f"revision {previous}" in down.output
+    assert runner.invoke(args=["db", "current"]).output.strip() == previous
+    runner.invoke(args=["db", "upgrade"])
+    assert runner.invoke(args=["db", "current"]).output.strip() == HEAD
+
+
+def test_db_revision_autogenerate_writes_a_dated_file_with_nothing_to_do(
+    runner, app, tmp_path, monkeypatch
+):
+    import shutil
+
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrations.HERE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrations, "HERE", copy)
+    result = runner.invoke(
+        args=["db", "revision", "-m", "add a thing", "--rev-id", "0999", "--autogenerate"]
+    )
+    assert result.exit_code == 0, result.output
+    (written,) = (copy / "versions").glob("*_0999_*.py")
+    assert re.fullmatch(r"20\d{6}_0999_add_a_thing\.py", written.name)
+    text = written.read_text()
+    assert f"down_revision: str | None = '{HEAD}'" in text
+    # The models and the migrations agree, so there is nothing to do.
+    assert "op." not in text

@@ -30,6 +30,43 @@ def db_upgrade() -> None:
 
 
 @db_group.command(
+    "downgrade",
+    help="Take the schema down to REVISION: an id, or base (default: one revision back).",
+)
+@click.argument("revision", default="-1")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    migrations.downgrade(db.engine(), revision)
+    click.echo(f"Database is at revision {migrations.current_revision(db.engine())}.")
+
+
+@db_group.command("current", help="Print the database's revision.")
+@with_appcontext
+def db_current() -> None:
+    click.echo(migrations.current_revision(db.engine()) or "none (empty database)")
+
+
+@db_group.command("history", help="List the revisions, oldest first.")
+def db_history() -> None:
+    for rev, down, title in migrations.history():
+        click.echo(f"{down or 'base':>6} -> {rev}  {title}")
+
+
+@db_group.command(
+    "revision",
+    help="Write a new revision file in tipline/migrations/versions/. With --autogenerate, "
+    "compare the models with the database (which must be at the head revision).",
+)
+@click.option("-m", "--message", required=True, help="What the revision does (the file's slug).")
+@click.option("--rev-id", default=None, help="The revision id (default: a random one).")
+@click.option("--autogenerate", is_flag=True, help="Fill in the operations from the models.")
+@with_appcontext
+def db_revision(message: str, rev_id: str | None, autogenerate: bool) -> None:
+    for path in migrations.revision(db.engine(), message, rev_id, autogenerate):
+        click.echo(f"Wrote {path}")
+
+
+@db_group.command(
     "grant-app-role",
     help="PostgreSQL: give ROLE the application's rights on this database's schema, without "
     "UPDATE/DELETE/TRUNCATE on the audit log or DELETE/TRUNCATE on tips. Run after upgrades.",
