@@ -63,8 +63,6 @@ class Defaults:
     AUDIT_SIGNING_KEY_FILE: str | None = None
     AUDIT_CHECKPOINT_FILE: str | None = None
 
-    # Redis (e.g. redis://127.0.0.1:6379/0): optional; when set, /readyz checks it answers.
-    REDIS_URL: str | None = None
     # Rendered public pages each app server keeps in memory (see tipline/web/caching.py).
     PAGE_CACHE_ENTRIES = 512
 
@@ -92,7 +90,9 @@ class Defaults:
 
     # Rate limits (Flask-Limiter syntax). Per-address limits key on a keyed hash of the
     # address under a key that changes every UTC day; no address is ever stored.
-    REDIS_URL: str | None = None  # memory:// when unset
+    # Redis (e.g. redis://127.0.0.1:6379/0), optional: rate-limit counters and the task queue
+    # live there when set (per-process memory and SQLite otherwise); /readyz checks it answers.
+    REDIS_URL: str | None = None
     # How many proxies in front set X-Forwarded-For (1 behind the shipped nginx). 0 trusts
     # none: then every visitor behind a proxy shares the proxy's address, and its limits.
     PROXY_FIX_X_FOR = 0

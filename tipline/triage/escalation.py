@@ -12,8 +12,9 @@ and gets the escalation back to e-mail (after its commit, through the queue).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, SQLColumnExpression, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -31,7 +32,7 @@ BATCH = 500
 NOT_WORK = ("tip.viewed", "tip.claimed", "tip.escalated", "tip.claim_expired")
 
 
-def _worked_since(since: ColumnElement[datetime] | datetime) -> ColumnElement[bool]:
+def _worked_since(since: SQLColumnExpression[Any] | datetime) -> ColumnElement[bool]:
     """Someone did something with the tip (a note, a question, a status...) after ``since``."""
     return exists().where(
         AuditEvent.object_type == "tip",

@@ -43,7 +43,7 @@ class StaffFigures:
         return self.no_action / self.claimed if self.claimed else None
 
 
-def _counts(session: Session, query: Select[tuple[int | None, int]]) -> dict[int, int]:
+def _counts(session: Session, query: Select[int | None, int]) -> dict[int, int]:
     return {actor: count for actor, count in session.execute(query) if actor is not None}
 
 
@@ -65,7 +65,7 @@ def staff_figures(
     )
     rows = {user.id: StaffFigures(user) for user in staff}
 
-    def events(action: str) -> Select[tuple[int | None, int]]:
+    def events(action: str) -> Select[int | None, int]:
         return (
             select(AuditEvent.actor_id, func.count())
             .where(AuditEvent.action == action, AuditEvent.occurred_at >= since)

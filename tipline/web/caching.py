@@ -192,7 +192,7 @@ class VersionReader:
         try:
             if self._fresh_connection():
                 self._connection = sqlite3.connect(
-                    self._sqlite_path, check_same_thread=False, timeout=15
+                    str(self._sqlite_path), check_same_thread=False, timeout=15
                 )
                 self._pid = os.getpid()
             return (self._connection.execute("PRAGMA data_version").fetchone()[0],)
@@ -284,9 +284,9 @@ def request_language() -> str:
     return i18n.current_locale()
 
 
-def _fast_path_language(environ: dict[str, Any]) -> str | None:
+def _fast_path_language(environ: dict[str, Any]) -> str:
     """The language of a plain GET, from its query and Accept-Language as i18n decides it;
-    None for a path whose language is not the negotiated one (staff, API)."""
+    the default language for a path whose language is not the negotiated one (staff, API)."""
     path = environ.get("PATH_INFO", "")
     if path.startswith(("/staff", "/api/")):
         return i18n.DEFAULT_LOCALE

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import current_staff
+from tipline.auth.policy import current_staff, signed_in_staff
 from tipline.tips import attachments, dialog
 from tipline.tips import services as tips
 from tipline.tips.forms import AskForm
@@ -43,7 +43,7 @@ def ask(ref: str) -> Response:
     tip = _tip(ref)
     form = AskForm()
     if form.validate_on_submit():
-        dialog.ask_tipster(db.session(), tip, current_staff(), form.body.data)
+        dialog.ask_tipster(db.session(), tip, signed_in_staff(), form.body.data)
         db.session().commit()
         flash("Question sent. The tipster sees it when they next enter their code.", "success")
     else:
@@ -55,7 +55,7 @@ def ask(ref: str) -> Response:
 def spam(ref: str) -> Response:
     tip = _tip(ref)
     if ButtonForm().validate_on_submit():
-        dialog.mark_spam(db.session(), tip, current_staff())
+        dialog.mark_spam(db.session(), tip, signed_in_staff())
         db.session().commit()
         flash("Marked as spam. The tip stays on record; nothing was deleted.", "info")
     return _back(ref)

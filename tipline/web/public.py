@@ -145,7 +145,7 @@ def _tip_form(notice: Notice | None) -> Response:
                     tip, code = tips.submit_tip(
                         session,
                         form.to_report(),
-                        receipt_key(current_app.secret_key),
+                        receipt_key(current_app.config["SECRET_KEY"]),
                         notice=notice,
                         photos=uploaded(form.photos.data),
                         form_token=form.form_token.data or None,

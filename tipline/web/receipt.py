@@ -47,7 +47,7 @@ def _no_store(response: Response) -> Response:
 
 
 def _key() -> bytes:
-    return receipt_key(current_app.secret_key)
+    return receipt_key(current_app.config["SECRET_KEY"])
 
 
 def _current_tip() -> Tip | None:

@@ -77,7 +77,8 @@ def _chain_existing_rows() -> None:
     rows = bind.execute(sa.select(audit).order_by(audit.c.id)).all()
     if not rows:
         return
-    key = op.get_context().config.attributes.get("audit_key")
+    config = op.get_context().config
+    key = config.attributes.get("audit_key") if config else None
     if key is None:
         raise RuntimeError(
             "audit_event has rows to chain: run this upgrade through `tipline db upgrade` so "
