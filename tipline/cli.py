@@ -224,11 +224,11 @@ def init_app(app: Flask) -> None:
 
 def _make_app() -> Flask:
     from tipline import create_app
-    from tipline.config import SecretKeyError
+    from tipline.config import ConfigError, SecretKeyError
 
     try:
         return create_app()
-    except SecretKeyError as error:
+    except (SecretKeyError, ConfigError) as error:
         raise click.ClickException(str(error)) from error
 
 

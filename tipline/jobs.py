@@ -8,7 +8,6 @@ so a worker started for one configuration never runs another's tasks.
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,7 +79,7 @@ def send_mail(settings: MailSettings, to: str, subject: str, body: str) -> None:
 
 
 def redis_url(app: Flask) -> str | None:
-    return app.config.get("REDIS_URL") or os.environ.get("REDIS_URL") or None
+    return app.config.get("REDIS_URL") or None
 
 
 def make_huey(app: Flask) -> Huey:
