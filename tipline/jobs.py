@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class Jobs:
     huey: Huey
     notify_followers: TaskWrapper
-    # Issue 6: e-mail for an escalation, and the periodic tasks (call ``.call_local()`` to
+    # E-mail for an escalation, and the periodic tasks (call ``.call_local()`` to
     # run a body in-process, as the tests do).
     mail_escalation: TaskWrapper
     escalation_sweep: TaskWrapper

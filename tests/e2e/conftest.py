@@ -128,7 +128,7 @@ def assert_accessible(page, name: str) -> None:
     shot(page, name)
 
 
-#: The curated set in docs/screenshots/, shown in the README.
+#: The curated set in docs/screenshots/, shown in docs/testing.md.
 DOCS_SCREENSHOTS = [
     "public-gallery-phone",
     "public-notice-phone",

@@ -91,7 +91,7 @@ class Tip(Base):
     __tablename__ = "tip"
     __table_args__ = (
         Index("ix_tip_queue", "status", "there_now", "received_at"),
-        # Triage (issue 5): one index per queue view's keyset order. A trailing column after
+        # Triage: one index per queue view's keyset order. A trailing column after
         # the order (claimed_by_id, status) does not change the order; it lets the views'
         # other condition and their capped counts be answered from the index alone, without
         # reading a table row per tip (revision 0603: "mine" counted 1,001 open tips in 27 ms
@@ -103,7 +103,7 @@ class Tip(Base):
         # A view by status under a notice filter (e.g. "new" for one notice), and its count.
         Index("ix_tip_triage_notice_status", *TRIAGE_NOTICE_STATUS_COLUMNS),
         Index("ix_tip_triage_due", "due_at", "id"),
-        # Retention (issue 6): closed tips not yet purged, oldest first.
+        # Retention: closed tips not yet purged, oldest first.
         Index("ix_tip_retention", "purged_at", "closed_at"),
     )
 
@@ -117,7 +117,7 @@ class Tip(Base):
     seen_where: Mapped[str] = mapped_column(Text, default="")
     narrative: Mapped[str] = mapped_column(Text)
     there_now: Mapped[bool] = mapped_column(default=False)
-    # Issue 4: the structured parts of the form. All optional; empty string when not given.
+    # The structured parts of the form. All optional; empty string when not given.
     landmark: Mapped[str] = mapped_column(String(200), default="")
     activity: Mapped[str] = mapped_column(Text, default="")
     companions: Mapped[str] = mapped_column(Text, default="")
@@ -139,7 +139,7 @@ class Tip(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    # Triage (issue 5, tipline/triage/): priority and due_at are set for every new tip by the
+    # Triage: priority and due_at are set for every new tip by the
     # session events in triage/intake.py.
     priority: Mapped[TipPriority] = mapped_column(
         Enum(TipPriority, native_enum=False, length=20, values_callable=_values),
@@ -152,7 +152,7 @@ class Tip(Base):
     # Why the last status change was made (required for negative outcomes).
     status_reason: Mapped[str] = mapped_column(Text, default="")
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id"))
-    # Issue 6: when and by whom the tip was closed (cleared on reopening), and when retention
+    # When and by whom the tip was closed (cleared on reopening), and when retention
     # emptied it. A purged tip is a tombstone: id, reference, dates and outcome only.
     closed_at: Mapped[datetime | None]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)

@@ -1,4 +1,4 @@
-"""Retention (issue 6): after ``TIP_RETENTION_DAYS`` a closed tip's contents are removed in
+"""Retention: after ``TIP_RETENTION_DAYS`` a closed tip's contents are removed in
 place. Nothing is deleted from ``tip`` (the ORM guards and database triggers refuse it): the
 row stays as a tombstone with its id, reference, dates, priority and outcome, and its audit
 trail stays whole, so ``tipline audit verify`` still counts one "tip.received" per tip.

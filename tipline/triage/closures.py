@@ -1,4 +1,4 @@
-"""Reviewed closures (issue 6): "no action" on an urgent tip waits for a supervisor's
+"""Reviewed closures: "no action" on an urgent tip waits for a supervisor's
 confirmation, a sample of other "no action" closures lands on the supervisors' review list,
 and a supervisor can reopen a closed tip. Every decision is audited; nobody confirms a closure
 they proposed themselves.

@@ -1,4 +1,4 @@
-"""Clocks that escalate (issue 6). ``escalate_overdue`` brings tips that breached their due
+"""Clocks that escalate. ``escalate_overdue`` brings tips that breached their due
 time to the supervisors, exactly once per breach; ``return_stale_claims`` puts claims nobody
 worked back in the queue. Both are called by periodic jobs (tipline/jobs.py) with the time
 passed in, so tests run them with a frozen clock.

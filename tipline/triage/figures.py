@@ -1,4 +1,4 @@
-"""Oversight figures for the supervisors' page (issue 6): per staff member over a window, tips
+"""Oversight figures for the supervisors' page: per staff member over a window, tips
 viewed, claimed, closed as "no action", the median time from receipt to their claim, and
 escalations on tips they held; members far from their peers are flagged with the reason.
 

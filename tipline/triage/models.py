@@ -84,7 +84,7 @@ class NoticeFollow(Base):
     notice: Mapped[Notice] = relationship()
 
 
-# --- Issue 6: escalations and reviewed closures ----------------------------------------------
+# --- Escalations and reviewed closures ---------------------------------------------------------
 
 
 class EscalationKind(enum.StrEnum):
