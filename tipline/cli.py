@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -168,14 +171,20 @@ class AnonymousRequestHandler(WSGIRequestHandler):
 @click.command("demo", help="Create the demo database and serve it on http://127.0.0.1:5000.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def demo(host: str, port: int) -> None:
+@click.option(
+    "--no-sample-tips", is_flag=True, help="Do not add the fictional tips to a new demo database."
+)
+def demo(host: str, port: int, no_sample_tips: bool) -> None:
     from tipline import create_app
     from tipline.demo import DEMO_SLUG, seed_demo
+    from tipline.tips.receipts import receipt_key
 
+    _check_port_free(host, port)  # before the demo accounts are touched
     app = create_app({"ENV": "development"})
     with app.app_context():
         migrations.upgrade(db.engine())
-        accounts = seed_demo(db.session())
+        key = None if no_sample_tips else receipt_key(app.config["SECRET_KEY"])
+        accounts = seed_demo(db.session(), key, app.config["DATA_KEY"])
         db.session().commit()
         ensure_signing_key()
     url = f"http://{host}:{port}"
@@ -192,6 +201,18 @@ def demo(host: str, port: int) -> None:
     click.echo("Press Ctrl+C to stop.", err=True)
     sys.stdout.flush()
     _serve(app, host, port)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse, naming --port, when something already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"Port {port} on {host} is already in use (another demo still running?). "
+                f"Stop it, or choose another port: tipline demo --port {port + 1}"
+            ) from error
 
 
 def _serve(app: Flask, host: str, port: int) -> None:
@@ -228,8 +249,24 @@ def _make_app() -> Flask:
 
     try:
         return create_app()
-    except (SecretKeyError, ConfigError) as error:
+    except SecretKeyError as error:
+        raise click.ClickException(str(error) + _demo_hint()) from error
+    except ConfigError as error:
         raise click.ClickException(str(error)) from error
+
+
+def _demo_hint() -> str:
+    """When the instance folder holds a demo's keys: how to run this command on that demo."""
+    from tipline import ROOT
+
+    instance = Path(os.environ.get("TIPLINE_INSTANCE_PATH") or ROOT / "instance")
+    if os.environ.get("TIPLINE_ENV") or not (instance / "secret_key").exists():
+        return ""
+    return (
+        f"\n\nTo run this command on the demo database in {instance} (the one `tipline demo` "
+        "serves), set TIPLINE_ENV=development as the demo does, for example:\n"
+        "    TIPLINE_ENV=development tipline user add NAME --role detective"
+    )
 
 
 @click.group(help="Tipline: wanted-person notices, anonymous tips and the detectives' queue.")
