@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from sqlalchemy import (
     CursorResult,
     DateTime,
     Engine,
+    Enum,
     Executable,
     MetaData,
     create_engine,
@@ -240,3 +242,11 @@ def _close_session(_exc: BaseException | None) -> None:
 def rows_changed(session: Session, statement: Executable) -> int:
     """Run an UPDATE or DELETE and return how many rows it matched."""
     return cast("CursorResult[Any]", session.execute(statement)).rowcount
+
+
+def enum_column(members: type[enum.Enum]) -> Enum:
+    """The column type of every enum in the models: its values (not names) in a VARCHAR(20)
+    with a CHECK, the same on SQLite and PostgreSQL (no native enum type to migrate)."""
+    return Enum(
+        members, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+    )

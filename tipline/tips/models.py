@@ -5,12 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.audit.guards import undeletable
 from tipline.auth.models import StaffUser
-from tipline.db import Base, utcnow
+from tipline.db import Base, enum_column, utcnow
 from tipline.notices.models import Notice
 
 
@@ -63,10 +63,6 @@ class TipPriority(enum.StrEnum):
     @property
     def label(self) -> str:
         return self.value.capitalize()
-
-
-def _values(e: type[enum.Enum]) -> list[str]:
-    return [m.value for m in e]
 
 
 #: Statuses a tip can still be worked in; the queue views show these.
@@ -131,7 +127,7 @@ class Tip(Base):
     # Marked as spam by staff: a label only, it deletes and hides nothing.
     spam_marked_at: Mapped[datetime | None]
     status: Mapped[TipStatus] = mapped_column(
-        Enum(TipStatus, native_enum=False, length=20, values_callable=_values),
+        enum_column(TipStatus),
         default=TipStatus.NEW,
     )
     # Set when a call-taker typed the tip in for a caller.
@@ -142,7 +138,7 @@ class Tip(Base):
     # Triage: priority and due_at are set for every new tip by the
     # session events in triage/intake.py.
     priority: Mapped[TipPriority] = mapped_column(
-        Enum(TipPriority, native_enum=False, length=20, values_callable=_values),
+        enum_column(TipPriority),
         default=TipPriority.NORMAL,
     )
     priority_rank: Mapped[int] = mapped_column(default=TipPriority.NORMAL.rank)
@@ -180,14 +176,7 @@ class TipMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
-    direction: Mapped[MessageDirection] = mapped_column(
-        Enum(
-            MessageDirection,
-            native_enum=False,
-            length=20,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    direction: Mapped[MessageDirection] = mapped_column(enum_column(MessageDirection))
     body: Mapped[str] = mapped_column(Text, default="")
     # The staff member who asked; None for the tipster's answers.
     author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))

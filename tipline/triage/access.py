@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tipline.audit import NotAllowed
 from tipline.auth.models import TIP_READERS, Role, StaffUser
 
 if TYPE_CHECKING:
     from tipline.tips.models import Tip
 
 __all__ = ["TIP_READERS", "NotAllowed", "require_reader"]
-
-
-class NotAllowed(PermissionError):
-    """The staff member may not do this; the message says why in a plain sentence."""
 
 
 def require_reader(viewer: StaffUser) -> None:

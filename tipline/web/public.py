@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tipline import db
-from tipline.notices import photos, versions
+from tipline.notices import change_stamps, photos
 from tipline.notices import services as notices
 from tipline.notices.models import Notice
 from tipline.tips import services as tips
@@ -60,13 +60,13 @@ def submission_options(app: Flask) -> dict[str, Any]:
 
 
 @bp.get("/")
-@caching.public_page(versions.gallery_version)
+@caching.public_page(change_stamps.gallery_version)
 def gallery() -> str:
     return render_template("public/gallery.html", notices=notices.published_notices(db.session()))
 
 
 @bp.get("/notices/<slug>")
-@caching.public_page(versions.notice_version)
+@caching.public_page(change_stamps.notice_version)
 def notice(slug: str) -> str:
     found = notices.public_notice(db.session(), slug)
     if found is None:
@@ -93,7 +93,10 @@ def notice_tip(slug: str) -> Response:
         # shared: it carries per-visitor tokens. A visitor without a session gets the kept
         # page of this notice version and language with fresh tokens (web/caching.py).
         kept = caching.filled_form(
-            versions.notice_version, {"slug": slug}, lambda: _tip_form_shell(slug), new_form_token()
+            change_stamps.notice_version,
+            {"slug": slug},
+            lambda: _tip_form_shell(slug),
+            new_form_token(),
         )
         if kept is not None:
             return _no_store(kept)
