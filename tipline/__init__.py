@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 PACKAGE = Path(__file__).resolve().parent
@@ -23,9 +22,6 @@ def shipped(folder: str) -> Path:
     return inside if inside.is_dir() else ROOT / folder
 
 
-csrf = CSRFProtect()
-
-
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, instance/config.py, TIPLINE_* variables, then ``config``."""
     from tipline import cli, db, i18n, jobs
@@ -37,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         api,
         caching,
         calltaker,
+        csrf,
         dialog,
         feeds,
         health,
@@ -69,7 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     uploads.init_app(app)  # larger bodies only for photo forms, before CSRF reads forms
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
     jobs.init_app(app)
-    csrf.init_app(app)
+    csrf.init_app(app)  # the token, then the request's origin
     policy.init_app(app)
     responses.init_app(app)
     templating.init_app(app)
