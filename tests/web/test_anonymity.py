@@ -15,9 +15,8 @@ from sqlalchemy import inspect, make_url, text
 from tipline import create_app, db
 from tipline.web import limits
 
-from ..conftest import SECRET, csrf_token
+from ..conftest import REDIS_URL, SECRET, csrf_token
 from ..unit.test_media import jpeg_with_gps
-from .test_abuse import REDIS_URL, redis_db  # noqa: F401 - the fixture
 from .tipster import open_receipt, send_tip
 
 MARKS = {
