@@ -21,7 +21,7 @@ from tipline.jobs import jobs_for
 from tipline.tips.models import Tip
 from tipline.triage import follows
 
-from .conftest import DATA_KEY, SECRET, csrf_token
+from .conftest import DATA_KEY, REDIS_URL, SECRET, csrf_token
 
 TIPLINE = str(Path(sys.executable).parent / "tipline")
 NARRATIVE = "She drives a green Buick, plate ABC-1234"
@@ -193,7 +193,7 @@ def test_a_task_is_queued_only_for_a_notice_someone_follows(
 
 
 def test_redis_url_selects_the_redis_queue(database_url, tmp_path):
-    app = create_app(mail_config(database_url, tmp_path, 25, REDIS_URL="redis://127.0.0.1:6379/15"))
+    app = create_app(mail_config(database_url, tmp_path, 25, REDIS_URL=REDIS_URL))
     assert isinstance(jobs_for(app).huey, RedisHuey)
     app.extensions["tipline.engine"].dispose()
 

@@ -1,4 +1,4 @@
-"""Issue 6's periodic jobs: each body run directly (``call_local``), the escalation e-mail
+"""The periodic jobs: each body run directly (``call_local``), the escalation e-mail
 through the queue to a real SMTP server (aiosmtpd), once through a real `tipline worker`."""
 
 import json

@@ -10,7 +10,16 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+#: The checkout (or, installed, site-packages): the default parent of the instance folder.
+ROOT = PACKAGE.parent
+
+
+def shipped(folder: str) -> Path:
+    """``templates`` or ``static``: inside the package when installed from a wheel (setup.py
+    maps them there), at the top of the checkout in a development (editable) install."""
+    inside = PACKAGE / folder
+    return inside if inside.is_dir() else ROOT / folder
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -50,8 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         __name__,
         instance_path=instance_path,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(shipped("templates")),
+        static_folder=str(shipped("static")),
     )
     load_config(app, config)
     db.init_app(app)

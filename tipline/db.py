@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    DateTime,
+    Engine,
+    Enum,
+    Executable,
+    MetaData,
+    create_engine,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -223,3 +234,16 @@ def _close_session(_exc: BaseException | None) -> None:
     s = g.pop("db_session", None)
     if s is not None:
         s.close()
+
+
+def rows_changed(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and return how many rows it matched."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount
+
+
+def enum_column(members: type[enum.Enum]) -> Enum:
+    """The column type of every enum in the models: its values (not names) in a VARCHAR(20)
+    with a CHECK, the same on SQLite and PostgreSQL (no native enum type to migrate)."""
+    return Enum(
+        members, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+    )

@@ -10,7 +10,7 @@ On every ``Session`` of the process (idempotent, whichever app installs them fir
   deleted, rows of ``@undeletable`` classes (tips) never deleted, bulk statements included.
   The two decorators also put before_update/before_delete mapper events on the classes they
   mark, as part of the model's declaration.
-- ``notices.versions.touch_changed_notices`` (before_flush), ``count_committed_change``
+- ``notices.change_stamps.touch_changed_notices`` (before_flush), ``count_committed_change``
   (after_commit), ``forget_rolled_back_change`` (after_rollback): a notice's change stamp
   moves with any change to it, its charges or its contact lines, and the public pages'
   caches learn of it (PostgreSQL NOTIFY, a per-process commit counter).
@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from tipline import db
 from tipline.audit import guards, verify
 from tipline.audit.services import install_key
-from tipline.notices import versions
+from tipline.notices import change_stamps
 from tipline.rewards.ledger import rewards_agree_with_audit
 from tipline.tips import intake as tip_intake
 from tipline.tips.verification import one_received_event_per_tip
@@ -52,9 +52,9 @@ SESSION_HOOKS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("before_flush", db.refuse_writes_when_read_only),
     ("before_flush", guards.refuse_in_flush),
     ("do_orm_execute", guards.refuse_bulk),
-    ("before_flush", versions.touch_changed_notices),
-    ("after_commit", versions.count_committed_change),
-    ("after_rollback", versions.forget_rolled_back_change),
+    ("before_flush", change_stamps.touch_changed_notices),
+    ("after_commit", change_stamps.count_committed_change),
+    ("after_rollback", change_stamps.forget_rolled_back_change),
 )
 
 

@@ -8,7 +8,6 @@ so a worker started for one configuration never runs another's tasks.
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ log = logging.getLogger(__name__)
 class Jobs:
     huey: Huey
     notify_followers: TaskWrapper
-    # Issue 6: e-mail for an escalation, and the periodic tasks (call ``.call_local()`` to
+    # E-mail for an escalation, and the periodic tasks (call ``.call_local()`` to
     # run a body in-process, as the tests do).
     mail_escalation: TaskWrapper
     mail_access_alert: TaskWrapper
@@ -82,7 +81,7 @@ def send_mail(settings: MailSettings, to: str, subject: str, body: str) -> None:
 
 
 def redis_url(app: Flask) -> str | None:
-    return app.config.get("REDIS_URL") or os.environ.get("REDIS_URL") or None
+    return app.config.get("REDIS_URL") or None
 
 
 def make_huey(app: Flask) -> Huey:

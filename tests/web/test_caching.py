@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from tipline import audit, create_app, db
 from tipline.auth.models import Role
 from tipline.db import ReadOnlySessionError
-from tipline.notices import versions
+from tipline.notices import change_stamps
 from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus, Severity
 from tipline.tips.forms import new_form_token
 from tipline.tips.models import Tip
@@ -335,7 +335,7 @@ def test_postgresql_servers_hear_of_changes_made_elsewhere(
         pytest.skip("SQLite servers share the file and see its data_version instead")
     # Count no commit of this process: the change must arrive as a notification, as it does
     # from another machine.
-    monkeypatch.setattr(versions, "local_change_count", lambda: 0)
+    monkeypatch.setattr(change_stamps, "local_change_count", lambda: 0)
     second = other_app(app, tmp_path)
     try:
         two = second.test_client()

@@ -149,7 +149,8 @@ AUDIT_READERS = frozenset({"supervisor"})
 
 
 class NotAllowed(PermissionError):
-    """The staff member's role may not read the audit log."""
+    """The staff member may not do this; the message says why in a plain sentence. The one
+    refusal every domain raises (audit is the layer they all build on)."""
 
 
 @dataclass(frozen=True)

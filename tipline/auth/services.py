@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from tipline import audit
 from tipline.auth import sessions, totp
 from tipline.auth.models import TIP_READERS, LoginThrottle, Role, StaffUser, Unit
-from tipline.db import utcnow
+from tipline.db import rows_changed, utcnow
 
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -351,9 +351,7 @@ def prune_login_throttle(session: Session, now: datetime, rules: ThrottleRules, 
         or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
     )
     batch = select(LoginThrottle.id).where(*stale).order_by(LoginThrottle.id).limit(limit)
-    return session.execute(
-        delete(LoginThrottle).where(LoginThrottle.id.in_(batch), *stale)
-    ).rowcount
+    return rows_changed(session, delete(LoginThrottle).where(LoginThrottle.id.in_(batch), *stale))
 
 
 def _is_locked(locked_until: datetime | None, now: datetime) -> bool:

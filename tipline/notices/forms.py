@@ -355,8 +355,12 @@ class ResolveForm(FlaskForm):
 
     resolution = SelectField(
         "What happened",
-        choices=[SelectChoice("", "Choose what happened")]
-        + [SelectChoice(r.value, r.label) for r in Resolution],
+        # The empty first choice: nothing is chosen until the PIO chooses (valid HTML for a
+        # required select, and no accidental "arrested").
+        choices=[
+            SelectChoice("", "Choose…"),
+            *(SelectChoice(r.value, r.label) for r in Resolution),
+        ],
         validators=[DataRequired(message="Choose what happened.")],
     )
     resolved_on = PlainDateField(

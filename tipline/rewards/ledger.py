@@ -227,13 +227,13 @@ def check_against_audit(session: Session) -> str | None:
         .where(AuditEvent.object_type == "reward", AuditEvent.action.in_(_STATUS_OF_EVENT))
         .order_by(AuditEvent.seq)
     )
-    for event in events:
-        latest[event.object_id] = event
+    for found in events:
+        latest[found.object_id] = found
     rows = session.execute(
         select(Reward.id, Reward.status, Reward.amount, Reward.currency).order_by(Reward.id)
     )
     for row in rows:
-        event = latest.pop(str(row.id), None)
+        event: AuditEvent | None = latest.pop(str(row.id), None)
         if event is None:
             return f"reward {row.id} has no audit event: it was not made by the application."
         expected = _STATUS_OF_EVENT[event.action]

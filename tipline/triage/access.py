@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
+from tipline.audit import NotAllowed
 from tipline.auth.models import TIP_READERS, Role, StaffUser
 from tipline.notices.models import Notice, NoticeStatus
 from tipline.tips.models import Tip, TipAttachment
@@ -37,10 +38,6 @@ __all__ = [
 #: Roles that read every notice, drafts and notices in review included.
 NOTICE_READERS = frozenset({Role.PIO, Role.SUPERVISOR})
 _STAFF_ONLY = (NoticeStatus.DRAFT, NoticeStatus.IN_REVIEW)
-
-
-class NotAllowed(PermissionError):
-    """The staff member may not do this; the message says why in a plain sentence."""
 
 
 class TipNotFound(LookupError):
@@ -141,7 +138,7 @@ def visible_notice(
 
 def visible_notices_clause(viewer: StaffUser) -> ColumnElement[bool]:
     """The notices a tip reader may pick in the queue's filter, as a condition on Notice."""
-    condition = Notice.status.not_in(_STAFF_ONLY)
+    condition: ColumnElement[bool] = Notice.status.not_in(_STAFF_ONLY)
     if _unit_limited(viewer):
         condition = condition & (Notice.unit_id == viewer.unit_id)
     return condition

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    and_,
+    func,
+    literal,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from tipline.auth.models import StaffUser
@@ -149,7 +158,7 @@ def _after(sort: Sort, values: tuple[Any, ...]) -> ColumnElement[bool]:
     return tuple_(*cols) > tuple_(*bound)
 
 
-def capped_count(condition: ColumnElement[bool]) -> Select[Any]:
+def capped_count(condition: ColumnElement[bool]) -> ScalarSelect[int]:
     """How many tips meet ``condition``, counting no further than COUNT_CAP + 1."""
     inner = select(Tip.id).where(condition).limit(COUNT_CAP + 1).subquery()
     return select(func.count()).select_from(inner).scalar_subquery()
@@ -170,7 +179,7 @@ def queue_page(
     now = utcnow()
     common = filters.conditions()
     counts_row = session.execute(
-        select(*(capped_count(and_(view_condition(v, viewer, now), *common)) for v in View))
+        select(*[capped_count(and_(view_condition(v, viewer, now), *common)) for v in View])
     ).one()
     counts = dict(zip(View, counts_row, strict=True))
 

@@ -67,9 +67,9 @@ def _matching(
     if session.get_bind().dialect.name == "postgresql":
         joiner = " | " if any_word else " & "
         tsquery = joiner.join(f"'{w}'" for w in words)  # quoted lexemes: no operators survive
-        document = literal_column(f"{Tip.__tablename__}.{fulltext.PG_COLUMN}")
+        document: ColumnElement[Any] = literal_column(f"{Tip.__tablename__}.{fulltext.PG_COLUMN}")
         matches = document.op("@@")(text("to_tsquery('english', :tsq)").bindparams(tsq=tsquery))
-        return stmt.where(matches), Tip.id
+        return stmt.where(matches), Tip.__table__.c.id
     joiner = " OR " if any_word else " "
     match = joiner.join('"' + w.replace('"', "") + '"' for w in words)
     # A join ordered by the FTS5 table's rowid (not ``id IN (matches)``, which collects every

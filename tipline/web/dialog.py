@@ -21,7 +21,7 @@ from tipline.tips.forms import AskForm
 from tipline.tips.models import Tip
 from tipline.tips.sealing import SealBroken
 from tipline.triage import dialog
-from tipline.web.policy import current_staff
+from tipline.web.policy import current_staff, signed_in_staff
 from tipline.web.responses import attachment
 
 bp = Blueprint("dialog", __name__, url_prefix="/staff/tips")
@@ -45,7 +45,7 @@ def ask(ref: str) -> Response:
     tip = _tip(ref)
     form = AskForm()
     if form.validate_on_submit():
-        dialog.ask_tipster(db.session(), tip, current_staff(), form.body.data)
+        dialog.ask_tipster(db.session(), tip, signed_in_staff(), form.body.data)
         db.session().commit()
         flash("Question sent. The tipster sees it when they next enter their code.", "success")
     else:
@@ -57,7 +57,7 @@ def ask(ref: str) -> Response:
 def spam(ref: str) -> Response:
     tip = _tip(ref)
     if ButtonForm().validate_on_submit():
-        dialog.mark_spam(db.session(), tip, current_staff())
+        dialog.mark_spam(db.session(), tip, signed_in_staff())
         db.session().commit()
         flash("Marked as spam. The tip stays on record; nothing was deleted.", "info")
     return _back(ref)

@@ -60,7 +60,8 @@ def readyz() -> Response:
     missing = []
     if not database_answers(db.engine()):
         missing.append("the database does not answer")
-    if current_app.config.get("REDIS_URL") and not redis_answers(current_app._get_current_object()):
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("REDIS_URL") and not redis_answers(app):
         missing.append("Redis does not answer")
     if missing:
         body, status = "not ready: " + "; ".join(missing) + "\n", 503

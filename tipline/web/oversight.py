@@ -1,5 +1,5 @@
 """Supervisors' pages under /staff/: the audit log and its last verification, and the
-oversight page (issue 6): escalations to acknowledge, urgent "no action" closures to confirm
+oversight page: escalations to acknowledge, urgent "no action" closures to confirm
 or reject, sampled closures to review or reopen, and the per-staff figures."""
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "dialog.photo": TIP_READERS,
     "calltaker.calls_log": frozenset({Role.CALL_TAKER, Role.SUPERVISOR}),
     "calltaker.new_call": frozenset({Role.CALL_TAKER}),
-    # Triage (issue 5): every action re-checks the role in its service.
+    # Triage: every action re-checks the role in its service.
     "staff.next_tip": TIP_READERS,
     "triage.claim": TIP_READERS,
     "triage.release": TIP_READERS,

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.i18n import current_locale
-from tipline.notices import photos, versions
+from tipline.notices import change_stamps, photos
 from tipline.notices import services as notices
 from tipline.notices.models import Notice
 from tipline.tips import services as tips
@@ -70,13 +70,13 @@ def submission_options(app: Flask) -> dict[str, Any]:
 
 
 @bp.get("/")
-@caching.public_page(versions.gallery_version)
+@caching.public_page(change_stamps.gallery_version)
 def gallery() -> str:
     return render_template("public/gallery.html", notices=notices.published_notices(db.session()))
 
 
 @bp.get("/notices/<slug>")
-@caching.public_page(versions.notice_version)
+@caching.public_page(change_stamps.notice_version)
 def notice(slug: str) -> str:
     found = notices.public_notice(db.session(), slug)
     if found is None:
@@ -103,7 +103,10 @@ def notice_tip(slug: str) -> Response:
         # shared: it carries per-visitor tokens. A visitor without a session gets the kept
         # page of this notice version and language with fresh tokens (web/caching.py).
         kept = caching.filled_form(
-            versions.notice_version, {"slug": slug}, lambda: _tip_form_shell(slug), new_form_token()
+            change_stamps.notice_version,
+            {"slug": slug},
+            lambda: _tip_form_shell(slug),
+            new_form_token(),
         )
         if kept is not None:
             return _no_store(kept)
@@ -136,7 +139,7 @@ def _resolved_while_typing(resolved: Notice) -> Response:
 
 
 @bp.get("/resolved")
-@caching.public_page(versions.resolved_version)
+@caching.public_page(change_stamps.resolved_version)
 def resolved() -> str:
     """Notices whose person is no longer sought, with what happened: tips work."""
     return render_template("public/resolved.html", notices=notices.resolved_notices(db.session()))
@@ -184,7 +187,7 @@ def _tip_form(notice: Notice | None) -> Response:
                     tip, code = tips.submit_tip(
                         session,
                         form.to_report(),
-                        receipt_key(current_app.secret_key),
+                        receipt_key(current_app.config["SECRET_KEY"]),
                         notice=notice,
                         photos=uploaded(form.photos.data),
                         form_token=form.form_token.data or None,

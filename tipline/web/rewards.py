@@ -257,7 +257,7 @@ def correction() -> Response:
 
 
 def _payout_args() -> tuple[bytes, str, payout.PayoutRules]:
-    secret = current_app.secret_key
+    secret: str = current_app.config["SECRET_KEY"]
     return payout.payout_key(secret), secret, payout.PayoutRules.from_config(current_app.config)
 
 

@@ -23,10 +23,16 @@ from sqlalchemy import Connection, bindparam, func, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from tipline.db import utcnow
-from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus, is_slug
+from tipline.notices.models import (
+    PUBLIC_STATUSES,
+    Charge,
+    ContactLine,
+    Notice,
+    NoticeStatus,
+    is_slug,
+)
 
 #: Notices whose page the public may open.
-PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
 
 # Built once: these run on every public page request, on a plain connection (no ORM session),
 # which keeps the check for an unchanged page near the cost of the query itself.
