@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         feeds,
         health,
         limits,
+        outage,
         oversight,
         pio,
         public,
@@ -61,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     policy.init_app(app)
     responses.init_app(app)
+    outage.init_app(app)  # database outages: the pages of web/outage.py
     templating.init_app(app)
     i18n.init_app(app)
     caching.init_app(app)

@@ -30,6 +30,16 @@ class Defaults:
     SECRET_KEY: str | None = None
     DATABASE_URL: str | None = None  # default: SQLite in the instance folder
     DATABASE_ECHO = False
+    # Bounded waits, in seconds, all shorter than gunicorn's 30 s worker timeout: a request
+    # that meets an unreachable database, a held lock or a stuck statement gets the "not
+    # saved" page with its text, not a killed worker (docs/operations.md, "Timeouts").
+    # PostgreSQL: connecting, one statement, waiting for a lock, waiting for a pooled
+    # connection. SQLite: how long a writer waits for the write lock.
+    DATABASE_CONNECT_TIMEOUT = 5
+    DATABASE_STATEMENT_TIMEOUT = 15
+    DATABASE_LOCK_TIMEOUT = 8
+    DATABASE_POOL_TIMEOUT = 10
+    DATABASE_BUSY_TIMEOUT = 10
 
     AGENCY_NAME = "New Orleans Police Department"
     EMERGENCY_NUMBER = "911"
