@@ -75,6 +75,13 @@ class Defaults:
 
     # Redis (e.g. redis://127.0.0.1:6379/0): optional; when set, /readyz checks it answers.
     REDIS_URL: str | None = None
+    # Seconds a request waits for Redis to accept a connection and to answer one command.
+    # Short: the rate limiter counts in memory while Redis does not answer (fail-open, see
+    # docs/operations.md), so a stalled Redis costs a tip this long once, not every worker.
+    REDIS_CONNECT_TIMEOUT = 0.5
+    REDIS_SOCKET_TIMEOUT = 0.5
+    # Seconds /readyz waits for each answer (database, Redis) before calling it missing.
+    READY_TIMEOUT = 3.0
     # Rendered public pages each app server keeps in memory (see tipline/web/caching.py).
     PAGE_CACHE_ENTRIES = 512
 
@@ -192,6 +199,14 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     _check_data_key(app)
     if app.config["REDIS_URL"] and not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+    if str(app.config.get("RATELIMIT_STORAGE_URI") or "").startswith("redis"):
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS",
+            {
+                "socket_connect_timeout": float(app.config["REDIS_CONNECT_TIMEOUT"]),
+                "socket_timeout": float(app.config["REDIS_SOCKET_TIMEOUT"]),
+            },
+        )
 
 
 def _load_environment(app: Flask) -> None:

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import TaskWrapper
@@ -87,7 +88,15 @@ def make_huey(app: Flask) -> Huey:
     url = redis_url(app)
     immediate = bool(app.config.get("HUEY_IMMEDIATE"))
     if url:
-        return RedisHuey("tipline", url=url, immediate=immediate)
+        # Bounded waits: a stalled Redis fails an enqueue in about a second rather than
+        # holding a request (the consumer's blocking read waits up to read_timeout=1 s, so
+        # the socket timeout must be longer than that).
+        pool = redis.ConnectionPool.from_url(
+            url,
+            socket_connect_timeout=float(app.config["REDIS_CONNECT_TIMEOUT"]) * 2,
+            socket_timeout=2.0,
+        )
+        return RedisHuey("tipline", connection_pool=pool, immediate=immediate)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     path = Path(app.instance_path) / "huey.sqlite3"
     return SqliteHuey("tipline", filename=str(path), immediate=immediate)
