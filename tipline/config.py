@@ -158,6 +158,9 @@ class Defaults:
     # Who gets the overdue-tip e-mail (a link only), e.g. '["duty-sgt@example.org"]' in
     # TIPLINE_SUPERVISOR_EMAILS. Empty: escalations show on /staff/oversight only.
     SUPERVISOR_EMAILS: list[str] = []  # noqa: RUF012
+    # Seconds one outbox delivery run sends for before it queues the next run behind any
+    # periodic job that came in meanwhile (docs/operations.md, "The outbox").
+    OUTBOX_RUN_SECONDS = 20
 
 
 class SecretKeyError(RuntimeError):
