@@ -30,8 +30,9 @@ from tipline.db import Base, utcnow
 
 log = logging.getLogger(__name__)
 
-#: How long one delivery attempt may hold a row before another run may try it again.
-CLAIM = timedelta(minutes=5)
+#: How long one delivery attempt may hold a row before another run may try it again (longer
+#: than one SMTP exchange may take: send_mail gives up after 30 s).
+CLAIM = timedelta(seconds=90)
 #: Waits after the 1st, 2nd, ... failed attempt (the last one repeats).
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 
