@@ -272,9 +272,10 @@ class Load:
 
     def start(self, clients: int = CLIENTS) -> None:
         def run(n: int) -> None:
-            ports = itertools.cycle(self.ports[n % len(self.ports) :] + self.ports)
+            turn = itertools.count(n)
             while not self.stop.is_set():
-                outcome = self.submit(next(ports))
+                ports = list(self.ports)  # the servers in rotation now (a proxy's view)
+                outcome = self.submit(ports[next(turn) % len(ports)])
                 with self.lock:
                     self.seen[outcome] += 1
                 if outcome != "r":

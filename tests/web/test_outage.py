@@ -8,10 +8,12 @@ import logging
 import re
 
 from sqlalchemy import make_url, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from tipline import db
 from tipline.tips.models import Tip
+from tipline.web import outage
 
 from ..conftest import csrf_token
 from .tipster import form_token, open_receipt, send_tip
@@ -193,3 +195,24 @@ def test_every_engine_hides_parameters(app, database_url):
     engine = db.make_engine(database_url, writers_lock=False)
     assert engine.hide_parameters
     engine.dispose()
+
+
+def test_database_lost_between_reading_the_notice_and_saving_the_tip(
+    app, client, published_notice, monkeypatch
+):
+    """The notice was read, then the database went away mid-save: the notice's attributes
+    are expired by the rollback, and the page must be drawn without going back for them."""
+    from tipline.tips import services as tips
+
+    url = f"/notices/{published_notice.slug}/tip"
+    page = client.get(url).get_data(as_text=True)
+
+    def lose_the_database(*_args, **_kwargs):
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(tips, "submit_tip", lose_the_database)
+    monkeypatch.setattr(outage.notices, "contact_lines_for", lose_the_database)
+    response = _post_tip(client, url, page)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 503 and "Your tip was not saved" in body
+    assert NARRATIVE in body and "504-822-1111" in body

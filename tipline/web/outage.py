@@ -124,17 +124,27 @@ def memory() -> FormMemory:
     return current_app.extensions["tipline.form_memory"]
 
 
-def contact_lines(notice: Any) -> list[Any]:
-    """The contact lines for a tip form: read and remembered, or, when the database does not
-    answer, the ones this process last drew the form with."""
+def tip_form_context(notice: Any) -> tuple[Any, list[Any]]:
+    """The notice and contact lines a tip form prints: read and remembered, or, when the
+    database does not answer, what this process last drew the form with (the notice object
+    is then detached and expired, so its remembered name stands in for it)."""
     try:
         lines = notices.contact_lines_for(db.session(), notice)
     except OUTAGE_ERRORS:
+        slug = _slug_of(notice)
         drop_session()
         memory().outage_seen()
-        return memory().lines(getattr(notice, "slug", None))
+        return memory().notice(slug), memory().lines(slug)
     memory().remember(notice, lines)
-    return lines
+    return notice, lines
+
+
+def _slug_of(notice: Any) -> str | None:
+    """The notice's slug without a query: after a failed transaction its attributes are
+    expired, and reading one would go back to the database that just failed."""
+    if notice is None:
+        return None
+    return vars(notice).get("slug") or (request.view_args or {}).get("slug")
 
 
 def recently_unavailable() -> bool:

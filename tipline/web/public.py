@@ -191,7 +191,7 @@ def _tip_form(notice: Notice | None) -> Response:
 def _render_tip_form(
     form: TipForm, notice: Notice | None, save_failed: bool = False, honeypot: bool = False
 ) -> str:
-    lines = outage.contact_lines(notice)
+    notice, lines = outage.tip_form_context(notice)
     return render_template(
         "public/tip_form.html",
         form=form,
