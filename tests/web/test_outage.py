@@ -156,7 +156,8 @@ def test_error_pages_read_nothing_from_the_database(app, client, published_notic
 def test_failing_insert_puts_no_tip_text_in_the_logs(app, client, session, caplog):
     """A tip whose INSERT the database refuses: the "not saved" page, and none of the
     tipster's words in any log record (statement parameters are hidden)."""
-    if session.get_bind().dialect.name == "sqlite":
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
         session.execute(
             text(
                 "CREATE TRIGGER refuse_tips BEFORE INSERT ON tip "
@@ -178,7 +179,15 @@ def test_failing_insert_puts_no_tip_text_in_the_logs(app, client, session, caplo
         )
     session.commit()
     caplog.set_level(logging.DEBUG)
-    response, code = send_tip(client, narrative=NARRATIVE, landmark="Blue laundromat")
+    try:
+        response, code = send_tip(client, narrative=NARRATIVE, landmark="Blue laundromat")
+    finally:
+        # PostgreSQL tests share one schema: the trigger must not outlive this test.
+        session.rollback()
+        session.execute(text("DROP TRIGGER refuse_tips" + ("" if sqlite else " ON tip")))
+        if not sqlite:
+            session.execute(text("DROP FUNCTION refuse_tips()"))
+        session.commit()
     assert code is None and response.status_code == 503
     assert NARRATIVE in response.get_data(as_text=True)  # kept for the tipster...
     logged = caplog.text + "".join(
