@@ -24,7 +24,8 @@ NARRATIVE = "Saw him at the blue laundromat on Elysian Fields at noon"
 def refusing_engine(url: str):
     """An engine of the same dialect whose every connection attempt is refused."""
     if make_url(url).get_backend_name() == "sqlite":
-        return db.make_engine("sqlite:////nonexistent-directory/refused.sqlite3")
+        # Under /dev/null: no directory can ever be made there, even by root.
+        return db.make_engine("sqlite:////dev/null/refused.sqlite3")
     return db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/refused")
 
 
