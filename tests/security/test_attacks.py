@@ -156,6 +156,7 @@ def world(app, session, make_staff, published_notice):
             "escalation_id": 1,
             "message_id": 1,
             "review_id": 1,
+            "reward_id": 1,
         },
     }
 

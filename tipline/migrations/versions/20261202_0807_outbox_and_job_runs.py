@@ -5,7 +5,7 @@ them and delivered by the worker from there; ``job_run`` holds when each periodi
 finished, so one missed while the worker was down runs when it is back.
 
 Revision ID: 0807
-Revises: 0605
+Revises: 0805
 Create Date: 2026-12-02 05:10:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0807"
-down_revision: str | None = "0605"
+down_revision: str | None = "0805"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
