@@ -68,6 +68,8 @@ def count(app, query):
 def test_every_periodic_task_is_registered(jobs_app):
     names = {t.name for t in jobs_for(jobs_app).huey._registry.periodic_tasks}
     assert names == {
+        "deliver_outbox",
+        "catch_up",
         "escalation_sweep",
         "stale_claims",
         "tip_retention",

@@ -37,6 +37,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         feeds,
         health,
         limits,
+        mail,
+        outage,
         oversight,
         pio,
         policy,
@@ -67,10 +69,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     uploads.init_app(app)  # larger bodies only for photo forms, before CSRF reads forms
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
     jobs.init_app(app)
-    hooks.install(app, jobs.jobs_for(app).notify_followers)  # every SQLAlchemy hook
+    hooks.install(app, jobs.jobs_for(app).follower_mail)  # every SQLAlchemy hook
     csrf.init_app(app)  # the token, then the request's origin
     policy.init_app(app)
     responses.init_app(app)
+    outage.init_app(app)  # database outages: the pages of web/outage.py
     templating.init_app(app)
     i18n.init_app(app)
     caching.init_app(app)
@@ -88,6 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(triage.bp)
     app.register_blueprint(rewards_views.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(mail.bp)
     limits.init_app(app)  # wraps views, so after the blueprints
     if app.config["PROXY_FIX_X_FOR"]:
         # Behind nginx every request comes from 127.0.0.1; the proxy's X-Forwarded-For is the

@@ -228,8 +228,13 @@ def worker(workers: int) -> None:
 
     from tipline.jobs import jobs_for
 
-    huey = jobs_for(current_app._get_current_object()).huey  # type: ignore[attr-defined]
+    jobs = jobs_for(current_app._get_current_object())  # type: ignore[attr-defined]
+    huey = jobs.huey
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Back from a stop: run what was missed meanwhile, and send what the outbox holds (the
+    # queue may have lost every task while the worker was down).
+    jobs.catch_up()
+    jobs.deliver_outbox()
     click.echo(f"Worker started on {type(huey.storage).__name__} with {workers} threads.")
     sys.stdout.flush()
     Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()

@@ -34,6 +34,16 @@ class Defaults:
     SECRET_KEY: str | None = None
     DATABASE_URL: str | None = None  # default: SQLite in the instance folder
     DATABASE_ECHO = False
+    # Bounded waits, in seconds, all shorter than gunicorn's 30 s worker timeout: a request
+    # that meets an unreachable database, a held lock or a stuck statement gets the "not
+    # saved" page with its text, not a killed worker (docs/operations.md, "Timeouts").
+    # PostgreSQL: connecting, one statement, waiting for a lock, waiting for a pooled
+    # connection. SQLite: how long a writer waits for the write lock.
+    DATABASE_CONNECT_TIMEOUT = 5
+    DATABASE_STATEMENT_TIMEOUT = 15
+    DATABASE_LOCK_TIMEOUT = 8
+    DATABASE_POOL_TIMEOUT = 10
+    DATABASE_BUSY_TIMEOUT = 10
 
     AGENCY_NAME = "New Orleans Police Department"
     EMERGENCY_NUMBER = "911"
@@ -67,6 +77,13 @@ class Defaults:
     AUDIT_SIGNING_KEY_FILE: str | None = None
     AUDIT_CHECKPOINT_FILE: str | None = None
 
+    # Seconds a request waits for Redis to accept a connection and to answer one command.
+    # Short: the rate limiter counts in memory while Redis does not answer (fail-open, see
+    # docs/operations.md), so a stalled Redis costs a tip this long once, not every worker.
+    REDIS_CONNECT_TIMEOUT = 0.5
+    REDIS_SOCKET_TIMEOUT = 0.5
+    # Seconds /readyz waits for each answer (database, Redis) before calling it missing.
+    READY_TIMEOUT = 3.0
     # Rendered public pages each app server keeps in memory (see docs/performance.md).
     PAGE_CACHE_ENTRIES = 512
 
@@ -148,6 +165,9 @@ class Defaults:
     # Who gets the overdue-tip e-mail (a link only), e.g. '["duty-sgt@example.org"]' in
     # TIPLINE_SUPERVISOR_EMAILS. Empty: escalations show on /staff/oversight only.
     SUPERVISOR_EMAILS: list[str] = []  # noqa: RUF012
+    # Seconds one outbox delivery run sends for before it queues the next run behind any
+    # periodic job that came in meanwhile (docs/operations.md, "The outbox").
+    OUTBOX_RUN_SECONDS = 20
     # --- Crime Stoppers rewards (docs/rewards.md) ---
     # A coordinator proposes a whole amount between these, in this ISO 4217 currency.
     REWARD_MIN_AMOUNT = 100
@@ -243,6 +263,14 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     _check_data_key(app)
     if app.config["REDIS_URL"] and not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+    if str(app.config.get("RATELIMIT_STORAGE_URI") or "").startswith("redis"):
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS",
+            {
+                "socket_connect_timeout": float(app.config["REDIS_CONNECT_TIMEOUT"]),
+                "socket_timeout": float(app.config["REDIS_SOCKET_TIMEOUT"]),
+            },
+        )
 
 
 def _load_environment(app: Flask) -> None:

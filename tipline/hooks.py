@@ -20,7 +20,8 @@ On the app's sessionmakers (those that write: ``tipline.sessionmaker``,
 
 - ``tips.intake.install`` (before_flush): every new tip gets its priority and due time.
 - ``triage.intake.install`` (after_flush, after_commit, after_soft_rollback): the followers
-  of a new tip's notice are e-mailed a link after the tip has committed (a queued job).
+  of a new tip's notice get an e-mail with a link, written into the outbox in the tip's own
+  transaction; delivery is asked for after commit.
 
 On each engine, inside ``db.make_engine`` (part of building the engine): SQLite's pragmas and
 BEGIN mode; PostgreSQL writers take the writers' lock before their first row lock.
@@ -65,9 +66,9 @@ def install_session_hooks() -> None:
             event.listen(Session, name, hook)
 
 
-def install(app: Flask, notify_followers: Callable[[int], Any]) -> None:
-    """Install every hook for ``app``; ``notify_followers(tip_id)`` queues the followers'
-    e-mail (the jobs module's task)."""
+def install(app: Flask, follower_mail: follower_intake.FollowerMail) -> None:
+    """Install every hook for ``app``; ``follower_mail`` says how new tips' followers are
+    written to (the jobs module builds it, with the outbox delivery task)."""
     install_session_hooks()
     install_key(app)
     verify.register_invariant(one_received_event_per_tip)
@@ -78,4 +79,4 @@ def install(app: Flask, notify_followers: Callable[[int], Any]) -> None:
     for name in ("tipline.sessionmaker", "tipline.write_sessionmaker"):
         maker = app.extensions[name]
         tip_intake.install(maker, due_minutes)
-        follower_intake.install(maker, notify_followers)
+        follower_intake.install(maker, follower_mail)

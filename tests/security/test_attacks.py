@@ -154,6 +154,7 @@ def world(app, session, make_staff, published_notice):
             "tag": "lead",
             "photo_ref": "nosuchphoto",
             "escalation_id": 1,
+            "message_id": 1,
             "review_id": 1,
             "reward_id": 1,
             "change_id": 1,

@@ -39,6 +39,10 @@ def _run(engine: Engine, action: Callable[[Config], object]) -> None:
 
         cfg.attributes["audit_key"] = chain_key(current_app.config)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # A schema change on a big table may take longer than a request may: the
+            # engine's statement timeout (db.Timeouts) is for requests, not for upgrades.
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         cfg.attributes["connection"] = connection
         action(cfg)
 

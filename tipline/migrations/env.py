@@ -7,6 +7,9 @@ from typing import Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
+from tipline import outbox as _outbox  # noqa: F401
+from tipline import schedule as _schedule  # noqa: F401
+
 # Import every model module so autogenerate sees the whole schema.
 from tipline.audit import models as _audit  # noqa: F401
 from tipline.auth import models as _auth  # noqa: F401

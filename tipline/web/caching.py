@@ -66,6 +66,7 @@ from werkzeug.wsgi import get_current_url
 from tipline import db, i18n
 from tipline.notices import change_stamps
 from tipline.notices.change_stamps import ContentVersion
+from tipline.web import outage
 
 PUBLIC_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
 PRIVATE_CACHE_CONTROL = "private, no-cache"
@@ -344,6 +345,19 @@ def public_page(version_of: VersionOf) -> Callable[[Callable[..., Any]], Callabl
         def cached_view(**view_args: Any) -> Any:
             if request.method not in ("GET", "HEAD"):
                 return view(**view_args)
+            try:
+                return answer(**view_args)
+            except outage.OUTAGE_ERRORS:
+                # The database is unreachable or too slow: the last good copy this process
+                # holds, whatever its version, beats an error page. None: the 503 page.
+                kept = store_of(current_app).peek(_page_key(request.environ, request_language()))
+                if kept is None:
+                    raise
+                outage.drop_session()
+                headers = {"Cache-Control": "no-cache", "Vary": VARY}
+                return Response(kept.body, content_type=kept.content_type, headers=headers)
+
+        def answer(**view_args: Any) -> Any:
             db.read_only_request()
             version = current_app.extensions[VERSIONS].read(version_of, view_args)
             if version is None:

@@ -53,6 +53,8 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "staff.queue": TIP_READERS,
     "staff.tip": TIP_READERS,
     "oversight.audit_log": frozenset({Role.SUPERVISOR}),
+    "mail.undelivered": frozenset({Role.SUPERVISOR, Role.ADMIN}),
+    "mail.retry": frozenset({Role.SUPERVISOR, Role.ADMIN}),
     "oversight.oversight": frozenset({Role.SUPERVISOR}),
     "oversight.acknowledge": frozenset({Role.SUPERVISOR}),
     "oversight.confirm": frozenset({Role.SUPERVISOR}),
