@@ -1,5 +1,6 @@
 """What happens to every new tip, however it arrives (public form, call-taker, receipt path):
-a priority and a due time at flush, and a notification to the notice's followers (if it has
+a priority and a due time at flush (and for every later message from the tipster, an unread
+mark with its own due time), and a notification to the notice's followers (if it has
 any) after commit.
 
 These are session events on the app's sessionmaker rather than calls inside ``submit_tip``, so
@@ -19,7 +20,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tipline.db import utcnow
-from tipline.tips.models import Tip, TipPriority
+from tipline.tips.models import MessageDirection, Tip, TipMessage, TipPriority
 from tipline.triage.models import NoticeFollow
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,20 @@ def due_time(
 
 def initial_priority(tip: Tip) -> TipPriority:
     return TipPriority.URGENT if tip.there_now else (tip.priority or TipPriority.NORMAL)
+
+
+def mark_unread(tip: Tip | None, message: TipMessage, due_minutes: Mapping[str, int]) -> None:
+    """A tipster's message makes the tip unread until someone who may see it opens it. The
+    oldest unread message sets the clock: due by the tip's priority, counted from it, on an
+    open tip and a closed one alike (a closed tip's message goes to the supervisors' list)."""
+    if tip is None or tip.unread_since is not None:
+        return
+    if message.created_at is None:
+        message.created_at = utcnow()
+    tip.unread_since = message.created_at
+    tip.unread_due_at = due_time(
+        tip.priority or TipPriority.NORMAL, message.created_at, due_minutes
+    )
 
 
 def _followed(session: Session, tip: Tip) -> bool:
@@ -74,6 +89,9 @@ def install(
                 obj.priority = initial_priority(obj)
                 obj.priority_rank = obj.priority.rank
                 obj.due_at = due_time(obj.priority, obj.received_at, due_minutes)
+        for obj in list(session.new):
+            if isinstance(obj, TipMessage) and obj.direction is MessageDirection.FROM_TIPSTER:
+                mark_unread(session.get(Tip, obj.tip_id), obj, due_minutes)
 
     if notify is None:
         return

@@ -18,6 +18,7 @@ from tipline import audit
 from tipline.auth.models import StaffUser
 from tipline.auth.policy import tip_visibility_clause
 from tipline.tips.models import Tip, TipPriority, TipStatus
+from tipline.triage import unread
 from tipline.triage.access import (
     TIP_READERS,
     AlreadyClaimed,
@@ -82,6 +83,7 @@ def view_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None
     )
     if tip is not None:
         audit.record(session, viewer, "tip.viewed", "tip", tip.public_ref)
+        unread.mark_read(session, viewer, tip)
     return tip
 
 

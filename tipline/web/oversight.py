@@ -14,7 +14,7 @@ from tipline import db
 from tipline.audit import services as audit
 from tipline.auth.forms import ButtonForm
 from tipline.auth.policy import signed_in_staff
-from tipline.triage import closures, escalation, figures
+from tipline.triage import closures, escalation, figures, unread
 from tipline.triage.access import NotAllowed
 from tipline.triage.forms import ReasonForm
 
@@ -42,6 +42,7 @@ def oversight() -> str:
     return render_template(
         "staff/oversight.html",
         escalations=escalation.open_escalations(session, me),
+        closed_messages=unread.closed_with_unread(session, me),
         confirmations=[r for r in reviews if r.kind.value == "confirmation"],
         samples=[r for r in reviews if r.kind.value == "sample"],
         figures=figures.staff_figures(session, me, now),

@@ -121,7 +121,14 @@ def answer() -> Response:
             form.body.errors = [gettext(str(error))]
         else:
             db.session().commit()
-            flash(gettext("Thank you. The detective will see what you sent."), "success")
+            if tip.status.is_open:
+                thanks = gettext("Thank you. The detective will see what you sent.")
+            else:
+                thanks = gettext(
+                    "Thank you. This tip is closed, so a supervisor will read what you sent "
+                    "and decide whether to reopen it."
+                )
+            flash(thanks, "success")
             return redirect(url_for("receipt.lookup"), code=303)
     return _tip_page(tip, form, 400)
 
