@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.audit.guards import undeletable
@@ -162,6 +162,9 @@ class Tip(Base):
         Enum(TipStatus, native_enum=False, length=20, values_callable=_values),
         default=TipStatus.NEW,
     )
+    # A call-taker's tip whose caller hung up or whose line dropped before it was finished:
+    # what was typed is kept as a tip, marked so the detective knows it may be partial.
+    call_dropped: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Set when a call-taker typed the tip in for a caller.
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -40,6 +40,10 @@ class TipReport:
     # Only when the tipster wants to be called back; sealed before it is stored.
     contact: str = ""
 
+    def has_words(self) -> bool:
+        """Whether anything was written in any of the tip's text fields."""
+        return any(clean_text(value) for value in vars(self).values() if isinstance(value, str))
+
 
 class NoticeNotOpen(LookupError):
     """The notice does not exist or is not taking tips."""

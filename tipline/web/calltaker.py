@@ -20,7 +20,6 @@ from tipline import db
 from tipline.auth.policy import current_staff
 from tipline.calls import services as calls
 from tipline.calls.forms import CallForm
-from tipline.calls.models import Disposition
 from tipline.notices import services as notices
 from tipline.tips import services as tips
 from tipline.tips.forms import new_form_token
@@ -51,14 +50,13 @@ def new_call() -> Response:
     save_failed = False
     if form.validate_on_submit():
         chosen = next((n for n in published if n.slug == form.notice.data), None)
-        taken = form.chosen is Disposition.TIP_TAKEN
         try:
             record, code = calls.take_call(
                 session,
                 user,
                 form.chosen,
                 form.note.data or "",
-                form.report(form.narrative.data or "") if taken else None,
+                form.report(form.narrative.data or ""),
                 receipt_key(current_app.secret_key),
                 notice=chosen,
                 form_token=form.form_token.data or None,
@@ -74,6 +72,13 @@ def new_call() -> Response:
             current_app.logger.exception("a call could not be saved")
             save_failed = True
         else:
+            if record.tip is not None and record.tip.call_dropped:
+                flash(
+                    f"Call logged: {record.disposition.label}. What you typed is saved as tip "
+                    f"{record.tip.short_ref}, marked “call dropped”, in the detectives' queue.",
+                    "success",
+                )
+                return redirect(url_for("calltaker.calls_log"), code=303)
             if code is None:
                 flash(f"Call logged: {record.disposition.label}.", "success")
                 return redirect(url_for("calltaker.calls_log"), code=303)

@@ -1,9 +1,11 @@
-"""unread tipster messages
+"""unread tipster messages, dropped calls' tips
 
 A tipster's answer or photo is unread until a detective or supervisor who may see the tip
 opens it. Each message records when and by whom it was read; the tip carries the oldest
 unread message's time and due time, under partial indexes that hold only tips with
 something unread (the "New messages" view, its count, and the escalation sweep).
+
+A call-taker's tip from a call that dropped is kept and marked ``tip.call_dropped``.
 
 Plain ADD COLUMN on ``tip`` (no table rebuild on SQLite), so its triggers stay.
 
@@ -26,6 +28,11 @@ UNREAD = sa.text("unread_since IS NOT NULL")
 
 
 def upgrade() -> None:
+    # A call-taker's tip kept from a call that dropped before it was finished.
+    op.add_column(
+        "tip",
+        sa.Column("call_dropped", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.add_column("tip", sa.Column("unread_since", sa.DateTime(timezone=True), nullable=True))
     op.add_column("tip", sa.Column("unread_due_at", sa.DateTime(timezone=True), nullable=True))
     # tip_message has no triggers, so SQLite may rebuild it to add the reference.
@@ -63,3 +70,4 @@ def downgrade() -> None:
         batch_op.drop_column("read_at")
     op.drop_column("tip", "unread_due_at")
     op.drop_column("tip", "unread_since")
+    op.drop_column("tip", "call_dropped")
