@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         caching,
         calltaker,
         dialog,
+        drafts,
         feeds,
         health,
         limits,
@@ -60,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     jobs.init_app(app)
     csrf.init_app(app)
     policy.init_app(app)
+    drafts.init_app(app)  # after the policy: gives kept text back to a signed-in person
     responses.init_app(app)
     templating.init_app(app)
     i18n.init_app(app)

@@ -20,6 +20,7 @@ from tipline.tips import services as tips
 from tipline.tips.forms import AskForm
 from tipline.tips.models import Tip
 from tipline.tips.sealing import SealBroken
+from tipline.web import tip_page
 from tipline.web.responses import attachment
 
 bp = Blueprint("dialog", __name__, url_prefix="/staff/tips")
@@ -46,9 +47,12 @@ def ask(ref: str) -> Response:
         dialog.ask_tipster(db.session(), tip, current_staff(), form.body.data)
         db.session().commit()
         flash("Question sent. The tipster sees it when they next enter their code.", "success")
-    else:
-        flash("The question was not sent: please write it in the box.", "error")
-    return _back(ref)
+        return _back(ref)
+    # Shown again as it was typed, with the error beside the box.
+    user = current_staff()
+    assert user is not None
+    kept = {"ask_form": form}
+    return tip_page.render(db.session(), user, tip, current_app.config, kept, status=400)
 
 
 @bp.post("/<ref>/spam")

@@ -1,4 +1,4 @@
-"""unread tipster messages, dropped calls' tips
+"""unread tipster messages, dropped calls' tips, staff text kept across a timeout
 
 A tipster's answer or photo is unread until a detective or supervisor who may see the tip
 opens it. Each message records when and by whom it was read; the tip carries the oldest
@@ -28,6 +28,20 @@ UNREAD = sa.text("unread_since IS NOT NULL")
 
 
 def upgrade() -> None:
+    # Text a staff member was sending when their session timed out, sealed, short-lived.
+    op.create_table(
+        "staff_draft",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["staff_user.id"], name="fk_staff_draft_user_id_staff_user"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_staff_draft"),
+    )
+    op.create_index("ix_staff_draft_user_id", "staff_draft", ["user_id"], unique=False)
     # A call-taker's tip kept from a call that dropped before it was finished.
     op.add_column(
         "tip",
@@ -71,3 +85,5 @@ def downgrade() -> None:
     op.drop_column("tip", "unread_due_at")
     op.drop_column("tip", "unread_since")
     op.drop_column("tip", "call_dropped")
+    op.drop_index("ix_staff_draft_user_id", table_name="staff_draft")
+    op.drop_table("staff_draft")
