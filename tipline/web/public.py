@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, current_app, make_response, render_template, request
 from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from tipline import db
@@ -22,7 +23,7 @@ from tipline.tips.forms import TipForm, new_form_token, uploaded
 from tipline.tips.receipts import receipt_key
 from tipline.tips.sealing import SealBroken
 from tipline.web import caching
-from tipline.web.responses import image_response
+from tipline.web.responses import image_response, keep_form_on_429
 
 bp = Blueprint("public", __name__)
 SAVE_ATTEMPTS = 4
@@ -99,6 +100,10 @@ def notice_tip(slug: str) -> Response:
             return _no_store(kept)
     found = notices.notice_taking_tips(db.session(), slug)
     if found is None:
+        if request.method == "POST" and request.form.get("narrative", "").strip():
+            # The notice was resolved (or withdrawn) while the tipster typed: keep every word
+            # and offer the same text as a general tip, posted to /tip.
+            return _tip_form(None, notice_closed=True)
         abort(404)
     return _tip_form(found)
 
@@ -129,10 +134,22 @@ def _receipt(tip: Any, code: str | None, notice: Notice | None, repeated: bool) 
     return _no_store(make_response(page))
 
 
-def _tip_form(notice: Notice | None) -> Response:
+def _photos_chosen(form: TipForm) -> bool:
+    """Whether the browser sent any file (without reading it)."""
+    return any(isinstance(f, FileStorage) and f.filename for f in form.photos.data or [])
+
+
+def _tip_form(notice: Notice | None, notice_closed: bool = False) -> Response:
     form = TipForm()
     session = db.session()
     save_failed = honeypot = False
+    if notice_closed:
+        form.validate()  # show the kept text with any field errors, but send nothing yet
+        form.form_token.data = new_form_token()
+        if _photos_chosen(form):
+            form.photos.errors = [gettext("Your photo was not sent: please choose it again.")]
+        page = _render_tip_form(form, None, notice_closed=True)
+        return _no_store(make_response(page, 409))
     if form.validate_on_submit():
         if form.website.data:
             # A hidden field only form-filling software sees. Nothing is saved; a person whose
@@ -174,13 +191,21 @@ def _tip_form(notice: Notice | None) -> Response:
                 break
     if form.form_token.errors or not form.form_token.data:
         form.form_token.data = new_form_token()
+    if request.method == "POST" and not form.photos.errors and _photos_chosen(form):
+        # Files cannot be sent back to the browser: say so rather than drop them quietly.
+        form.photos.errors = [gettext("Your photo was not sent: please choose it again.")]
     page = _render_tip_form(form, notice, save_failed=save_failed, honeypot=honeypot)
     status = 503 if save_failed else (400 if form.errors or honeypot else 200)
     return _no_store(make_response(page, status))
 
 
 def _render_tip_form(
-    form: TipForm, notice: Notice | None, save_failed: bool = False, honeypot: bool = False
+    form: TipForm,
+    notice: Notice | None,
+    save_failed: bool = False,
+    honeypot: bool = False,
+    notice_closed: bool = False,
+    rate_limited: bool = False,
 ) -> str:
     return render_template(
         "public/tip_form.html",
@@ -189,8 +214,21 @@ def _render_tip_form(
         contact_lines=notices.contact_lines_for(db.session(), notice),
         save_failed=save_failed,
         honeypot=honeypot,
+        notice_closed=notice_closed,
+        rate_limited=rate_limited,
         max_photos=current_app.config["MAX_TIP_PHOTOS"],
     )
+
+
+def tip_form_again() -> Response:
+    """The tip form as it was sent, for a POST the rate limit refused (web/responses.py)."""
+    form = TipForm()
+    form.validate()
+    if _photos_chosen(form):
+        form.photos.errors = [gettext("Your photo was not sent: please choose it again.")]
+    slug = (request.view_args or {}).get("slug")
+    found = notices.notice_taking_tips(db.session(), slug) if slug else None
+    return _no_store(make_response(_render_tip_form(form, found, rate_limited=True), 429))
 
 
 @bp.get("/robots.txt")
@@ -201,3 +239,7 @@ def robots() -> Response:
 @bp.get("/healthz")
 def healthz() -> Response:
     return _no_store(make_response("ok\n", 200, {"Content-Type": "text/plain"}))
+
+
+keep_form_on_429("public.tip", tip_form_again)
+keep_form_on_429("public.notice_tip", tip_form_again)
