@@ -164,3 +164,25 @@ def test_next_after_sign_in_only_goes_to_a_page_a_get_can_show(client, make_staf
     make_staff(Role.DETECTIVE, "det2")
     response = sign_in(client, "det2", next="/staff/tips/ABCDEFGH/notes")
     assert response.status_code == 303 and response.headers["Location"] == "/staff/"
+
+
+def test_the_short_reference_shown_on_pages_is_accepted_as_duplicate_of(
+    app, client, session, detective
+):
+    original = claimed_tip(app, session, detective)
+    tip = claimed_tip(app, session, detective)
+    url = f"/staff/tips/{tip.public_ref}"
+    page = client.get(f"/staff/tips/{original.public_ref}").get_data(as_text=True)
+    assert f"Tip {original.short_ref}" in page
+    response = client.post(
+        f"{url}/status",
+        data={
+            "csrf_token": csrf_token(client, url),
+            "status": "duplicate",
+            "reason": "Same sighting",
+            "duplicate_of": original.short_ref.lower(),
+        },
+    )
+    assert response.status_code == 303
+    session.refresh(tip)
+    assert tip.duplicate_of_id == original.id

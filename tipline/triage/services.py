@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session, selectinload
 from tipline import audit
 from tipline.auth.models import StaffUser
 from tipline.auth.policy import tip_visibility_clause
-from tipline.tips.models import Tip, TipPriority, TipStatus
+from tipline.tips import receipts
+from tipline.tips.models import MIN_REF_PREFIX, Tip, TipPriority, TipStatus
+from tipline.tips.receipts import REF_CHARS
 from tipline.triage import unread
 from tipline.triage.access import (
     TIP_READERS,
@@ -87,10 +89,35 @@ def view_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None
     return tip
 
 
+class AmbiguousReference(TransitionRefused):
+    """More than one tip starts with the typed reference."""
+
+
 def find_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None:
-    """A tip by reference for an action on it (the action writes its own audit event)."""
+    """A tip by reference for an action on it (the action writes its own audit event).
+
+    ``public_ref`` may be the whole reference or, as typed by a person, any prefix of at
+    least MIN_REF_PREFIX characters that only one tip (that ``viewer`` may see) starts with;
+    spaces, dashes and lower case are forgiven. Raises AmbiguousReference for a prefix that
+    fits more than one."""
     require_reader(viewer)
-    return session.scalar(select(Tip).where(Tip.public_ref == public_ref))
+    typed = receipts.normalise_ref(public_ref)
+    if len(typed) >= REF_CHARS or len(typed) < MIN_REF_PREFIX:
+        return session.scalar(
+            select(Tip).where(Tip.public_ref == typed, tip_visibility_clause(viewer))
+        )
+    # A range on the unique index (references use only digits and capitals, which sort the
+    # same in every collation), so the lookup reads at most two index entries.
+    query = select(Tip).where(Tip.public_ref >= typed, tip_visibility_clause(viewer))
+    upper = receipts.next_prefix(typed)
+    if upper is not None:
+        query = query.where(Tip.public_ref < upper)
+    found = list(session.scalars(query.order_by(Tip.public_ref).limit(2)))
+    if len(found) > 1:
+        raise AmbiguousReference(
+            f"More than one tip starts with “{typed}”. Type more of the reference."
+        )
+    return found[0] if found else None
 
 
 # --- Status and priority ---------------------------------------------------------------------

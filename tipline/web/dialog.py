@@ -18,7 +18,7 @@ from tipline.auth.policy import current_staff
 from tipline.tips import attachments, dialog
 from tipline.tips import services as tips
 from tipline.tips.forms import AskForm
-from tipline.tips.models import Tip
+from tipline.tips.models import SHORT_REF_LENGTH, Tip
 from tipline.tips.sealing import SealBroken
 from tipline.web import tip_page
 from tipline.web.responses import attachment
@@ -77,7 +77,9 @@ def photo(ref: str, photo_ref: str) -> Response:
     db.session().commit()  # the viewing is audited
     stored, data = found
     extension = stored.mime.split("/")[1].replace("jpeg", "jpg")
-    return attachment(data, f"tip-{ref[:6]}-{photo_ref[:6]}.{extension}", stored.mime)
+    return attachment(
+        data, f"tip-{ref[:SHORT_REF_LENGTH]}-{photo_ref[:6]}.{extension}", stored.mime
+    )
 
 
 def tip_dialog(tip: Tip) -> dict[str, Any]:

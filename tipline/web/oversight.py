@@ -85,7 +85,7 @@ def acknowledge(escalation_id: int) -> Response:
 def confirm(review_id: int) -> Response:
     def run() -> str:
         tip = closures.confirm_no_action(db.session(), signed_in_staff(), review_id)
-        return f"Tip {tip.public_ref[:12]} closed as “No action”."
+        return f"Tip {tip.short_ref} closed as “No action”."
 
     return _act(ButtonForm(), run)
 
@@ -127,6 +127,6 @@ def reopen(review_id: int) -> Response:
             due_minutes=current_app.config["TRIAGE_DUE_MINUTES"],
             review_id=review_id,
         )
-        return f"Tip {review.tip.public_ref[:12]} is back in the queue."
+        return f"Tip {review.tip.short_ref} is back in the queue."
 
     return _act(form, run)

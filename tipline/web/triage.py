@@ -47,10 +47,24 @@ bp = Blueprint("triage", __name__, url_prefix="/staff")
 
 
 def _tip_or_404(ref: str) -> Tip:
-    tip = triage.find_tip(db.session(), signed_in_staff(), ref)
+    try:
+        tip = triage.find_tip(db.session(), signed_in_staff(), ref)
+    except triage.AmbiguousReference:
+        abort(404)
     if tip is None:
         abort(404)
     return tip
+
+
+def _other_tip(typed: str, field: str) -> Tip:
+    """The tip a person named by reference (or a unique prefix of it) in ``field``."""
+    try:
+        found = triage.find_tip(db.session(), signed_in_staff(), typed)
+    except triage.AmbiguousReference as error:
+        raise FieldRefused(field, str(error)) from error
+    if found is None:
+        raise FieldRefused(field, "There is no tip with that reference.")
+    return found
 
 
 class FieldRefused(ValueError):
@@ -150,9 +164,7 @@ def status(ref: str) -> Response:
         session = db.session()
         original = None
         if form.duplicate_of.data:
-            original = triage.find_tip(session, signed_in_staff(), form.duplicate_of.data.strip())
-            if original is None:
-                raise FieldRefused("duplicate_of", "There is no tip with that reference.")
+            original = _other_tip(form.duplicate_of.data, "duplicate_of")
         new_status = TipStatus(form.status.data)
         try:
             review = triage.change_status(
@@ -231,9 +243,7 @@ def link(ref: str) -> Response:
     form = LinkForm()
 
     def run(tip: Tip) -> str:
-        other = triage.find_tip(db.session(), signed_in_staff(), form.other.data.strip())
-        if other is None:
-            raise FieldRefused("other", "There is no tip with that reference.")
+        other = _other_tip(form.other.data, "other")
         triage.link_tips(db.session(), signed_in_staff(), tip, other, LinkKind(form.kind.data))
         return "Tips linked."
 
