@@ -35,6 +35,7 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "public.notice": PUBLIC,
     "public.notice_tip": PUBLIC,
     "public.tip": PUBLIC,
+    "public.received": PUBLIC,
     "public.notice_photo": PUBLIC,
     "public.healthz": PUBLIC,
     "account.login": PUBLIC,

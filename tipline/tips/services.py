@@ -95,6 +95,22 @@ def _replay(
     raise AlreadyReceived(tip, code)
 
 
+def shown_again(
+    session: Session,
+    receipt_key: bytes,
+    data_key: bytes | str | None,
+    form_token: str,
+    window: timedelta,
+) -> tuple[Tip, str | None] | None:
+    """The tip sent with ``form_token`` and, within ``window``, its receipt code again (only
+    the browser that holds the token can open it); None if that form sent no tip."""
+    try:
+        _replay(session, receipt_key, data_key, form_token, window)
+    except AlreadyReceived as done:
+        return done.tip, done.code
+    return None
+
+
 def submit_tip(
     session: Session,
     report: TipReport,

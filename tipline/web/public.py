@@ -7,7 +7,19 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as flask_session
 from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import FileStorage
@@ -125,13 +137,52 @@ def tip() -> Response:
     return _tip_form(None)
 
 
-def _receipt(tip: Any, code: str | None, notice: Notice | None, repeated: bool) -> Response:
-    # Rendered in the POST response rather than after a redirect, so the code never
-    # appears in a URL, a cookie or the browser's history.
+#: The session key holding the last sent tip form's token: it lets this browser, and only
+#: it, see the receipt code again within TIP_REPLAY_MINUTES (tips.services.shown_again).
+RECEIPT_FORM_KEY = "receipt_form"
+
+
+def _receipt(
+    tip: Any, code: str | None, notice: Notice | None, repeated: bool, form_token: str | None
+) -> Response:
+    # Rendered in the POST response, so the code never appears in a URL or a cookie. The
+    # cookie keeps only the form's token: with it, /tip/received shows the same code again
+    # (after a language switch or a link away and back) until the replay window closes.
+    if form_token:
+        flask_session[RECEIPT_FORM_KEY] = form_token
+    g.switch_endpoint = "public.received"
     page = render_template(
-        "public/receipt.html", tip=tip, code=code, notice=notice, repeated=repeated
+        "public/receipt.html",
+        tip=tip,
+        code=code,
+        notice=notice,
+        repeated=repeated,
+        replay_minutes=int(current_app.config["TIP_REPLAY_MINUTES"]),
+        retention_days=int(current_app.config["TIP_RETENTION_DAYS"]),
     )
     return _no_store(make_response(page))
+
+
+@bp.get("/tip/received")
+@db.read_only_on_get
+def received() -> Response:
+    """The receipt page again, for the browser that sent the tip (the code only within the
+    replay window); anyone else goes to the code form."""
+    token = flask_session.get(RECEIPT_FORM_KEY)
+    found = None
+    if isinstance(token, str) and token:
+        options = submission_options(current_app)
+        found = tips.shown_again(
+            db.session(),
+            receipt_key(current_app.secret_key),
+            options["data_key"],
+            token,
+            options["replay_window"],
+        )
+    if found is None:
+        return redirect(url_for("receipt.lookup"), code=303)
+    tip, code = found
+    return _receipt(tip, code, tip.notice, repeated=False, form_token=None)
 
 
 def _photos_chosen(form: TipForm) -> bool:
@@ -171,7 +222,7 @@ def _tip_form(notice: Notice | None, notice_closed: bool = False) -> Response:
                     session.commit()
                 except tips.AlreadyReceived as done:
                     session.rollback()
-                    return _receipt(done.tip, done.code, notice, repeated=True)
+                    return _receipt(done.tip, done.code, notice, True, form.form_token.data)
                 except PhotoRejected as error:
                     session.rollback()
                     form.photos.errors = [str(error), gettext("Please choose the photos again.")]
@@ -187,7 +238,7 @@ def _tip_form(notice: Notice | None, notice_closed: bool = False) -> Response:
                     log.exception("a tip could not be saved")
                     save_failed = True
                 else:
-                    return _receipt(tip, code, notice, repeated=False)
+                    return _receipt(tip, code, notice, False, form.form_token.data)
                 break
     if form.form_token.errors or not form.form_token.data:
         form.form_token.data = new_form_token()
