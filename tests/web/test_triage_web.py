@@ -157,7 +157,7 @@ def test_exports_are_attachments_and_audited_with_the_exporter(app, client, sess
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert response.headers["Cache-Control"] == "no-store"
-    assert json.loads(response.data)["narrative"] == "Seen at the ferry"
+    assert json.loads(response.data)["fields"]["narrative"]["value"] == "Seen at the ferry"
     pdf = client.get(f"/staff/tips/{tip.public_ref}/export.pdf")
     assert pdf.data.startswith(b"%PDF-") and pdf.mimetype == "application/pdf"
     exported = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from tipline import db
@@ -21,7 +21,7 @@ from tipline.tips.forms import AskForm
 from tipline.tips.models import SHORT_REF_LENGTH, Tip
 from tipline.tips.sealing import SealBroken
 from tipline.web import tip_page
-from tipline.web.responses import attachment
+from tipline.web.responses import attachment, image_response
 
 bp = Blueprint("dialog", __name__, url_prefix="/staff/tips")
 
@@ -76,6 +76,9 @@ def photo(ref: str, photo_ref: str) -> Response:
         abort(404)
     db.session().commit()  # the viewing is audited
     stored, data = found
+    if request.args.get("inline"):
+        # The thumbnail on the tip page: our own re-encoded image, sandboxed, never cached.
+        return image_response(data, stored.mime)
     extension = stored.mime.split("/")[1].replace("jpeg", "jpg")
     return attachment(
         data, f"tip-{ref[:SHORT_REF_LENGTH]}-{photo_ref[:6]}.{extension}", stored.mime

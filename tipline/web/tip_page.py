@@ -15,6 +15,7 @@ from wtforms import SelectChoice
 
 from tipline.auth.models import Role, StaffUser
 from tipline.db import utcnow
+from tipline.tips import fields
 from tipline.tips.models import Tip
 from tipline.triage import closures, follows, search
 from tipline.triage import queue as queue_views
@@ -56,6 +57,7 @@ def context(
         ]
     follow = follows.follow_of(session, user, tip.notice) if tip.notice else None
     return {
+        "detail_fields": fields.DETAIL_FIELDS,
         "holder": user.role is Role.SUPERVISOR or tip.claimed_by_id == user.id,
         "notes": triage.notes_for(session, user, tip),
         "tags": triage.tags_for(session, [tip.id])[tip.id],

@@ -5,6 +5,7 @@ with a CSRF token that calls one service, commits once and redirects back (303).
 from __future__ import annotations
 
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -253,7 +254,15 @@ def link(ref: str) -> Response:
 def _export(ref: str, fmt: str) -> Response:
     session = db.session()
     tip = _tip_or_404(ref)
-    made = export.export_tip(session, signed_in_staff(), tip, fmt)
+    config = current_app.config
+    made = export.export_tip(
+        session,
+        signed_in_staff(),
+        tip,
+        fmt,
+        data_key=config["DATA_KEY"],
+        zone=ZoneInfo(config["AGENCY_TIME_ZONE"]),
+    )
     session.commit()  # the export is audited; nothing is sent unless the audit row is saved
     return attachment(made.data, made.filename, made.mimetype)
 
