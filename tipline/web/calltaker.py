@@ -22,6 +22,7 @@ from tipline.calls import services as calls
 from tipline.calls.forms import CallForm
 from tipline.notices import services as notices
 from tipline.tips import services as tips
+from tipline.tips.fields import TIP_FIELDS
 from tipline.tips.forms import new_form_token
 from tipline.tips.receipts import receipt_key
 from tipline.tips.sealing import SealBroken
@@ -86,5 +87,7 @@ def new_call() -> Response:
             return make_response(page)
     if form.form_token.errors or not form.form_token.data:
         form.form_token.data = new_form_token()
-    page = render_template("calltaker/new_call.html", form=form, save_failed=save_failed)
+    page = render_template(
+        "calltaker/new_call.html", form=form, save_failed=save_failed, tip_fields=TIP_FIELDS
+    )
     return make_response(page, 503 if save_failed else (400 if form.errors else 200))
