@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from sqlalchemy import ColumnElement, or_, select, true
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from tipline import db
@@ -189,6 +190,18 @@ def _page_to_return_to() -> str:
     referrer = urlsplit(request.referrer or "")
     if referrer.netloc == request.host and referrer.path.startswith("/staff/"):
         return referrer.path
+    # No referrer (a proxy may strip it): the nearest page above the form's address, such as
+    # /staff/tips/<ref> for /staff/tips/<ref>/notes.
+    adapter = current_app.url_map.bind("localhost")
+    parts = request.path.rstrip("/").split("/")
+    while len(parts) > 2:
+        parts.pop()
+        candidate = "/".join(parts)
+        try:
+            adapter.match(candidate, method="GET")
+        except HTTPException:
+            continue
+        return candidate
     return url_for("staff.home")
 
 

@@ -34,6 +34,8 @@ def _take() -> None:
     """Before a staff GET: take back kept text once, if sign-in said there is some."""
     if request.method != "GET" or not session.get(RESTORE_KEY):
         return
+    if request.endpoint == "staff.home":  # it only redirects: give it back on the next page
+        return
     user = current_staff()
     if user is None:
         return
