@@ -10,7 +10,7 @@ A call-taker's tip from a call that dropped is kept and marked ``tip.call_droppe
 Plain ADD COLUMN on ``tip`` (no table rebuild on SQLite), so its triggers stay.
 
 Revision ID: 0802
-Revises: 0605
+Revises: 0805
 Create Date: 2026-12-02 05:00:00
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0802"
-down_revision: str | None = "0605"
+down_revision: str | None = "0805"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
