@@ -182,7 +182,12 @@ def test_housekeeping_removes_only_what_outlived_its_use(jobs_app, monkeypatch):
         session.commit()
 
     counts = jobs_for(jobs_app).housekeeping.call_local()
-    assert counts == {"receipt_sessions": 3, "receipt_codes": 1, "login_throttles": 5}
+    assert counts == {
+        "receipt_sessions": 3,
+        "receipt_codes": 1,
+        "login_throttles": 5,
+        "staff_drafts": 0,
+    }
 
     with jobs_app.extensions["tipline.sessionmaker"]() as session:
         assert session.scalar(select(func.count()).select_from(ReceiptSession)) == 2  # live ones
@@ -204,7 +209,9 @@ def test_housekeeping_removes_only_what_outlived_its_use(jobs_app, monkeypatch):
         events = session.scalars(
             select(AuditEvent.details).where(AuditEvent.action == "system.housekeeping")
         ).all()
-    assert events == [{"receipt_sessions": 3, "receipt_codes": 1, "login_throttles": 5}]
+    assert events == [
+        {"receipt_sessions": 3, "receipt_codes": 1, "login_throttles": 5, "staff_drafts": 0}
+    ]
 
     assert jobs_for(jobs_app).housekeeping.call_local() == dict.fromkeys(counts, 0)
     assert (

@@ -46,6 +46,8 @@ class Defaults:
     DATABASE_BUSY_TIMEOUT = 10
 
     AGENCY_NAME = "New Orleans Police Department"
+    # The agency's time zone (an IANA name): staff pages and case files show times in it.
+    AGENCY_TIME_ZONE = "America/Chicago"
     EMERGENCY_NUMBER = "911"
     # Where the public reaches the site, e.g. "https://tips.example.org", for absolute URLs in
     # feeds, the API, CAP messages and posters when a proxy hides the real host. None: the

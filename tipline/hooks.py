@@ -18,7 +18,8 @@ On every ``Session`` of the process (idempotent, whichever app installs them fir
 On the app's sessionmakers (those that write: ``tipline.sessionmaker``,
 ``tipline.write_sessionmaker``):
 
-- ``tips.intake.install`` (before_flush): every new tip gets its priority and due time.
+- ``tips.intake.install`` (before_flush): every new tip gets its priority and due time, and a
+  tipster's later message marks the tip unread with its own due time.
 - ``triage.intake.install`` (after_flush, after_commit, after_soft_rollback): the followers
   of a new tip's notice get an e-mail with a link, written into the outbox in the tip's own
   transaction; delivery is asked for after commit.

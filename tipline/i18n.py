@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from babel import support
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request, url_for
 from flask_babel import Babel, Domain, format_currency, format_date, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import LanguageAccept
@@ -134,7 +134,11 @@ def money(amount: int, currency: str) -> str:
 
 
 def switch_url(code: str) -> str:
-    """This page in another language: the same path and query, with ``lang=code``."""
+    """This page in another language: the same path and query, with ``lang=code`` (or, for a
+    page shown in a POST response, the GET page that shows it again: ``g.switch_endpoint``)."""
+    if g.get("switch_endpoint"):
+        values: dict[str, Any] = {QUERY_PARAM: code}
+        return url_for(g.switch_endpoint, **values)
     args = request.args.to_dict(flat=False)
     args[QUERY_PARAM] = [code]
     return request.path + "?" + urlencode(args, doseq=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -246,9 +247,9 @@ def test_4_detective_signs_in_takes_the_next_tip_and_asks_a_question(detective, 
     detective.get_by_text("This tip is now yours.").wait_for()
     # Urgent and the earliest received: the phone tipster's tip.
     assert FIRST_TIP in detective.locator(".narrative").inner_text()
-    assert "In review" in detective.locator(".facts").first.inner_text()
+    assert "In review" in detective.locator(".facts.tip-standing").inner_text()
     story["tip_url"] = detective.url
-    story["ref"] = detective.locator(".facts code").first.inner_text().strip()
+    story["ref"] = detective.locator(".tip-standing code").inner_text().strip()
     assert detective.get_by_role("link", name="Download photo 1").count() == 1
     assert_accessible(detective, "detective-tip-claimed-desktop")
 
@@ -295,15 +296,15 @@ def test_6_detective_reads_the_answer_links_the_duplicate_closes_and_supervisor_
     detective.get_by_role("button", name="Claim this tip").click()
     detective.get_by_label("New status").wait_for()
     _set_status(detective, "Duplicate", "Same sighting as the first tip.", story["ref"])
-    assert "Duplicate" in detective.locator(".facts").first.inner_text()
+    assert "Duplicate" in detective.locator(".facts.tip-standing").inner_text()
     assert_accessible(detective, "detective-tip-duplicate-desktop")
 
     detective.goto(story["tip_url"])
     assert detective.locator("text=it repeats this tip").count() == 1
     _set_status(detective, "Actionable")
-    assert "Actionable" in detective.locator(".facts").first.inner_text()
+    assert "Actionable" in detective.locator(".facts.tip-standing").inner_text()
     _set_status(detective, "Closed")
-    assert "Closed" in detective.locator(".facts").first.inner_text()
+    assert "Closed" in detective.locator(".facts.tip-standing").inner_text()
     assert_accessible(detective, "detective-tip-closed-desktop")
 
     # The supervisor sees the closed tip in the "All" view and opens it.
@@ -312,7 +313,7 @@ def test_6_detective_reads_the_answer_links_the_duplicate_closes_and_supervisor_
     assert "Closed" in row.inner_text()
     assert_accessible(supervisor, "supervisor-queue-all-desktop")
     row.get_by_role("link").first.click()
-    assert "Closed" in supervisor.locator(".facts").first.inner_text()
+    assert "Closed" in supervisor.locator(".facts.tip-standing").inner_text()
     assert supervisor.locator(".dialog").get_by_text(ANSWER).count() == 1
     assert_accessible(supervisor, "supervisor-tip-desktop")
     supervisor.get_by_role("link", name="Audit log").click()
@@ -397,3 +398,94 @@ def test_the_accessibility_check_does_catch_violations(desktop):
     desktop.set_content('<html lang="en"><title>t</title><img src="x.png"><input type="text">')
     with pytest.raises(AssertionError, match="image-alt"):
         assert_accessible(desktop, "axe-self-check")
+
+
+# --- Nothing sent is lost or unseen ----------------------------------------------------------
+
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+LATE_ANSWER = "One more thing: he had a limp, left leg"
+NOTE = "Called the streetcar depot: camera footage kept until Friday"
+
+
+def _doc_shot(page, name: str) -> None:
+    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS_SHOTS / f"{name}.png"), full_page=True)
+
+
+def _demo_session(site):
+    """A database session on the demo's own SQLite file (to age a session, as a clock would)."""
+    from sqlalchemy.orm import Session
+
+    from tipline import db
+
+    [path] = [p for p in site.log.parent.rglob("*.sqlite3") if "huey" not in p.name]
+    return Session(db.make_engine(f"sqlite:///{path}"))
+
+
+def test_7_a_late_answer_reaches_the_detectives_new_messages_view(
+    phone, detective, demo_site, story
+):
+    base = demo_site.base_url
+    phone.goto(f"{base}/receipt")
+    phone.get_by_label("Your receipt code").fill(story["code"])
+    phone.get_by_role("button", name="Open my tip").click()
+    phone.get_by_label("Your answer or more information").fill(LATE_ANSWER)
+    phone.get_by_role("button", name="Send").click()
+    phone.locator(".dialog").get_by_text(LATE_ANSWER).wait_for()
+
+    detective.goto(f"{base}/staff/queue")
+    messages = detective.get_by_role("link", name=re.compile(r"New messages \(1\)"))
+    messages.click()
+    row = detective.locator("table.queue tr", has_text="Answered: unread")
+    assert row.count() == 1
+    _doc_shot(detective, "detective-new-messages-desktop")
+    row.get_by_role("link").first.click()
+    detective.locator(".dialog").get_by_text(LATE_ANSWER).wait_for()
+    assert "read by demo-detective" in detective.locator(".dialog").inner_text()
+    _doc_shot(detective, "detective-tip-page-desktop")
+    detective.set_viewport_size(PHONE)
+    _doc_shot(detective, "detective-tip-page-phone")
+    detective.set_viewport_size(DESKTOP)
+    detective.goto(f"{base}/staff/queue?view=messages")
+    assert detective.get_by_role("link", name=re.compile(r"New messages \(0\)")).count() == 1
+
+
+def test_8_the_receipt_survives_a_language_switch(phone, demo_site):
+    phone.goto(f"{demo_site.base_url}/tip")
+    phone.get_by_label(re.compile("What did you see")).fill("Seen at the ferry landing")
+    phone.get_by_role("button", name=re.compile("Send tip")).click()
+    code = RECEIPT_CODE.search(phone.locator(".receipt-code").inner_text()).group(0)
+    _doc_shot(phone, "public-receipt-phone")
+    phone.get_by_role("link", name="Español").click()
+    phone.wait_for_load_state()
+    assert RECEIPT_CODE.search(phone.locator(".receipt-code").inner_text()).group(0) == code
+    assert phone.locator("html").get_attribute("lang") == "es"
+
+
+def test_9_a_detectives_note_survives_a_session_timeout(detective, demo_site, story):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from tipline.auth.models import StaffSession, StaffUser
+
+    detective.goto(story["tip_url"])
+    detective.locator("#note-body").fill(NOTE)
+    with _demo_session(demo_site) as s:  # 31 minutes pass without a click
+        for live in s.scalars(select(StaffSession).where(StaffSession.ended_at.is_(None))):
+            live.last_seen_at -= timedelta(minutes=31)
+        user = s.scalar(select(StaffUser).where(StaffUser.username == "demo-detective"))
+        user.totp_last_step = None
+        secret = user.totp_secret
+        s.commit()
+    detective.get_by_role("button", name="Add note").click()
+    detective.get_by_text(re.compile("signed out after 30 minutes without activity")).wait_for()
+    detective.get_by_label("Username").fill("demo-detective")
+    detective.get_by_label("Password").fill(demo_site.passwords["demo-detective"])
+    detective.locator("#code").fill(pyotp.TOTP(secret).now())
+    detective.get_by_role("button", name="Sign in").click()
+    detective.get_by_text(re.compile("is back below")).wait_for()
+    assert detective.url == story["tip_url"]
+    assert detective.locator("#note-body").input_value() == NOTE
+    detective.get_by_role("button", name="Add note").click()
+    detective.locator(".notes").get_by_text(NOTE).wait_for()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tipline import create_app
+from tipline import create_app, sealing
 from tipline.config import DataKeyError
-from tipline.tips import attachments, receipts, sealing
+from tipline.tips import attachments, receipts
 from tipline.tips import services as tips
 
 from ..conftest import SECRET

@@ -317,7 +317,7 @@ def test_json_export_holds_the_tip_and_records_who_exported_it(session, detectiv
     triage.add_note(session, detective, tip, "internal")
     made = export.export_tip(session, detective, tip, "json")
     data = json.loads(made.data)
-    assert data["narrative"] == "Saw her at Café du Monde"
+    assert data["fields"]["narrative"]["value"] == "Saw her at Café du Monde"
     assert data["internal_notes"][0]["text"] == "internal"
     assert data["exported_by"] == "det"
     event = audit.events_for(session, "tip", tip.public_ref)[-1]

@@ -36,7 +36,16 @@ OBJECT_ARGS = {"ref", "photo_ref", "slug", "notice_id", "photo_id"}
 #: see every tip (supervisors: escalations, reviews), none (admins: accounts) or every reward
 #: (coordinators: reward decisions), or that only qualify an object above (a tag of the tip,
 #: an image variant, a pending change of the notice, looked up among that notice's changes).
-OTHER_ARGS = {"tag", "variant", "escalation_id", "review_id", "user_id", "reward_id", "change_id"}
+OTHER_ARGS = {
+    "tag",
+    "variant",
+    "escalation_id",
+    "review_id",
+    "user_id",
+    "reward_id",
+    "change_id",
+    "message_id",  # an outbox e-mail (supervisors and admins), which carries no tip content
+}
 
 
 def _staff_rules(app: Flask) -> list[Rule]:

@@ -94,3 +94,50 @@ def test_call_takers_see_only_their_own_calls_and_supervisors_see_all(app, make_
     assert one.get("/staff/queue").status_code == 403  # call-takers never read the queue
     detective = _signed_in(app, make_staff, Role.DETECTIVE, "det-1")
     assert detective.get("/staff/calls/").status_code == 403
+
+
+def test_a_dropped_call_keeps_what_was_typed_as_a_tip_marked_call_dropped(app, session, make_staff):
+    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    response = taker.post(
+        "/staff/calls/new",
+        data={
+            **_form(taker),
+            "disposition": "hung_up",
+            "narrative": "She is at the laundromat on",
+            "vehicle_plate": "LA 77",
+        },
+    )
+    assert response.status_code == 303
+    tip = session.scalar(select(Tip))
+    assert tip.call_dropped and tip.narrative == "She is at the laundromat on"
+    assert tip.vehicle_plate == "LA 77" and tip.operator.username == "ct-1"
+    call = session.scalar(select(CallRecord))
+    assert call.disposition is Disposition.HUNG_UP and call.tip_id == tip.id
+    page = taker.get("/staff/calls/").get_data(as_text=True)
+    assert f"saved as tip {tip.short_ref}" in page and "call dropped" in page
+    # Only other fields typed: still kept, with a narrative that says so.
+    second = taker.post(
+        "/staff/calls/new",
+        data={**_form(taker), "disposition": "hung_up", "seen_where": "Elysian Fields"},
+    )
+    assert second.status_code == 303
+    session.rollback()  # end the test's read snapshot
+    kept = session.scalar(select(Tip).where(Tip.seen_where == "Elysian Fields"))
+    assert kept.call_dropped and "dropped before the caller said" in kept.narrative
+    detective = _signed_in(app, make_staff, Role.DETECTIVE, "det")
+    assert "Call dropped" in detective.get(f"/staff/tips/{tip.public_ref}").get_data(as_text=True)
+
+
+def test_another_disposition_with_typed_tip_words_asks_to_choose_and_keeps_them(
+    app, session, make_staff
+):
+    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    response = taker.post(
+        "/staff/calls/new",
+        data={**_form(taker), "disposition": "prank", "narrative": "Maybe a real sighting"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "You typed part of a tip" in page and "Maybe a real sighting" in page
+    assert '<option selected value="prank">' in page or 'value="prank" selected' in page
+    assert session.scalar(select(func.count()).select_from(CallRecord)) == 0

@@ -91,7 +91,7 @@ def test_escalations_are_listed_and_acknowledged(app, client, session, superviso
     [made] = escalation.escalate_overdue(session, tip.due_at + timedelta(minutes=1))
     session.commit()
     page = client.get(PAGE).get_data(as_text=True)
-    assert tip.public_ref[:12] in page and "Not claimed" in page and "bus depot" not in page
+    assert tip.short_ref in page and "Not claimed" in page and "bus depot" not in page
     post(client, f"{PAGE}/escalations/{made}/acknowledge")
     session.expire_all()
     assert session.get(Escalation, made).acknowledged_by_id == supervisor.id

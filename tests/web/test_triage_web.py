@@ -108,9 +108,9 @@ def test_working_a_tip_through_the_pages(app, client, session, detective):
     post(client, f"{page}/notes", {"body": "Checked the camera"}, page=page)
     post(client, f"{page}/tags", {"tag": "Camera"}, page=page)
     refused = post(client, f"{page}/status", {"status": "no_action", "reason": ""}, page=page)
-    assert "Say why this tip is “No action”." in client.get(refused.headers["Location"]).get_data(
-        as_text=True
-    )
+    # Shown again in place (400), the error beside the reason.
+    assert refused.status_code == 400
+    assert "Say why this tip is “No action”." in refused.get_data(as_text=True)
     post(client, f"{page}/status", {"status": "no_action", "reason": "Not her"}, page=page)
     html = client.get(page).get_data(as_text=True)
     assert "Checked the camera" in html and "camera" in html and "No action" in html
@@ -157,7 +157,7 @@ def test_exports_are_attachments_and_audited_with_the_exporter(app, client, sess
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert response.headers["Cache-Control"] == "no-store"
-    assert json.loads(response.data)["narrative"] == "Seen at the ferry"
+    assert json.loads(response.data)["fields"]["narrative"]["value"] == "Seen at the ferry"
     pdf = client.get(f"/staff/tips/{tip.public_ref}/export.pdf")
     assert pdf.data.startswith(b"%PDF-") and pdf.mimetype == "application/pdf"
     exported = [
@@ -269,7 +269,8 @@ def test_release_from_the_tip_page_needs_a_reason(app, client, session, detectiv
     # Two reason fields on one page (status and release): ids stay unique for their labels.
     assert html.count('id="reason"') == 1 and html.count('id="release-reason"') == 1
     refused = client.post(f"{page}/release", data={"release-csrf_token": token})
-    assert "Say why." in client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert refused.status_code == 400
+    assert re.search(r'id="release-reason-error">Say why.', refused.get_data(as_text=True))
     client.post(
         f"{page}/release", data={"release-csrf_token": token, "release-reason": "Off shift"}
     )

@@ -125,3 +125,17 @@ class LoginThrottle(Base):
     window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
     failures: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+
+
+class StaffDraft(Base):
+    """What a staff member was sending when their session timed out, kept for them alone
+    until they sign in again (short-lived). Sealed like tip contact details, since it is
+    often tip text: an internal note, a question to the tipster, a status reason."""
+
+    __tablename__ = "staff_draft"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

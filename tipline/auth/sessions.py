@@ -78,6 +78,13 @@ def resolve_session(
     return found
 
 
+def session_by_token(session: Session, token: str | None) -> StaffSession | None:
+    """The session row for ``token``, live or ended, or None."""
+    if not token or not isinstance(token, str):
+        return None
+    return session.scalar(select(StaffSession).where(StaffSession.token_hash == _hash(token)))
+
+
 def end_session(session: Session, staff_session: StaffSession, reason: str) -> None:
     if staff_session.ended_at is None:
         staff_session.ended_at = utcnow()

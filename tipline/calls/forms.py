@@ -7,6 +7,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from tipline.calls.models import Disposition
+from tipline.calls.services import TYPED_BUT_NOT_KEPT
 from tipline.tips.forms import TOKEN_PATTERN, TipFields
 
 
@@ -42,6 +43,11 @@ class CallForm(TipFields):
             raise ValidationError(
                 "Write what the caller saw, or choose how the call ended instead."
             )
+
+    def validate_disposition(self, field: SelectField) -> None:
+        keeps = {Disposition.TIP_TAKEN.value, Disposition.HUNG_UP.value}
+        if field.data not in keeps and self.report(self.narrative.data or "").has_words():
+            raise ValidationError(TYPED_BUT_NOT_KEPT)
 
     @property
     def chosen(self) -> Disposition:

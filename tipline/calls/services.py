@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -15,8 +16,19 @@ from tipline.notices.models import Notice
 from tipline.tips import services as tips
 from tipline.tips.models import Tip
 
+#: Dispositions under which a call records a tip: a dropped call keeps what was typed.
+KEEPS_A_TIP = frozenset({Disposition.TIP_TAKEN, Disposition.HUNG_UP})
+#: The narrative of a dropped call's tip when the call-taker had typed only other fields.
+DROPPED_BEFORE_NARRATIVE = "The call dropped before the caller said what they saw."
+
 #: Who may read the call log: a call-taker reads their own entries, a supervisor all.
 CALL_LOG_READERS = frozenset({Role.CALL_TAKER, Role.SUPERVISOR})
+
+
+TYPED_BUT_NOT_KEPT = (
+    "You typed part of a tip. Choose “Tip taken” or “Caller hung up or the line dropped” to "
+    "keep it as a tip, or clear the tip's fields if it is not one."
+)
 
 
 def log_call(
@@ -29,8 +41,10 @@ def log_call(
     """Record one call. A "tip taken" call must come with its tip; other calls without one."""
     if operator.role is not Role.CALL_TAKER or not operator.active:
         raise NotAllowed("only call-takers log calls")
-    if (disposition is Disposition.TIP_TAKEN) != (tip is not None):
-        raise ValueError("A call records a tip exactly when its disposition is “Tip taken”.")
+    if disposition is Disposition.TIP_TAKEN and tip is None:
+        raise ValueError("A “Tip taken” call needs the tip.")
+    if tip is not None and disposition not in KEEPS_A_TIP:
+        raise ValueError("Only a “Tip taken” or a dropped call records a tip.")
     record = CallRecord(
         operator_id=operator.id, disposition=disposition, note=note.strip(), tip=tip
     )
@@ -61,6 +75,10 @@ def take_call(
 ) -> tuple[CallRecord, str | None]:
     """Log a call, and for "tip taken" record its tip with the call-taker as operator.
 
+    A call that dropped ("hung up") after the call-taker typed some of the tip keeps those
+    words as a tip marked ``call_dropped``: they are never discarded. Other dispositions
+    refuse a report with words in it (the form asks the call-taker to choose).
+
     Returns the call and the receipt code to read back to the caller (None without a tip).
     A repeated submit of the same form raises tips.AlreadyReceived, as on the public form.
     """
@@ -73,6 +91,16 @@ def take_call(
         tip, code = tips.submit_tip(
             session, report, receipt_key, notice=notice, operator=operator, **submit_options
         )
+    elif report is not None and report.has_words():
+        if disposition is not Disposition.HUNG_UP:
+            raise ValueError(TYPED_BUT_NOT_KEPT)
+        if not tips.clean_text(report.narrative):
+            report = replace(report, narrative=DROPPED_BEFORE_NARRATIVE)
+        tip, code = tips.submit_tip(
+            session, report, receipt_key, notice=notice, operator=operator, **submit_options
+        )
+        tip.call_dropped = True
+        session.flush()
     return log_call(session, operator, disposition, note, tip), code
 
 

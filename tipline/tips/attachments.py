@@ -9,8 +9,8 @@ from flask_babel import gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tipline import media
-from tipline.tips import receipts, sealing
+from tipline import media, sealing
+from tipline.tips import receipts
 from tipline.tips.models import Tip, TipAttachment, TipMessage
 
 

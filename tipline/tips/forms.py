@@ -155,6 +155,8 @@ class ReceiptCodeForm(FlaskForm):
             "spellcheck": "false",
         },
     )
+    # An answer typed before the receipt session ended, carried until the code is entered.
+    answer = TextAreaField(_l("Your answer, not sent yet"), validators=[_max(10000)])
 
 
 class AnswerForm(FlaskForm):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.audit.guards import undeletable
@@ -82,6 +82,15 @@ TRIAGE_NOTICE_STATUS_COLUMNS = (
 )
 
 
+#: How much of a tip's reference people are shown. Wherever one is typed, any prefix of at
+#: least MIN_REF_PREFIX characters that only one tip starts with is accepted.
+SHORT_REF_LENGTH = 8
+MIN_REF_PREFIX = 6
+
+#: Tips with a tipster's message nobody has opened yet (the partial indexes below).
+_UNREAD = text("unread_since IS NOT NULL")
+
+
 @undeletable  # no route, command or service deletes a tip; retention empties it
 class Tip(Base):
     __tablename__ = "tip"
@@ -101,6 +110,25 @@ class Tip(Base):
         Index("ix_tip_triage_due", "due_at", "id"),
         # Retention: closed tips not yet purged, oldest first.
         Index("ix_tip_retention", "purged_at", "closed_at"),
+        # Unread tipster messages: the "New messages" view in queue order and its count, and
+        # the escalation sweep's oldest-due-first scan. Partial, so they hold only the few
+        # tips with something unread, whatever the number of tips.
+        Index(
+            "ix_tip_unread",
+            "priority_rank",
+            "due_at",
+            "id",
+            "claimed_by_id",
+            sqlite_where=_UNREAD,
+            postgresql_where=_UNREAD,
+        ),
+        Index(
+            "ix_tip_unread_due",
+            "unread_due_at",
+            "id",
+            sqlite_where=_UNREAD,
+            postgresql_where=_UNREAD,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -133,13 +161,16 @@ class Tip(Base):
         enum_column(TipStatus),
         default=TipStatus.NEW,
     )
+    # A call-taker's tip whose caller hung up or whose line dropped before it was finished:
+    # what was typed is kept as a tip, marked so the detective knows it may be partial.
+    call_dropped: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Set when a call-taker typed the tip in for a caller.
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     # Triage: priority and due_at are set for every new tip by the
-    # session events in triage/intake.py.
+    # session events in tips/intake.py.
     priority: Mapped[TipPriority] = mapped_column(
         enum_column(TipPriority),
         default=TipPriority.NORMAL,
@@ -156,6 +187,11 @@ class Tip(Base):
     closed_at: Mapped[datetime | None]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
     purged_at: Mapped[datetime | None]
+    # The oldest message from the tipster no one who may see the tip has opened yet, and when
+    # it must be read by (the tip's priority clock from its arrival); both None when all are
+    # read. Set by triage.intake at flush, cleared by triage.unread.mark_read.
+    unread_since: Mapped[datetime | None]
+    unread_due_at: Mapped[datetime | None]
 
     notice: Mapped[Notice | None] = relationship()
     operator: Mapped[StaffUser | None] = relationship(foreign_keys=[operator_id])
@@ -165,6 +201,11 @@ class Tip(Base):
 
     def __repr__(self) -> str:
         return f"<Tip {self.public_ref} {self.status}>"
+
+    @property
+    def short_ref(self) -> str:
+        """The reference as people read it: the same length everywhere (SHORT_REF_LENGTH)."""
+        return self.public_ref[:SHORT_REF_LENGTH]
 
 
 class MessageDirection(enum.StrEnum):
@@ -184,8 +225,17 @@ class TipMessage(Base):
     # The staff member who asked; None for the tipster's answers.
     author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # For the tipster's messages: when a detective or supervisor who may see the tip first
+    # opened it with this message on it, and who (None while unread).
+    read_at: Mapped[datetime | None]
+    read_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
 
-    author: Mapped[StaffUser | None] = relationship()
+    author: Mapped[StaffUser | None] = relationship(foreign_keys=[author_id])
+    read_by: Mapped[StaffUser | None] = relationship(foreign_keys=[read_by_id])
+
+    @property
+    def unread(self) -> bool:
+        return self.direction is MessageDirection.FROM_TIPSTER and self.read_at is None
 
 
 class TipAttachment(Base):

@@ -32,6 +32,24 @@ def new_public_ref() -> str:
     return _random_chars(REF_CHARS)
 
 
+def normalise_ref(typed: str) -> str:
+    """A tip reference as a person typed it, in canonical form: capitals, no spaces or
+    dashes, and the look-alike letters read as Crockford digits."""
+    return "".join(typed.split()).replace("-", "").upper().translate(_READ_AS)
+
+
+def next_prefix(prefix: str) -> str | None:
+    """The smallest string after every reference starting with ``prefix`` (None if none)."""
+    chars = list(prefix)
+    while chars:
+        position = ALPHABET.find(chars[-1])
+        if 0 <= position < len(ALPHABET) - 1:
+            chars[-1] = ALPHABET[position + 1]
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
 def normalise_code(typed: str) -> str | None:
     """The canonical code for what a tipster typed, or None if it cannot be a code.
 

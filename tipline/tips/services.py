@@ -11,12 +11,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tipline import audit
+from tipline import audit, sealing
 from tipline.auth.models import StaffUser
 from tipline.config import data_key_bytes
 from tipline.db import utcnow
 from tipline.notices.models import Notice, NoticeStatus
-from tipline.tips import attachments, receipts, sealing
+from tipline.tips import attachments, receipts
 from tipline.tips.attachments import PhotoLimits
 from tipline.tips.models import Tip, TipStatus, TipSubmission
 
@@ -39,6 +39,10 @@ class TipReport:
     how_known: str = ""
     # Only when the tipster wants to be called back; sealed before it is stored.
     contact: str = ""
+
+    def has_words(self) -> bool:
+        """Whether anything was written in any of the tip's text fields."""
+        return any(clean_text(value) for value in vars(self).values() if isinstance(value, str))
 
 
 class NoticeNotOpen(LookupError):
@@ -89,6 +93,22 @@ def _replay(
         key = _token_cipher(data_key, token)
         code = sealing.unseal(key, done.sealed_code, f"tip-submission:{tip.public_ref}").decode()
     raise AlreadyReceived(tip, code)
+
+
+def shown_again(
+    session: Session,
+    receipt_key: bytes,
+    data_key: bytes | str | None,
+    form_token: str,
+    window: timedelta,
+) -> tuple[Tip, str | None] | None:
+    """The tip sent with ``form_token`` and, within ``window``, its receipt code again (only
+    the browser that holds the token can open it); None if that form sent no tip."""
+    try:
+        _replay(session, receipt_key, data_key, form_token, window)
+    except AlreadyReceived as done:
+        return done.tip, done.code
+    return None
 
 
 def submit_tip(

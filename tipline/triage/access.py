@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, selectinload
 from tipline.audit import NotAllowed
 from tipline.auth.models import TIP_READERS, Role, StaffUser
 from tipline.notices.models import Notice, NoticeStatus
-from tipline.tips.models import Tip, TipAttachment
+from tipline.tips import receipts
+from tipline.tips.models import MIN_REF_PREFIX, Tip, TipAttachment
+from tipline.tips.receipts import REF_CHARS
 
 __all__ = [
     "NOTICE_READERS",
@@ -33,6 +35,7 @@ __all__ = [
     "visible_notice",
     "visible_photo",
     "visible_tip",
+    "visible_tips_starting",
 ]
 
 #: Roles that read every notice, drafts and notices in review included.
@@ -93,6 +96,31 @@ def visible_tip(
         select(Tip)
         .where(key, tip_visibility_clause(viewer))
         .options(selectinload(Tip.notice), selectinload(Tip.claimed_by))
+    )
+
+
+def visible_tips_starting(session: Session, viewer: StaffUser, typed: str) -> list[Tip]:
+    """The tips (at most two) ``viewer`` may see whose reference is ``typed`` or, when a
+    person typed at least MIN_REF_PREFIX characters, starts with it (spaces, dashes and lower
+    case forgiven). Two means the prefix is ambiguous."""
+    if not _may_read_tips(viewer):
+        return []
+    ref = receipts.normalise_ref(typed)
+    if len(ref) >= REF_CHARS or len(ref) < MIN_REF_PREFIX:
+        found = visible_tip(session, viewer, ref)
+        return [found] if found is not None else []
+    # A range on the unique index (references use only digits and capitals, which sort the
+    # same in every collation), so the lookup reads at most two index entries.
+    query = select(Tip).where(Tip.public_ref >= ref, tip_visibility_clause(viewer))
+    upper = receipts.next_prefix(ref)
+    if upper is not None:
+        query = query.where(Tip.public_ref < upper)
+    return list(
+        session.scalars(
+            query.order_by(Tip.public_ref)
+            .limit(2)
+            .options(selectinload(Tip.notice), selectinload(Tip.claimed_by))
+        )
     )
 
 

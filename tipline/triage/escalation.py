@@ -29,7 +29,13 @@ DEFAULT_STALE_CLAIM_MINUTES = 8 * 60
 #: How many tips one sweep handles at most; the next run (a minute later) takes the rest.
 BATCH = 500
 #: Audit actions that are not work on a tip: reading it, claiming it, and the system's own.
-NOT_WORK = ("tip.viewed", "tip.claimed", "tip.escalated", "tip.claim_expired")
+NOT_WORK = (
+    "tip.viewed",
+    "tip.claimed",
+    "tip.escalated",
+    "tip.claim_expired",
+    "tip.messages_read",
+)
 
 
 def _worked_since(since: SQLColumnExpression[Any] | datetime) -> ColumnElement[bool]:
@@ -42,9 +48,10 @@ def _worked_since(since: SQLColumnExpression[Any] | datetime) -> ColumnElement[b
     )
 
 
-def _not_escalated(kind: EscalationKind) -> ColumnElement[bool]:
+def _not_escalated(kind: EscalationKind, due: Any = None) -> ColumnElement[bool]:
+    due_column = Tip.due_at if due is None else due
     return ~exists().where(
-        Escalation.tip_id == Tip.id, Escalation.due_at == Tip.due_at, Escalation.kind == kind
+        Escalation.tip_id == Tip.id, Escalation.due_at == due_column, Escalation.kind == kind
     )
 
 
@@ -63,7 +70,8 @@ def _insert_once(session: Session, values: dict[str, object]) -> int | None:
 
 def escalate_overdue(session: Session, now: datetime) -> list[int]:
     """Escalate every open tip past its due time that is unclaimed, or claimed (before it was
-    due) and not worked since. Returns the ids of the escalations this call created."""
+    due) and not worked since, and every tip (open or closed) whose tipster's message is still
+    unread past its due time. Returns the ids of the escalations this call created."""
     db.hold_chain_lock(session.connection())  # decide from what is committed (see below)
     unclaimed = select(Tip.id, Tip.due_at, Tip.claimed_by_id, Tip.public_ref).where(
         Tip.status == TipStatus.NEW,
@@ -79,12 +87,22 @@ def escalate_overdue(session: Session, now: datetime) -> list[int]:
         ~_worked_since(Tip.claimed_at),
         _not_escalated(EscalationKind.UNTOUCHED),
     )
+    # The breach is the unread message's own due time; the partial index ix_tip_unread_due
+    # holds only tips with something unread.
+    unread = select(
+        Tip.id, Tip.unread_due_at.label("due_at"), Tip.claimed_by_id, Tip.public_ref
+    ).where(
+        Tip.unread_since.is_not(None),
+        Tip.unread_due_at <= now,
+        _not_escalated(EscalationKind.UNREAD, Tip.unread_due_at),
+    )
     created: list[int] = []
-    for kind, query in (
-        (EscalationKind.UNCLAIMED, unclaimed),
-        (EscalationKind.UNTOUCHED, untouched),
+    for kind, query, order in (
+        (EscalationKind.UNCLAIMED, unclaimed, Tip.due_at),
+        (EscalationKind.UNTOUCHED, untouched, Tip.due_at),
+        (EscalationKind.UNREAD, unread, Tip.unread_due_at),
     ):
-        for row in session.execute(query.order_by(Tip.due_at, Tip.id).limit(BATCH)).all():
+        for row in session.execute(query.order_by(order, Tip.id).limit(BATCH)).all():
             escalation_id = _insert_once(
                 session,
                 {
@@ -210,9 +228,14 @@ def acknowledge(
 def escalation_mail(escalation: Escalation, base_url: str) -> tuple[str, str]:
     """Subject and body of the supervisors' e-mail: links only, never the tip's contents."""
     base = base_url.rstrip("/")
-    subject = "Tipline: a tip is overdue"
+    if escalation.kind is EscalationKind.UNREAD:
+        subject = "Tipline: a tipster's message is unread"
+        opening = "A tipster's message on a tip has not been read by its due time"
+    else:
+        subject = "Tipline: a tip is overdue"
+        opening = f"A tip is overdue ({escalation.kind.label.lower()})"
     body = (
-        f"A tip is overdue ({escalation.kind.label.lower()}) and needs a supervisor.\n\n"
+        f"{opening} and needs a supervisor.\n\n"
         f"Escalations: {base}/staff/oversight\n"
         f"The tip: {base}/staff/tips/{escalation.tip.public_ref}\n\n"
         "Sign in to see it. This e-mail carries no tip content.\n"

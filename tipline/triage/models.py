@@ -86,10 +86,16 @@ class EscalationKind(enum.StrEnum):
     UNCLAIMED = "unclaimed"
     #: Claimed, but nothing was done with it by its due time.
     UNTOUCHED = "untouched"
+    #: A message from the tipster nobody opened by its due time (closed tips included).
+    UNREAD = "unread"
 
     @property
     def label(self) -> str:
-        return {"unclaimed": "Not claimed", "untouched": "Claimed, not worked"}[self.value]
+        return {
+            "unclaimed": "Not claimed",
+            "untouched": "Claimed, not worked",
+            "unread": "Tipster's message unread",
+        }[self.value]
 
 
 class Escalation(Base):

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
     and_,
+    case,
     func,
     literal,
     select,
@@ -43,6 +44,7 @@ COUNT_CAP = 1000
 
 class View(enum.StrEnum):
     NEW = "new"
+    MESSAGES = "messages"
     MINE = "mine"
     NOTICE = "notice"
     URGENT = "urgent"
@@ -53,6 +55,7 @@ class View(enum.StrEnum):
     def label(self) -> str:
         return {
             "new": "New (unclaimed)",
+            "messages": "New messages",
             "mine": "Mine",
             "notice": "By notice",
             "urgent": "Urgent",
@@ -111,6 +114,9 @@ def _view_condition(view: View, viewer: StaffUser, now: datetime) -> ColumnEleme
     is_open = Tip.status.in_(OPEN_STATUSES)
     if view is View.NEW:
         return and_(Tip.status == TipStatus.NEW, Tip.claimed_by_id.is_(None))
+    if view is View.MESSAGES:
+        # Closed tips too: a message on one waits for a supervisor (triage/unread.py).
+        return Tip.unread_since.is_not(None)
     if view is View.MINE:
         return and_(Tip.claimed_by_id == viewer.id, is_open)
     if view is View.NOTICE:
@@ -122,20 +128,29 @@ def _view_condition(view: View, viewer: StaffUser, now: datetime) -> ColumnEleme
     return true()
 
 
-def _order_columns(sort: Sort) -> tuple[Any, ...]:
+#: 0 for a tip with an unread tipster message, 1 otherwise: "Mine" shows those first.
+UNREAD_LAST = case((Tip.unread_since.is_(None), 1), else_=0)
+
+
+def _order_columns(sort: Sort, view: View | None = None) -> tuple[Any, ...]:
+    lead: tuple[Any, ...] = (UNREAD_LAST,) if view is View.MINE else ()
     if sort is Sort.DUE:
-        return (Tip.due_at, Tip.id)
-    return (Tip.priority_rank, Tip.due_at, Tip.id)
+        return (*lead, Tip.due_at, Tip.id)
+    return (*lead, Tip.priority_rank, Tip.due_at, Tip.id)
 
 
-def encode_cursor(tip: Tip, sort: Sort) -> str:
+def encode_cursor(tip: Tip, sort: Sort, view: View | None = None) -> str:
     parts = [str(tip.id), tip.due_at.astimezone(UTC).isoformat()]
     if sort is Sort.PRIORITY:
         parts.append(str(tip.priority_rank))
+    if view is View.MINE:
+        parts.append("0" if tip.unread_since is not None else "1")
     return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, sort: Sort) -> tuple[Any, ...] | None:
+def decode_cursor(
+    cursor: str | None, sort: Sort, view: View | None = None
+) -> tuple[Any, ...] | None:
     """The ordering values of the last row shown, or None for anything unreadable."""
     if not cursor:
         return None
@@ -145,15 +160,18 @@ def decode_cursor(cursor: str | None, sort: Sort) -> tuple[Any, ...] | None:
         tip_id, due = int(parts[0]), datetime.fromisoformat(parts[1])
         if due.tzinfo is None:
             return None
+        found: tuple[Any, ...] = (due, tip_id)
         if sort is Sort.PRIORITY:
-            return (int(parts[2]), due, tip_id)
-        return (due, tip_id)
+            found = (int(parts[2]), *found)
+        if view is View.MINE:
+            found = (int(parts[-1]), *found)
+        return found
     except (ValueError, IndexError, UnicodeDecodeError):
         return None
 
 
-def _after(sort: Sort, values: tuple[Any, ...]) -> ColumnElement[bool]:
-    cols = _order_columns(sort)
+def _after(sort: Sort, values: tuple[Any, ...], view: View | None = None) -> ColumnElement[bool]:
+    cols = _order_columns(sort, view)
     bound = [literal(v, type_=c.type) for c, v in zip(cols, values, strict=True)]
     return tuple_(*cols) > tuple_(*bound)
 
@@ -187,14 +205,14 @@ def queue_page(
         select(Tip)
         .where(view_condition(view, viewer, now), *common)
         .options(selectinload(Tip.notice), selectinload(Tip.claimed_by))
-        .order_by(*_order_columns(sort))
+        .order_by(*_order_columns(sort, view))
         .limit(limit + 1)
     )
-    position = decode_cursor(after, sort)
+    position = decode_cursor(after, sort, view)
     if position is not None:
-        query = query.where(_after(sort, position))
+        query = query.where(_after(sort, position, view))
     tips = list(session.scalars(query))
-    next_cursor = encode_cursor(tips[limit - 1], sort) if len(tips) > limit else None
+    next_cursor = encode_cursor(tips[limit - 1], sort, view) if len(tips) > limit else None
     tips = tips[:limit]
     return QueuePage(
         view=view,

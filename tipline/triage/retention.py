@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from tipline import audit, db
+from tipline.tips import fields
 from tipline.tips.models import (
     OPEN_STATUSES,
     ReceiptSession,
@@ -32,22 +33,9 @@ from tipline.triage.models import TipNote
 DEFAULT_RETENTION_DAYS = 365
 BATCH = 200
 
-#: The tip's own columns that hold what the tipster (or staff) wrote, and their empty value.
-EMPTIED = {
-    "seen_when": "",
-    "seen_where": "",
-    "narrative": "",
-    "landmark": "",
-    "activity": "",
-    "companions": "",
-    "vehicle_make": "",
-    "vehicle_colour": "",
-    "vehicle_plate": "",
-    "direction": "",
-    "how_known": "",
-    "contact_sealed": None,
-    "status_reason": "",
-}
+#: The tip's own columns that hold what the tipster (or staff) wrote, and their empty value:
+#: the declared fields retention empties (tips/fields.py), and the staff's status reason.
+EMPTIED = {**fields.emptied_columns(), "status_reason": ""}
 
 
 def expired_tips(session: Session, now: datetime, retention_days: int) -> list[int]:

@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
 from tipline.auth.models import StaffUser
+from tipline.tips import receipts
 from tipline.tips.models import Tip, TipPriority, TipStatus
+from tipline.triage import unread
 from tipline.triage.access import (
     TIP_READERS,
     AlreadyClaimed,
@@ -31,6 +33,7 @@ from tipline.triage.access import (
     require_supervisor,
     tip_visibility_clause,
     visible_tip,
+    visible_tips_starting,
 )
 from tipline.triage.claims import claim_next_tip, claim_tip, reassign_tip, release_tip
 from tipline.triage.closures import (
@@ -83,14 +86,30 @@ def view_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None
     tip = visible_tip(session, viewer, public_ref)
     if tip is not None:
         audit.record(session, viewer, "tip.viewed", "tip", tip.public_ref)
+        unread.mark_read(session, viewer, tip)
     return tip
+
+
+class AmbiguousReference(TransitionRefused):
+    """More than one tip starts with the typed reference."""
 
 
 def find_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None:
     """A tip by reference for an action on it (the action writes its own audit event); None
-    when there is no such tip or ``viewer`` may not see it."""
+    when there is no such tip or ``viewer`` may not see it.
+
+    ``public_ref`` may be the whole reference or, as typed by a person, any prefix of at
+    least MIN_REF_PREFIX characters that only one tip (that ``viewer`` may see) starts with;
+    spaces, dashes and lower case are forgiven. Raises AmbiguousReference for a prefix that
+    fits more than one."""
     require_reader(viewer)
-    return visible_tip(session, viewer, public_ref)
+    found = visible_tips_starting(session, viewer, public_ref)
+    if len(found) > 1:
+        raise AmbiguousReference(
+            f"More than one tip starts with “{receipts.normalise_ref(public_ref)}”. "
+            "Type more of the reference."
+        )
+    return found[0] if found else None
 
 
 # --- Status and priority ---------------------------------------------------------------------

@@ -16,13 +16,15 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from tipline import db
+from tipline.auth import drafts, sessions, totp
 from tipline.auth import services as auth
-from tipline.auth import sessions, totp
 from tipline.auth.forms import ButtonForm, EnrolForm, LoginForm, PasswordChangeForm
 from tipline.auth.models import StaffSession, StaffUser
+from tipline.web.drafts import RESTORE_KEY
 from tipline.web.policy import SESSION_KEY, current_staff, current_staff_session
 
 bp = Blueprint("account", __name__, url_prefix="/staff")
@@ -37,11 +39,16 @@ def _rules() -> auth.ThrottleRules:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path inside /staff/ on this site; anything else goes home."""
+    """Only a page inside /staff/ on this site that a GET can show (never a form's POST
+    address, which would answer 405); anything else goes home."""
     if target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and parts.path.startswith("/staff/"):
-            return parts.path
+            try:
+                current_app.url_map.bind("localhost").match(parts.path, method="GET")
+            except HTTPException:
+                return url_for("staff.home")
+            return parts.path + (f"?{parts.query}" if parts.query else "")
     return url_for("staff.home")
 
 
@@ -80,6 +87,13 @@ def login() -> Response | tuple[str, int]:
             _begin_session(result.user, enrolling=enrolling, old=previous)
         db.session().commit()  # the attempt is audited whether or not it succeeded
         if outcome is auth.Outcome.SIGNED_IN:
+            assert result.user is not None
+            kept = drafts.waiting(
+                db.session(), result.user, current_app.config["DATA_KEY"], db.utcnow()
+            )
+            if kept is not None:
+                session[RESTORE_KEY] = True  # the page taking it back is a GET (web/drafts.py)
+                return redirect(_safe_next(kept.return_to), code=303)
             return redirect(_safe_next(request.args.get("next")), code=303)
         if outcome is auth.Outcome.ENROL:
             return redirect(url_for("account.enrol"), code=303)

@@ -19,12 +19,12 @@ from wtforms.fields.choices import SelectChoice
 from tipline import db
 from tipline.calls import services as calls
 from tipline.calls.forms import CallForm
-from tipline.calls.models import Disposition
 from tipline.notices import services as notices
+from tipline.sealing import SealBroken
 from tipline.tips import services as tips
+from tipline.tips.fields import TIP_FIELDS
 from tipline.tips.forms import new_form_token
 from tipline.tips.receipts import receipt_key
-from tipline.tips.sealing import SealBroken
 from tipline.web.policy import current_staff
 from tipline.web.public import submission_options
 
@@ -51,14 +51,13 @@ def new_call() -> Response:
     save_failed = False
     if form.validate_on_submit():
         chosen = next((n for n in published if n.slug == form.notice.data), None)
-        taken = form.chosen is Disposition.TIP_TAKEN
         try:
             record, code = calls.take_call(
                 session,
                 user,
                 form.chosen,
                 form.note.data or "",
-                form.report(form.narrative.data or "") if taken else None,
+                form.report(form.narrative.data or ""),
                 receipt_key(current_app.config["SECRET_KEY"]),
                 notice=chosen,
                 form_token=form.form_token.data or None,
@@ -74,6 +73,13 @@ def new_call() -> Response:
             current_app.logger.exception("a call could not be saved")
             save_failed = True
         else:
+            if record.tip is not None and record.tip.call_dropped:
+                flash(
+                    f"Call logged: {record.disposition.label}. What you typed is saved as tip "
+                    f"{record.tip.short_ref}, marked “call dropped”, in the detectives' queue.",
+                    "success",
+                )
+                return redirect(url_for("calltaker.calls_log"), code=303)
             if code is None:
                 flash(f"Call logged: {record.disposition.label}.", "success")
                 return redirect(url_for("calltaker.calls_log"), code=303)
@@ -81,5 +87,7 @@ def new_call() -> Response:
             return make_response(page)
     if form.form_token.errors or not form.form_token.data:
         form.form_token.data = new_form_token()
-    page = render_template("calltaker/new_call.html", form=form, save_failed=save_failed)
+    page = render_template(
+        "calltaker/new_call.html", form=form, save_failed=save_failed, tip_fields=TIP_FIELDS
+    )
     return make_response(page, 503 if save_failed else (400 if form.errors else 200))

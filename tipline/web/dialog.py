@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.auth.forms import ButtonForm
+from tipline.sealing import SealBroken
 from tipline.tips import attachments
 from tipline.tips import dialog as tipster_dialog
 from tipline.tips import services as tips
 from tipline.tips.forms import AskForm
-from tipline.tips.models import Tip
-from tipline.tips.sealing import SealBroken
+from tipline.tips.models import SHORT_REF_LENGTH, Tip
 from tipline.triage import dialog
+from tipline.web import tip_page
 from tipline.web.policy import current_staff, signed_in_staff
-from tipline.web.responses import attachment
+from tipline.web.responses import attachment, image_response
 
 bp = Blueprint("dialog", __name__, url_prefix="/staff/tips")
 
@@ -48,9 +49,12 @@ def ask(ref: str) -> Response:
         dialog.ask_tipster(db.session(), tip, signed_in_staff(), form.body.data)
         db.session().commit()
         flash("Question sent. The tipster sees it when they next enter their code.", "success")
-    else:
-        flash("The question was not sent: please write it in the box.", "error")
-    return _back(ref)
+        return _back(ref)
+    # Shown again as it was typed, with the error beside the box.
+    user = current_staff()
+    assert user is not None
+    kept = {"ask_form": form}
+    return tip_page.render(db.session(), user, tip, current_app.config, kept, status=400)
 
 
 @bp.post("/<ref>/spam")
@@ -74,8 +78,13 @@ def photo(ref: str, photo_ref: str) -> Response:
         abort(404)
     db.session().commit()  # the viewing is audited
     stored, data = found
+    if request.args.get("inline"):
+        # The thumbnail on the tip page: our own re-encoded image, sandboxed, never cached.
+        return image_response(data, stored.mime)
     extension = stored.mime.split("/")[1].replace("jpeg", "jpg")
-    return attachment(data, f"tip-{ref[:6]}-{photo_ref[:6]}.{extension}", stored.mime)
+    return attachment(
+        data, f"tip-{ref[:SHORT_REF_LENGTH]}-{photo_ref[:6]}.{extension}", stored.mime
+    )
 
 
 def tip_dialog(tip: Tip) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from tipline import db
 from tipline.audit import services as audit
 from tipline.auth.forms import ButtonForm
 from tipline.auth.services import ACCESS_ALERT
-from tipline.triage import closures, escalation, figures
+from tipline.triage import closures, escalation, figures, unread
 from tipline.triage.access import NotAllowed
 from tipline.triage.forms import ReasonForm
 from tipline.web.policy import signed_in_staff
@@ -50,6 +50,7 @@ def oversight() -> str:
         access_alerts=audit.recent(
             session, me, ACCESS_ALERT, now - timedelta(days=ACCESS_ALERT_DAYS)
         ),
+        closed_messages=unread.closed_with_unread(session, me),
         confirmations=[r for r in reviews if r.kind.value == "confirmation"],
         samples=[r for r in reviews if r.kind.value == "sample"],
         figures=figures.staff_figures(session, me, now),
@@ -92,7 +93,7 @@ def acknowledge(escalation_id: int) -> Response:
 def confirm(review_id: int) -> Response:
     def run() -> str:
         tip = closures.confirm_no_action(db.session(), signed_in_staff(), review_id)
-        return f"Tip {tip.public_ref[:12]} closed as “No action”."
+        return f"Tip {tip.short_ref} closed as “No action”."
 
     return _act(ButtonForm(), run)
 
@@ -134,6 +135,6 @@ def reopen(review_id: int) -> Response:
             due_minutes=current_app.config["TRIAGE_DUE_MINUTES"],
             review_id=review_id,
         )
-        return f"Tip {review.tip.public_ref[:12]} is back in the queue."
+        return f"Tip {review.tip.short_ref} is back in the queue."
 
     return _act(form, run)

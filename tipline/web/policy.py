@@ -8,12 +8,14 @@ signed cookie only carries the session's token.
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from tipline import db
-from tipline.auth import sessions
+from tipline.auth import drafts, sessions
 from tipline.auth.models import TIP_READERS, Role, StaffSession, StaffUser
 from tipline.notices.services import NOTICE_REVIEWERS, NOTICE_WRITERS
 
@@ -34,6 +36,7 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "public.notice": PUBLIC,
     "public.notice_tip": PUBLIC,
     "public.tip": PUBLIC,
+    "public.received": PUBLIC,
     "public.notice_photo": PUBLIC,
     "public.healthz": PUBLIC,
     "account.login": PUBLIC,
@@ -151,6 +154,7 @@ def current_staff_session() -> StaffSession | None:
             s.commit()  # an expiry or a last-seen refresh, before the view's own work
             if found is None:
                 session.pop(SESSION_KEY, None)  # dead token: stop sending it
+                g.ended_staff_token = token  # a POST's text may still be kept (below)
         g.staff_session = found
     return g.staff_session
 
@@ -189,13 +193,63 @@ def enforce() -> Response | None:
         return None
     user = current_staff()
     if user is None:
-        return redirect(url_for("account.login", next=request.path), code=303)
+        return _to_sign_in()
     if user.password_change_required and endpoint not in CHANGING_PASSWORD:
         # A password an administrator handed over opens nothing but the password page.
         return redirect(url_for("account.password"), code=303)
     if user.role not in allowed:
         abort(403)
     return None
+
+
+def _page_to_return_to() -> str:
+    """The page to come back to after signing in: this one for a GET; for a POST, the staff
+    page the form was on (sign-in only ever returns to a page a GET can show)."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path.startswith("/staff/"):
+        return referrer.path
+    # No referrer (a proxy may strip it): the nearest page above the form's address, such as
+    # /staff/tips/<ref> for /staff/tips/<ref>/notes.
+    adapter = current_app.url_map.bind("localhost")
+    parts = request.path.rstrip("/").split("/")
+    while len(parts) > 2:
+        parts.pop()
+        candidate = "/".join(parts)
+        try:
+            adapter.match(candidate, method="GET")
+        except HTTPException:
+            continue
+        return candidate
+    return url_for("staff.home")
+
+
+def _to_sign_in() -> Response:
+    """Send the browser to sign in, saying why when its session timed out. A form sent after
+    a timeout has its text kept, sealed, for the same account (auth/drafts.py)."""
+    target = _page_to_return_to()
+    ended = drafts.ended_by_timeout(db.session(), g.get("ended_staff_token"))
+    if ended is not None:
+        minutes = max(1, current_app.config["STAFF_SESSION_IDLE_SECONDS"] // 60)
+        why = (
+            f"You were signed out after {minutes} minutes without activity."
+            if ended.ended_reason == "idle_timeout"
+            else "You were signed out because your session reached its time limit."
+        )
+        kept = None
+        if request.method == "POST" and request.endpoint:
+            draft = drafts.Draft(request.endpoint, target, drafts.keepable(request.form.to_dict()))
+            kept = drafts.keep(
+                db.session(), ended, current_app.config["DATA_KEY"], draft, db.utcnow()
+            )
+            db.session().commit()
+        if kept is not None:
+            why += " What you were sending was kept: sign in again to get it back."
+            if request.files:
+                why += " Choose your photo again: files cannot be kept."
+        flash(why, "info")
+    return redirect(url_for("account.login", next=target), code=303)
 
 
 def init_app(app: Flask) -> None:

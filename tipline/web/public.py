@@ -12,13 +12,17 @@ from flask import (
     Flask,
     abort,
     current_app,
+    g,
     make_response,
+    redirect,
     render_template,
     request,
     url_for,
 )
+from flask import session as flask_session
 from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from tipline import db
@@ -26,13 +30,13 @@ from tipline.i18n import current_locale
 from tipline.notices import change_stamps, photos
 from tipline.notices import services as notices
 from tipline.notices.models import Notice
+from tipline.sealing import SealBroken
 from tipline.tips import services as tips
 from tipline.tips.attachments import PhotoLimits, PhotoRejected
 from tipline.tips.forms import TipForm, new_form_token, uploaded
 from tipline.tips.receipts import receipt_key
-from tipline.tips.sealing import SealBroken
 from tipline.web import caching, outage
-from tipline.web.responses import image_response
+from tipline.web.responses import image_response, keep_form_on_429
 
 bp = Blueprint("public", __name__)
 SAVE_ATTEMPTS = 4
@@ -164,13 +168,57 @@ def tip() -> Response:
     return _tip_form(None)
 
 
-def _receipt(tip: Any, code: str | None, notice: Notice | None, repeated: bool) -> Response:
-    # Rendered in the POST response rather than after a redirect, so the code never
-    # appears in a URL, a cookie or the browser's history.
+#: The session key holding the last sent tip form's token: it lets this browser, and only
+#: it, see the receipt code again within TIP_REPLAY_MINUTES (tips.services.shown_again).
+RECEIPT_FORM_KEY = "receipt_form"
+
+
+def _receipt(
+    tip: Any, code: str | None, notice: Notice | None, repeated: bool, form_token: str | None
+) -> Response:
+    # Rendered in the POST response, so the code never appears in a URL or a cookie. The
+    # cookie keeps only the form's token: with it, /tip/received shows the same code again
+    # (after a language switch or a link away and back) until the replay window closes.
+    if form_token:
+        flask_session[RECEIPT_FORM_KEY] = form_token
+    g.switch_endpoint = "public.received"
     page = render_template(
-        "public/receipt.html", tip=tip, code=code, notice=notice, repeated=repeated
+        "public/receipt.html",
+        tip=tip,
+        code=code,
+        notice=notice,
+        repeated=repeated,
+        replay_minutes=int(current_app.config["TIP_REPLAY_MINUTES"]),
+        retention_days=int(current_app.config["TIP_RETENTION_DAYS"]),
     )
     return _no_store(make_response(page))
+
+
+@bp.get("/tip/received")
+@db.read_only_on_get
+def received() -> Response:
+    """The receipt page again, for the browser that sent the tip (the code only within the
+    replay window); anyone else goes to the code form."""
+    token = flask_session.get(RECEIPT_FORM_KEY)
+    found = None
+    if isinstance(token, str) and token:
+        options = submission_options(current_app)
+        found = tips.shown_again(
+            db.session(),
+            receipt_key(current_app.config["SECRET_KEY"]),
+            options["data_key"],
+            token,
+            options["replay_window"],
+        )
+    if found is None:
+        return redirect(url_for("receipt.lookup"), code=303)
+    tip, code = found
+    return _receipt(tip, code, tip.notice, repeated=False, form_token=None)
+
+
+def _photos_chosen(form: TipForm) -> bool:
+    """Whether the browser sent any file (without reading it)."""
+    return any(isinstance(f, FileStorage) and f.filename for f in form.photos.data or [])
 
 
 def _tip_form(notice: Notice | None) -> Response:
@@ -199,7 +247,7 @@ def _tip_form(notice: Notice | None) -> Response:
                     session.commit()
                 except tips.AlreadyReceived as done:
                     session.rollback()
-                    return _receipt(done.tip, done.code, notice, repeated=True)
+                    return _receipt(done.tip, done.code, notice, True, form.form_token.data)
                 except PhotoRejected as error:
                     session.rollback()
                     form.photos.errors = [str(error), gettext("Please choose the photos again.")]
@@ -221,10 +269,13 @@ def _tip_form(notice: Notice | None) -> Response:
                     log.exception("a tip could not be saved")
                     save_failed = True
                 else:
-                    return _receipt(tip, code, notice, repeated=False)
+                    return _receipt(tip, code, notice, False, form.form_token.data)
                 break
     if form.form_token.errors or not form.form_token.data:
         form.form_token.data = new_form_token()
+    if request.method == "POST" and not form.photos.errors and _photos_chosen(form):
+        # Files cannot be sent back to the browser: say so rather than drop them quietly.
+        form.photos.errors = [gettext("Your photo was not sent: please choose it again.")]
     page = _render_tip_form(form, notice, save_failed=save_failed, honeypot=honeypot)
     if save_failed:
         return outage.unavailable(make_response(page))
@@ -232,7 +283,11 @@ def _tip_form(notice: Notice | None) -> Response:
 
 
 def _render_tip_form(
-    form: TipForm, notice: Notice | None, save_failed: bool = False, honeypot: bool = False
+    form: TipForm,
+    notice: Notice | None,
+    save_failed: bool = False,
+    honeypot: bool = False,
+    rate_limited: bool = False,
 ) -> str:
     notice, lines = outage.tip_form_context(notice)
     return render_template(
@@ -243,8 +298,20 @@ def _render_tip_form(
         outage=not save_failed and outage.recently_unavailable(),
         save_failed=save_failed,
         honeypot=honeypot,
+        rate_limited=rate_limited,
         max_photos=current_app.config["MAX_TIP_PHOTOS"],
     )
+
+
+def tip_form_again() -> Response:
+    """The tip form as it was sent, for a POST the rate limit refused (web/responses.py)."""
+    form = TipForm()
+    form.validate()
+    if _photos_chosen(form):
+        form.photos.errors = [gettext("Your photo was not sent: please choose it again.")]
+    slug = (request.view_args or {}).get("slug")
+    found = notices.notice_taking_tips(db.session(), slug) if slug else None
+    return _no_store(make_response(_render_tip_form(form, found, rate_limited=True), 429))
 
 
 @bp.get("/robots.txt")
@@ -255,3 +322,7 @@ def robots() -> Response:
 @bp.get("/healthz")
 def healthz() -> Response:
     return _no_store(make_response("ok\n", 200, {"Content-Type": "text/plain"}))
+
+
+keep_form_on_429("public.tip", tip_form_again)
+keep_form_on_429("public.notice_tip", tip_form_again)

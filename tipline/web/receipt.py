@@ -13,6 +13,7 @@ from flask import (
     make_response,
     redirect,
     render_template,
+    request,
     session,
     url_for,
 )
@@ -29,6 +30,7 @@ from tipline.tips.forms import AnswerForm, ReceiptCodeForm, uploaded
 from tipline.tips.models import Tip
 from tipline.tips.receipts import receipt_key
 from tipline.web.public import photo_limits
+from tipline.web.responses import keep_form_on_429
 
 bp = Blueprint("receipt", __name__)
 SESSION_KEY = "receipt"
@@ -60,7 +62,9 @@ def _current_tip() -> Tip | None:
     return tip
 
 
-def _tip_page(tip: Tip, form: AnswerForm, status: int = 200) -> Response:
+def _tip_page(
+    tip: Tip, form: AnswerForm, status: int = 200, rate_limited: bool = False
+) -> Response:
     page = render_template(
         "public/receipt_tip.html",
         tip=tip,
@@ -68,8 +72,31 @@ def _tip_page(tip: Tip, form: AnswerForm, status: int = 200) -> Response:
         form=form,
         max_photos=current_app.config["MAX_TIP_PHOTOS"],
         minutes=current_app.config["RECEIPT_SESSION_MINUTES"],
+        rate_limited=rate_limited,
         **_reward_context(tip),
     )
+    return make_response(page, status)
+
+
+def _photos_sent() -> bool:
+    return any(f.filename for f in request.files.getlist("photos"))
+
+
+def _answer_again() -> Response:
+    """The answer form as it was sent, for a POST the rate limit refused."""
+    tip = dialog.receipt_tip(db.session(), _key(), session.get(SESSION_KEY))
+    form = AnswerForm()
+    if _photos_sent():
+        form.photos.errors = [gettext("Your photo was not sent: please choose it again.")]
+    if tip is None:
+        return _lookup_keeping(form.body.data or "", 429)
+    return _tip_page(tip, form, 429, rate_limited=True)
+
+
+def _lookup_keeping(answer: str, status: int) -> Response:
+    """The code form, carrying the tipster's unsent answer so that nothing typed is lost."""
+    form = ReceiptCodeForm(formdata=None, answer=answer)
+    page = render_template("public/receipt_lookup.html", form=form, wrong=False)
     return make_response(page, status)
 
 
@@ -99,6 +126,10 @@ def lookup() -> Response:
         if opened is not None:
             db.session().commit()
             session[SESSION_KEY] = opened[0]
+            if (form.answer.data or "").strip():
+                # An answer typed before the receipt session ended: back in its box, unsent.
+                kept = AnswerForm(formdata=None, body=form.answer.data)
+                return _tip_page(opened[1], kept)
             return redirect(url_for("receipt.lookup"), code=303)
         wrong = True
         form.code.errors = [WRONG_CODE]
@@ -113,9 +144,16 @@ def lookup() -> Response:
 
 @bp.post("/receipt/answer")
 def answer() -> Response:
+    had_session = bool(session.get(SESSION_KEY))
     tip = _current_tip()
     if tip is None:
-        return redirect(url_for("receipt.lookup"), code=303)
+        typed = request.form.get("body", "")
+        if not had_session or not typed.strip():  # never opened, or left with "Leave"
+            return redirect(url_for("receipt.lookup"), code=303)
+        # The receipt session ended while they typed: keep the answer with the code form.
+        if _photos_sent():
+            flash(gettext("Your photo was not sent: please choose it again."), "info")
+        return _lookup_keeping(typed, 200)
     form = AnswerForm()
     if form.validate_on_submit():
         try:
@@ -135,8 +173,17 @@ def answer() -> Response:
             form.body.errors = [gettext(str(error))]
         else:
             db.session().commit()
-            flash(gettext("Thank you. The detective will see what you sent."), "success")
+            if tip.status.is_open:
+                thanks = gettext("Thank you. The detective will see what you sent.")
+            else:
+                thanks = gettext(
+                    "Thank you. This tip is closed, so a supervisor will read what you sent "
+                    "and decide whether to reopen it."
+                )
+            flash(thanks, "success")
             return redirect(url_for("receipt.lookup"), code=303)
+    if _photos_sent() and not form.photos.errors:
+        form.photos.errors = [gettext("Your photo was not sent: please choose it again.")]
     return _tip_page(tip, form, 400)
 
 
@@ -148,6 +195,9 @@ def leave() -> Response:
         session.clear()
         flash(gettext("You have left. To come back, enter your receipt code again."), "info")
     return redirect(url_for("receipt.lookup"), code=303)
+
+
+keep_form_on_429("receipt.answer", _answer_again)
 
 
 @bp.post("/receipt/payout-code")

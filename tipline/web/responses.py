@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from io import BytesIO
 
 from flask import Flask, abort, render_template, request, send_file
@@ -116,10 +117,26 @@ def _error_page(code: int, title: object, text: object) -> tuple[str, int]:
     return render_template("error.html", code=code, title=title, text=text), code
 
 
+#: Forms that, when a rate limit refuses them, are shown again with what was typed and a
+#: wait message instead of the plain 429 page: endpoint -> a function rendering it (429).
+_KEPT_ON_429: dict[str, Callable[[], Response]] = {}
+
+
+def keep_form_on_429(endpoint: str, render: Callable[[], Response]) -> None:
+    """Register ``render`` to answer a rate-limited POST to ``endpoint`` with its form."""
+    _KEPT_ON_429[endpoint] = render
+
+
 def handle_http_error(error: HTTPException) -> tuple[str, int] | HTTPException | Response:
     code = error.code or 500
     if code < 400:
         return error
+    if code == 429 and request.method == "POST" and request.endpoint in _KEPT_ON_429:
+        response = _KEPT_ON_429[request.endpoint]()
+        for name, value in error.get_headers():  # Retry-After, when the limiter gives one
+            if name.lower() == "retry-after":
+                response.headers[name] = value
+        return response
     if request.path.startswith("/api/"):
         return _api_error(error, code)
     title, text = ERROR_TEXT.get(code, ERROR_TEXT[500] if code >= 500 else ERROR_TEXT[400])

@@ -19,7 +19,7 @@ from tipline.triage import search
 from tipline.triage import services as triage
 from tipline.triage.forms import QueueForm
 from tipline.triage.queue import QueueFilters, Sort, View
-from tipline.web import tip_page
+from tipline.web import drafts, tip_page
 from tipline.web.policy import signed_in_staff
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -113,6 +113,6 @@ def tip(ref: str) -> str:
     found = triage.view_tip(session, user, ref)
     if found is None:
         abort(404)
-    context = tip_page.context(session, user, found, current_app.config)
+    context = tip_page.context(session, user, found, current_app.config, drafts.kept_forms())
     session.commit()  # the view is audited
     return render_template("staff/tip.html", tip=found, now=utcnow(), **context)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_babel import gettext, ngettext
@@ -32,6 +33,30 @@ def machine_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("AGENCY_TIME_ZONE") or "UTC")
+
+
+def local_time(moment: datetime | None) -> str:
+    """A staff-facing time in the agency's time zone, such as "2026-12-02 08:15 CST"."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(_zone()).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def due_in(moment: datetime) -> str:
+    """How long until ``moment``: "due in 12 min", "due in 3 h", "overdue by 2 days"."""
+    seconds = int((moment - utcnow()).total_seconds())
+    span = abs(seconds)
+    if span < 3600:
+        amount = f"{max(1, span // 60)} min"
+    elif span < 2 * 86400:
+        amount = f"{span // 3600} h"
+    else:
+        amount = f"{span // 86400} days"
+    return f"due in {amount}" if seconds >= 0 else f"overdue by {amount}"
+
+
 def _globals() -> dict[str, Any]:
     return {
         "agency_name": current_app.config["AGENCY_NAME"],
@@ -45,3 +70,6 @@ def init_app(app: Flask) -> None:
     app.context_processor(_globals)
     app.add_template_filter(age, "age")
     app.add_template_filter(machine_time, "machine_time")
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(due_in, "due_in")
+    ZoneInfo(app.config.get("AGENCY_TIME_ZONE") or "UTC")  # a wrong name fails at start-up

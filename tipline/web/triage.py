@@ -5,6 +5,7 @@ with a CSRF token that calls one service, commits once and redirects back (303).
 from __future__ import annotations
 
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -38,6 +39,7 @@ from tipline.triage.forms import (
     TagForm,
 )
 from tipline.triage.models import LinkKind, ReviewKind
+from tipline.web import tip_page
 from tipline.web.policy import signed_in_staff
 from tipline.web.responses import attachment
 
@@ -45,33 +47,81 @@ bp = Blueprint("triage", __name__, url_prefix="/staff")
 
 
 def _tip_or_404(ref: str) -> Tip:
-    tip = triage.find_tip(db.session(), signed_in_staff(), ref)
+    try:
+        tip = triage.find_tip(db.session(), signed_in_staff(), ref)
+    except triage.AmbiguousReference:
+        abort(404)
     if tip is None:
         abort(404)
     return tip
 
 
-def _act(ref: str, form: FlaskForm, action: Callable[[Tip], str | None]) -> Response:
-    """Validate ``form``, run ``action`` on the tip, commit, flash, and go back to the tip."""
+def _other_tip(typed: str, field: str) -> Tip:
+    """The tip a person named by reference (or a unique prefix of it) in ``field``."""
+    try:
+        found = triage.find_tip(db.session(), signed_in_staff(), typed)
+    except triage.AmbiguousReference as error:
+        raise FieldRefused(field, str(error)) from error
+    if found is None:
+        raise FieldRefused(field, "There is no tip with that reference.")
+    return found
+
+
+class FieldRefused(ValueError):
+    """An action refused because of what one field says: the error shows beside it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _first_field(form: FlaskForm) -> str:
+    # short_name: a prefixed form (``reassign-to``) is indexed by the field's own name (``to``).
+    return next(f.short_name for f in form if f.type != "CSRFTokenField")
+
+
+def _act(
+    ref: str,
+    form: FlaskForm,
+    action: Callable[[Tip], str | None],
+    key: str | None = None,
+) -> Response:
+    """Validate ``form``, run ``action`` on the tip, commit, flash, and go back to the tip.
+
+    When the form fails or the action is refused, the tip page is shown again (400) with the
+    form as it was sent (``key`` names it in the page's context) and the error beside the
+    field, so nothing typed is lost."""
     session = db.session()
     tip = _tip_or_404(ref)
     if not form.validate_on_submit():
-        errors = [e for field_errors in form.errors.values() for e in field_errors]
-        flash(" ".join(str(e) for e in errors) or "The form could not be read.", "error")
-        return redirect(url_for("staff.tip", ref=ref), code=303)
+        if key is None or form.csrf_token.errors:
+            errors = [e for field_errors in form.errors.values() for e in field_errors]
+            flash(" ".join(str(e) for e in errors) or "The form could not be read.", "error")
+            if key is None:
+                return redirect(url_for("staff.tip", ref=ref), code=303)
+        return _again(tip, key, form)
     try:
         message = action(tip)
-    except TipNotFound as error:  # a tip named in the form that the viewer may not see
+    # TipNotFound: a tip named in the form (a link, "duplicate of") that the viewer may not see.
+    except (ValueError, NotAllowed, TipNotFound) as error:
         session.rollback()
-        flash(str(error), "error")
-    except (ValueError, NotAllowed) as error:
-        session.rollback()
-        flash(str(error), "error")
+        if key is None:
+            flash(str(error), "error")
+        else:
+            name = error.field if isinstance(error, FieldRefused) else _first_field(form)
+            form[name].errors = [*form[name].errors, str(error)]
+            return _again(_tip_or_404(ref), key, form)
     else:
         session.commit()
         if message:
             flash(message, "info")
     return redirect(url_for("staff.tip", ref=ref), code=303)
+
+
+def _again(tip: Tip, key: str, form: FlaskForm) -> Response:
+    session = db.session()
+    user = signed_in_staff()
+    return tip_page.render(session, user, tip, current_app.config, {key: form}, status=400)
 
 
 @bp.post("/tips/<ref>/claim")
@@ -91,7 +141,7 @@ def release(ref: str) -> Response:
         triage.release_tip(db.session(), signed_in_staff(), tip, form.reason.data)
         return "The tip is back in the queue."
 
-    return _act(ref, form, run)
+    return _act(ref, form, run, "release_form")
 
 
 @bp.post("/tips/<ref>/reassign")
@@ -101,11 +151,11 @@ def reassign(ref: str) -> Response:
     def run(tip: Tip) -> str:
         target = triage.staff_by_id(db.session(), int(form.to.data or 0))
         if target is None:
-            raise ValueError("Choose who to give the tip to.")
+            raise FieldRefused("to", "Choose who to give the tip to.")
         triage.reassign_tip(db.session(), signed_in_staff(), tip, target, form.reason.data)
         return f"The tip is now with {target.username}."
 
-    return _act(ref, form, run)
+    return _act(ref, form, run, "reassign_form")
 
 
 @bp.post("/tips/<ref>/status")
@@ -116,24 +166,34 @@ def status(ref: str) -> Response:
         session = db.session()
         original = None
         if form.duplicate_of.data:
-            original = triage.find_tip(session, signed_in_staff(), form.duplicate_of.data.strip())
-            if original is None:
-                raise ValueError("There is no tip with that reference.")
+            original = _other_tip(form.duplicate_of.data, "duplicate_of")
         new_status = TipStatus(form.status.data)
-        review = triage.change_status(
-            session,
-            signed_in_staff(),
-            tip,
-            new_status,
-            form.reason.data or "",
-            duplicate_of=original,
-            review=ReviewPolicy.from_config(current_app.config),
-        )
+        try:
+            review = triage.change_status(
+                session,
+                signed_in_staff(),
+                tip,
+                new_status,
+                form.reason.data or "",
+                duplicate_of=original,
+                review=ReviewPolicy.from_config(current_app.config),
+            )
+        except triage.TransitionRefused as refused:
+            raise FieldRefused(_status_field(form, new_status), str(refused)) from refused
         if review is not None and review.kind is ReviewKind.CONFIRMATION:
             return "An urgent tip closes as “No action” only when a supervisor confirms it."
         return f"Status changed to “{new_status.label}”."
 
-    return _act(ref, form, run)
+    return _act(ref, form, run, "status_form")
+
+
+def _status_field(form: StatusForm, new_status: TipStatus) -> str:
+    """Which field a refused status change is about."""
+    if new_status in triage.REASON_REQUIRED and not (form.reason.data or "").strip():
+        return "reason"
+    if new_status is TipStatus.DUPLICATE:
+        return "duplicate_of"
+    return "status"
 
 
 @bp.post("/tips/<ref>/priority")
@@ -141,12 +201,12 @@ def priority(ref: str) -> Response:
     form = PriorityForm()
 
     def run(tip: Tip) -> str:
-        chosen = TipPriority(form.priority.data)
+        chosen = TipPriority(form.priority.data)  # validated: one of the choices
         due = current_app.config["TRIAGE_DUE_MINUTES"]
         triage.set_priority(db.session(), signed_in_staff(), tip, chosen, due)
         return f"Priority set to {chosen.label}."
 
-    return _act(ref, form, run)
+    return _act(ref, form, run, "priority_form")
 
 
 @bp.post("/tips/<ref>/notes")
@@ -157,7 +217,7 @@ def add_note(ref: str) -> Response:
         triage.add_note(db.session(), signed_in_staff(), tip, form.body.data)
         return "Note added."
 
-    return _act(ref, form, run)
+    return _act(ref, form, run, "note_form")
 
 
 @bp.post("/tips/<ref>/tags")
@@ -168,7 +228,7 @@ def add_tag(ref: str) -> Response:
         tag = triage.add_tag(db.session(), signed_in_staff(), tip, form.tag.data)
         return f"Tagged “{tag}”."
 
-    return _act(ref, form, run)
+    return _act(ref, form, run, "tag_form")
 
 
 @bp.post("/tips/<ref>/tags/<tag>/remove")
@@ -185,19 +245,25 @@ def link(ref: str) -> Response:
     form = LinkForm()
 
     def run(tip: Tip) -> str:
-        other = triage.find_tip(db.session(), signed_in_staff(), form.other.data.strip())
-        if other is None:
-            raise ValueError("There is no tip with that reference.")
+        other = _other_tip(form.other.data, "other")
         triage.link_tips(db.session(), signed_in_staff(), tip, other, LinkKind(form.kind.data))
         return "Tips linked."
 
-    return _act(ref, form, run)
+    return _act(ref, form, run, "link_form")
 
 
 def _export(ref: str, fmt: str) -> Response:
     session = db.session()
     tip = _tip_or_404(ref)
-    made = export.export_tip(session, signed_in_staff(), tip, fmt)
+    config = current_app.config
+    made = export.export_tip(
+        session,
+        signed_in_staff(),
+        tip,
+        fmt,
+        data_key=config["DATA_KEY"],
+        zone=ZoneInfo(config["AGENCY_TIME_ZONE"]),
+    )
     session.commit()  # the export is audited; nothing is sent unless the audit row is saved
     return attachment(made.data, made.filename, made.mimetype)
 
