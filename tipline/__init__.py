@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         responses,
         staff,
         templating,
+        transparency,
         triage,
         uploads,
     )
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(calltaker.bp)
     app.register_blueprint(triage.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(transparency.bp)
     limits.init_app(app)  # wraps views, so after the blueprints
     if app.config["PROXY_FIX_X_FOR"]:
         # Behind nginx every request comes from 127.0.0.1; the proxy's X-Forwarded-For is the
