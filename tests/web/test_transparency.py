@@ -481,3 +481,72 @@ def test_cosignatures_only_from_configured_witnesses(
     assert client.get("/api/v1/log/heads/latest").get_json()["cosigned_by"] == [
         {"witness": name, "time": NOW}
     ]
+
+
+# --- the command, over real HTTP, with nothing but the package ------------------------------
+
+
+@pytest.fixture
+def live_server(app):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.mark.slow
+def test_witness_command_runs_without_configuration_against_a_live_log(
+    app, session, signing_key, log_vkey, live_server, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+
+    command = str(Path(sys.executable).parent / "tipline")
+    # No TIPLINE_* settings, no instance folder, no database: only the package.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
+    env["HOME"] = str(tmp_path / "home")
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+
+    def tipline(*args):
+        return subprocess.run(
+            [command, "audit", *args], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+
+    key = tipline("new-witness-key", str(tmp_path / "w.pem"), "--name", "monitor.example/w")
+    assert key.returncode == 0, key.stderr
+    app.config["AUDIT_WITNESS_KEYS"] = [key.stdout.strip()]
+    record(session, 6)
+    sign(app, session, signing_key)
+
+    first = tipline(
+        "witness",
+        live_server,
+        "--key",
+        log_vkey,
+        "--cosign-key",
+        str(tmp_path / "w.pem"),
+        "--name",
+        "monitor.example/w",
+    )
+    assert first.returncode == 0, first.stderr
+    assert "OK: tipline/audit-log at 6 events" in first.stdout
+    assert "Co-signed as monitor.example/w." in first.stdout
+    assert list((tmp_path / "state" / "tipline-witness").glob("*.json"))
+
+    record(session, 2)
+    sign(app, session, signing_key)
+    second = tipline("witness", live_server)
+    assert second.returncode == 0, second.stderr
+    assert "Consistent: 6 -> 8 events" in second.stdout
+
+    rewrite(app, session, signing_key, edit_event(5))
+    bad = tipline("witness", live_server)
+    assert bad.returncode == 1
+    assert "FAILED: FORK: the log signed two different trees of 8 events" in bad.stderr
