@@ -550,3 +550,40 @@ def test_witness_command_runs_without_configuration_against_a_live_log(
     bad = tipline("witness", live_server)
     assert bad.returncode == 1
     assert "FAILED: FORK: the log signed two different trees of 8 events" in bad.stderr
+
+
+# --- the tipster's proof on the receipt page ------------------------------------------------
+
+
+def test_receipt_page_shows_the_inclusion_proof_of_the_tips_arrival(
+    app, client, session, signing_key
+):
+    import re
+
+    from .tipster import open_receipt
+
+    record(session, 3)
+    _, code = send_tip(client, narrative="Seen at the ferry")
+    page = open_receipt(client, code).headers["Location"]
+    before = client.get(page).get_data(as_text=True)
+    assert "will be in the next published state of the log" in before
+
+    record(session, 2)
+    head = sign(app, session, signing_key)
+    shown = client.get(page).get_data(as_text=True)
+    assert "Proof that your tip is on record" in shown
+    leaf = re.search(r"Hash of the record</dt><dd><code>([0-9a-f]{64})", shown).group(1)
+    index = int(re.search(r"Position in the log</dt><dd>(\d+)", shown).group(1))
+    proof = [bytes.fromhex(h) for h in re.findall(r"<li><code>([0-9a-f]{64})</code>", shown)]
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "tip.received"))
+    assert index == event.seq - 1 == 3
+    assert bytes.fromhex(leaf) == tree.leaf_hash_of(event)
+    assert merkle.verify_inclusion(
+        index, head.tree_size, bytes.fromhex(leaf), proof, head.root_hash
+    )
+    assert head.root_hash.hex() in shown
+    link = f"/api/v1/log/proof/inclusion?leaf_hash={leaf}&amp;size={head.tree_size}"
+    assert link in shown
+
+    spanish = client.get(page + "?lang=es").get_data(as_text=True)
+    assert "Prueba de que su aviso consta en el registro" in spanish

@@ -8,6 +8,7 @@ and by `tipline audit sign-tree-head`. Each is stored (``AuditTreeHead``) and pu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tipline.audit import notes, tree
 from tipline.audit.checkpoints import key_id
-from tipline.audit.models import AuditCosignature, AuditTreeHead
+from tipline.audit.models import AuditCosignature, AuditEvent, AuditTreeHead
 from tipline.db import utcnow
 
 
@@ -149,3 +150,42 @@ def add_cosignatures(
         stored.append(cosignature)
     session.flush()
     return stored
+
+
+@dataclass(frozen=True)
+class PublishedInclusion:
+    """Where one event sits in the latest published head, and the hashes proving it."""
+
+    index: int
+    leaf_hash: bytes
+    head: AuditTreeHead | None  # None: not in a published head yet
+    proof: list[bytes]
+
+
+def inclusion_of(
+    session: Session, action: str, object_type: str, object_id: str
+) -> PublishedInclusion | None:
+    """The inclusion proof, in the latest published head, of the first ``action`` event of
+    an object (a tip's ``tip.received``: the receipt page); None if there is no such event."""
+    seq = session.scalar(
+        select(AuditEvent.seq)
+        .where(
+            AuditEvent.object_type == object_type,
+            AuditEvent.object_id == object_id,
+            AuditEvent.action == action,
+        )
+        .order_by(AuditEvent.seq)
+        .limit(1)
+    )
+    if seq is None:
+        return None
+    index = seq - 1
+    leaf = tree.leaf_hash(session, index)
+    if leaf is None:
+        return None
+    head = head_covering(session, index)
+    if head is None:
+        return PublishedInclusion(index, leaf, None, [])
+    return PublishedInclusion(
+        index, leaf, head, tree.inclusion_proof(session, index, head.tree_size)
+    )

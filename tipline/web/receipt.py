@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from tipline import db
+from tipline.audit import heads
 from tipline.auth.forms import ButtonForm
 from tipline.tips import dialog
 from tipline.tips.attachments import PhotoRejected
@@ -67,6 +68,7 @@ def _tip_page(tip: Tip, form: AnswerForm, status: int = 200) -> Response:
         form=form,
         max_photos=current_app.config["MAX_TIP_PHOTOS"],
         minutes=current_app.config["RECEIPT_SESSION_MINUTES"],
+        log_proof=heads.inclusion_of(db.session(), "tip.received", "tip", tip.public_ref),
     )
     return make_response(page, status)
 
