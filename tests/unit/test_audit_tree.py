@@ -3,10 +3,12 @@ PostgreSQL, with the same root and proofs as the tree computed from scratch."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select, text
 
 from tipline import audit, db, migrations
-from tipline.audit import merkle, tree
+from tipline.audit import heads, merkle, tree, tree_verify
+from tipline.audit.checkpoints import load_signing_key, new_signing_key
 from tipline.audit.models import AuditEvent, AuditTreeNode
 
 
@@ -132,3 +134,155 @@ def test_revision_0806_makes_existing_events_the_first_leaves(database_url, app)
 def _columns(event: AuditEvent) -> dict:
     names = [col.name for col in AuditEvent.__table__.columns]
     return {c: getattr(event, c) for c in names if c != "id"}
+
+
+# --- `tipline audit verify`: the tree against the chain, and every signed head --------------
+
+
+@pytest.fixture
+def signing_key(app):
+    new_signing_key(app.config["AUDIT_SIGNING_KEY_FILE"])
+    return load_signing_key(app.config["AUDIT_SIGNING_KEY_FILE"])
+
+
+def _check(app, session, key):
+    session.rollback()  # a fresh snapshot, after the insider's changes
+    found = tree_verify.verify_tree(session, key.public_key(), heads.log_origin(app.config))
+    session.rollback()  # and no stale read left open before the next write (SQLite)
+    return found
+
+
+def _as_owner(app, *statements):
+    """Run ``statements`` with the append-only triggers out of the way (the insider)."""
+    engine = app.extensions["tipline.engine"]
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            for name in list(
+                conn.scalars(text("SELECT name FROM sqlite_master WHERE type='trigger'"))
+            ):
+                conn.execute(text(f"DROP TRIGGER {name}"))
+        for statement, params in statements:
+            conn.execute(text(statement), params)
+
+
+def test_verify_passes_an_intact_tree_and_its_heads(app, runner, session, signing_key):
+    _record(session, 9)
+    heads.sign_tree_head(session, signing_key, heads.log_origin(app.config))
+    _record(session, 4, start=9)
+    heads.sign_tree_head(session, signing_key, heads.log_origin(app.config))
+    session.commit()
+    found = _check(app, session, signing_key)
+    assert found.ok and (found.leaves, found.heads) == (13, 2)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "Merkle tree: 13 leaves checked, 2 signed tree heads." in result.output
+
+
+def test_verify_names_a_changed_leaf_or_subtree(app, runner, session, signing_key):
+    _record(session, 8)
+    _as_owner(
+        app,
+        ("UPDATE audit_tree_node SET hash = :h WHERE level = 0 AND idx = 5", {"h": b"x" * 32}),
+    )
+    found = _check(app, session, signing_key)
+    assert "node at level 0, index 5 (the leaf of sequence 6) differs" in found.problem
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "the leaf of sequence 6" in result.output
+
+
+def test_verify_finds_missing_and_extra_nodes(app, session, signing_key):
+    _record(session, 4)
+    _as_owner(app, ("DELETE FROM audit_tree_node WHERE level = 1 AND idx = 1", {}))
+    assert "lacks its node at level 1, index 1" in _check(app, session, signing_key).problem
+    _as_owner(
+        app,
+        ("INSERT INTO audit_tree_node (level, idx, hash) VALUES (1, 1, :h)", {"h": b"y" * 32}),
+        ("INSERT INTO audit_tree_node (level, idx, hash) VALUES (0, 4, :h)", {"h": b"z" * 32}),
+    )
+    found = _check(app, session, signing_key).problem
+    assert "node (level 0, index 4) that no event accounts for" in found
+
+
+def test_verify_refuses_a_head_the_tree_no_longer_matches(app, session, signing_key):
+    """An insider rewrote an event, the chain and the tree, but an old head still says
+    otherwise (the same holds for a head a witness kept)."""
+    _record(session, 6)
+    heads.sign_tree_head(session, signing_key, heads.log_origin(app.config))
+    session.commit()
+    leaves = _leaves_from_events(session)
+    leaves[2] = merkle.leaf_hash(b"rewritten")
+    _as_owner(
+        app,
+        ("DELETE FROM audit_tree_node", {}),
+        *[
+            ("INSERT INTO audit_tree_node (level, idx, hash) VALUES (:level, :idx, :hash)", r)
+            for r in tree.levels_from_leaves(leaves)
+        ],
+    )
+    # The tree no longer matches the events...
+    assert "leaf of sequence 3" in _check(app, session, signing_key).problem
+
+
+def test_verify_refuses_a_head_signed_by_another_key(app, session, signing_key):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    _record(session, 5)
+    heads.sign_tree_head(session, signing_key, heads.log_origin(app.config))
+    other = heads.sign_tree_head(
+        session, Ed25519PrivateKey.generate(), heads.log_origin(app.config)
+    )
+    session.commit()
+    found = _check(app, session, signing_key)
+    assert f"signed tree head {other.id}" in found.problem
+    assert "no signature by the pinned key" in found.problem
+
+
+def test_verify_refuses_heads_that_go_back(app, session, signing_key):
+    _record(session, 5)
+    head = heads.sign_tree_head(session, signing_key, heads.log_origin(app.config))
+    session.commit()
+    _record(session, 3, start=5)
+    heads.sign_tree_head(session, signing_key, heads.log_origin(app.config))
+    session.commit()
+    # A head re-inserted after a larger one: the log was cut back.
+    _as_owner(
+        app,
+        (
+            "INSERT INTO audit_tree_head (tree_size, root_hash, signed_at, key_id, signature, "
+            "note) VALUES (:s, :r, :t, :k, :g, :n)",
+            {
+                "s": head.tree_size,
+                "r": head.root_hash,
+                "t": head.signed_at,
+                "k": head.key_id,
+                "g": head.signature,
+                "n": head.note,
+            },
+        ),
+    )
+    assert "fewer than the 8 of an earlier head" in _check(app, session, signing_key).problem
+
+
+def test_verify_catches_a_head_covering_removed_events(app, session, signing_key):
+    _record(session, 7)
+    heads.sign_tree_head(session, signing_key, heads.log_origin(app.config))
+    session.commit()
+    _as_owner(
+        app,
+        ("DELETE FROM audit_event WHERE seq > 5", {}),
+        ("DELETE FROM audit_tree_node", {}),
+    )
+    session.expire_all()
+    leaves = _leaves_from_events(session)
+    _as_owner(
+        app,
+        *[
+            ("INSERT INTO audit_tree_node (level, idx, hash) VALUES (:level, :idx, :hash)", r)
+            for r in tree.levels_from_leaves(leaves)
+        ],
+    )
+    found = _check(app, session, signing_key).problem
+    assert "vouches for 7 events but the log has 5" in found

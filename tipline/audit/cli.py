@@ -47,6 +47,7 @@ def verify_command() -> None:
     click.echo(f"Tips: {report.tips}; {verify.RECEIVED} events: {report.received}.")
     for note in report.notes:
         click.echo(f"Note: {note}")
+    _verify_tree(report)
     with current_app.extensions["tipline.write_sessionmaker"]() as session:
         verify.save(session, report)
         session.commit()
@@ -55,6 +56,27 @@ def verify_command() -> None:
         return
     click.echo(f"FAILED: {report.problem}", err=True)
     sys.exit(1)
+
+
+def _verify_tree(report: verify.Report) -> None:
+    """The Merkle tree and the signed tree heads (``tipline.audit.tree_verify``); a problem
+    there fails the run like a problem in the chain."""
+    from tipline.audit import heads, tree_verify
+
+    config = current_app.config
+    try:
+        public_key = load_signing_key(config["AUDIT_SIGNING_KEY_FILE"]).public_key()
+    except CheckpointError:
+        public_key = None
+    with current_app.extensions["tipline.sessionmaker"]() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        found = tree_verify.verify_tree(session, public_key, heads.log_origin(config))
+    click.echo(f"Merkle tree: {found.leaves} leaves checked, {found.heads} signed tree heads.")
+    for note in found.notes:
+        click.echo(f"Note: {note}")
+    if found.problem is not None and report.problem is None:
+        report.problem = verify.Finding(found.problem)
 
 
 @audit_group.command(
