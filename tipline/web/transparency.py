@@ -29,6 +29,7 @@ FIXED_CACHE_CONTROL = "public, max-age=86400, immutable"
 MAX_HISTORY = 100
 MAX_NOTE_BYTES = 16 * 1024
 _NUMBER = re.compile(r"[0-9]{1,15}")
+MAX_NUMBER = 10**15 - 1
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -239,7 +240,7 @@ def _query(name: str, description: str, required: bool = False, **schema: Any) -
         "in": "query",
         "required": required,
         "description": description,
-        "schema": {"type": "integer", "minimum": 0, **schema},
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_NUMBER, **schema},
     }
 
 
