@@ -237,6 +237,19 @@ def test_bad_proof_requests_are_json_400s(app, client, session, signing_key, que
     assert answer.get_json()["error"]["message"]
 
 
+def test_history_pages_back_and_takes_any_number_for_before(app, client, session, signing_key):
+    for _ in range(3):
+        record(session, 1)
+        sign(app, session, signing_key)
+    page = client.get("/api/v1/log/heads?limit=2").get_json()
+    assert [h["tree_size"] for h in page["heads"]] == [3, 2]
+    rest = client.get(f"/api/v1/log/heads?limit=2&before={page['next_before']}").get_json()
+    assert [h["tree_size"] for h in rest["heads"]] == [1]
+    # Found by fuzzing: a "before" past PostgreSQL's integer range was a 500.
+    huge = client.get("/api/v1/log/heads?before=2147483648&limit=1")
+    assert huge.status_code == 200 and huge.get_json()["heads"][0]["tree_size"] == 3
+
+
 def test_before_any_head_the_endpoints_say_so(client):
     for url in ["/api/v1/log/checkpoint", "/api/v1/log/proof/inclusion?index=0"]:
         assert client.get(url).status_code == 404

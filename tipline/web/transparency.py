@@ -104,7 +104,8 @@ def latest() -> Response:
 
 @bp.get("/heads")
 def head_history() -> Response:
-    before = _number("before", 0) or None
+    # Head ids are 32-bit integers: any larger "before" means "from the newest".
+    before = min(_number("before", 0), 2**31 - 1) or None
     limit = _number("limit", MAX_HISTORY)
     if not 1 <= limit <= MAX_HISTORY:
         raise BadRequest(f"limit must be from 1 to {MAX_HISTORY}.")
