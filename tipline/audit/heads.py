@@ -85,6 +85,13 @@ def latest_head(session: Session) -> AuditTreeHead | None:
     return session.scalar(select(AuditTreeHead).order_by(AuditTreeHead.id.desc()).limit(1))
 
 
+def published_size(session: Session) -> int | None:
+    """The tree size of the latest head (None before the first)."""
+    return session.scalar(
+        select(AuditTreeHead.tree_size).order_by(AuditTreeHead.id.desc()).limit(1)
+    )
+
+
 def history(session: Session, before: int | None = None, limit: int = 100) -> list[AuditTreeHead]:
     """Published heads, newest first; ``before`` an id to page back from."""
     query = select(AuditTreeHead).order_by(AuditTreeHead.id.desc()).limit(limit)

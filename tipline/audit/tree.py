@@ -133,6 +133,16 @@ def inclusion_proof(session: Session, index: int, tree_size: int) -> list[bytes]
     return subtree_hashes(session, merkle.inclusion_ranges(index, tree_size))
 
 
+def leaf_and_inclusion_proof(
+    session: Session, index: int, tree_size: int
+) -> tuple[bytes, list[bytes]]:
+    """The leaf hash at ``index`` and its inclusion proof, read in one query."""
+    hashes = subtree_hashes(
+        session, [(index, index + 1), *merkle.inclusion_ranges(index, tree_size)]
+    )
+    return hashes[0], hashes[1:]
+
+
 def consistency_proof(session: Session, old: int, new: int) -> list[bytes]:
     return subtree_hashes(session, merkle.consistency_ranges(old, new))
 

@@ -57,10 +57,10 @@ def _number(name: str, default: int | None = None) -> int:
 
 
 def _published_size() -> int:
-    head = heads.latest_head(db.session())
-    if head is None:
+    size = heads.published_size(db.session())
+    if size is None:
         abort(404, "No tree head has been published yet.")
-    return head.tree_size
+    return size
 
 
 def _head_document(head: AuditTreeHead, cosigned_by: list[dict[str, Any]]) -> dict[str, Any]:
@@ -175,12 +175,11 @@ def inclusion() -> Response:
         index = _number("index")
     if not index < size <= published:
         raise BadRequest(f"Need index < size <= {published}.")
-    leaf = tree.leaf_hash(session, index)
-    proof = tree.inclusion_proof(session, index, size)
+    leaf, proof = tree.leaf_and_inclusion_proof(session, index, size)
     document = {
         "index": index,
         "size": size,
-        "leaf_hash": leaf.hex() if leaf else None,
+        "leaf_hash": leaf.hex(),
         "proof": [h.hex() for h in proof],
     }
     return _cached(jsonify(document), FIXED_CACHE_CONTROL)
