@@ -15,10 +15,11 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from tipline import csrf, db
+from tipline import db
 from tipline.audit import heads, notes, tree
 from tipline.audit.checkpoints import CheckpointError, key_id, load_signing_key
 from tipline.audit.models import AuditTreeHead
+from tipline.web.csrf import csrf
 
 bp = Blueprint("log", __name__, url_prefix="/api/v1/log")
 
