@@ -8,6 +8,7 @@ that half is skipped with a reason, except under CI, where it fails instead.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import re
 import shutil
@@ -28,9 +29,9 @@ from tipline.auth import totp
 from tipline.auth.models import Role, StaffUser
 from tipline.db import Base
 from tipline.demo import DEMO_NOTICE
+from tipline.notices import changes, workflow
 from tipline.notices import services as notices
-from tipline.notices import workflow
-from tipline.notices.models import Notice
+from tipline.notices.models import ChangeKind, Notice, Resolution
 
 PG_URL = os.environ.get("TIPLINE_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -180,6 +181,22 @@ def publish_new_notice(session, draft=DEMO_NOTICE, **changes) -> Notice:
     workflow.submit_for_review(session, notice, "test-pio")
     workflow.publish_notice(session, notice, "test-supervisor")
     return notice
+
+
+def resolve_notice(
+    session, notice, resolution=Resolution.ARRESTED, on=None, now=None, requester="test-supervisor"
+) -> None:
+    """Take a published notice through the two-person resolution (flushed, not committed)."""
+    on = on or (now.date() if now else datetime.date.today())
+    change = changes.request_resolution(session, notice, requester, resolution, on, now=now)
+    changes.approve_change(session, notice, change.id, "test-second-reviewer", now=now)
+
+
+def approve_pending_edit(session, notice, approver="test-second-reviewer") -> None:
+    """Approve the notice's pending edit (flushed, not committed)."""
+    change = notice.pending(ChangeKind.EDIT)
+    assert change is not None, "no edit is waiting for approval"
+    changes.approve_change(session, notice, change.id, approver)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from babel import support
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import Babel, Domain, format_date, get_locale, gettext
+from flask_babel import Babel, Domain, format_currency, format_date, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
@@ -114,10 +114,23 @@ def resolution_text(notice: Any) -> str:
     return gettext("%(what)s on %(date)s", what=what, date=local_date(notice.resolved_on))
 
 
+def notice_text(notice: Any, name: str) -> tuple[str, str | None]:
+    """A notice's free text in the reader's language when the PIO translated it, else in
+    English with ``"en"`` to mark it (WCAG 3.1.2, language of parts)."""
+    return notice.text_in(name, current_locale())
+
+
 def local_date(value: date | datetime) -> str:
     """A date written out in the current language: "November 29, 2026", "29 de noviembre de
     2026", "29 tháng 11, 2026"."""
     return format_date(value, format="long")
+
+
+def money(amount: int, currency: str) -> str:
+    """A whole amount in the current language's notation: "$1,000", "1.000 US$"."""
+    # The locale's own currency pattern without its decimals: rewards are whole amounts.
+    pattern = get_locale().currency_formats["standard"].pattern.replace(".00", "")
+    return format_currency(amount, currency, format=pattern, currency_digits=False)
 
 
 def switch_url(code: str) -> str:
@@ -148,6 +161,8 @@ def _template_globals() -> dict[str, Any]:
         "locales": LOCALES,
         "switch_url": switch_url,
         "resolution_text": resolution_text,
+        "local_date": local_date,
+        "notice_text": notice_text,
     }
 
 
@@ -178,3 +193,4 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.add_template_filter(translate, "t")
     app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(money, "money")

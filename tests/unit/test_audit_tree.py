@@ -93,9 +93,9 @@ def test_revision_0806_makes_existing_events_the_first_leaves(database_url, app)
 
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0605")
+        command.downgrade(cfg, "0804")
     with app.extensions["tipline.sessionmaker"]() as session:
-        # Revision 0605's schema has no tree: write events without it.
+        # The schema before revision 0806 has no tree: write events without it.
         for i in range(11):
             key = session.info["audit_key"]
             head = session.execute(

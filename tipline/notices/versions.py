@@ -40,6 +40,13 @@ _GALLERY_STAMPS = (
 )
 
 
+_RESOLVED_STAMPS = (
+    select(Notice.id, Notice.updated_at)
+    .where(Notice.status == NoticeStatus.RESOLVED)
+    .order_by(Notice.id)
+)
+
+
 @dataclass(frozen=True)
 class ContentVersion:
     """What a public page was built from: a stamp that changes with it, and when it last did."""
@@ -66,12 +73,21 @@ def gallery_version(connection: Connection | Session) -> ContentVersion:
     A digest over every published notice's id and time, not just the newest time, so a notice
     leaving the list or changing with an older clock still changes the stamp.
     """
-    rows = connection.execute(_GALLERY_STAMPS).all()
+    return _list_version(connection, _GALLERY_STAMPS, "gallery")
+
+
+def resolved_version(connection: Connection | Session) -> ContentVersion:
+    """The version of the public list of resolved notices (as ``gallery_version``)."""
+    return _list_version(connection, _RESOLVED_STAMPS, "resolved")
+
+
+def _list_version(connection: Connection | Session, query: Any, name: str) -> ContentVersion:
+    rows = connection.execute(query).all()
     digest = hashlib.sha256()
     for row in rows:
         digest.update(f"{row.id}:{row.updated_at.isoformat()};".encode())
     newest = max((row.updated_at for row in rows), default=None)
-    return ContentVersion(f"gallery:{len(rows)}:{digest.hexdigest()}", newest)
+    return ContentVersion(f"{name}:{len(rows)}:{digest.hexdigest()}", newest)
 
 
 #: PostgreSQL channel on which a transaction that changed what the public sees announces it

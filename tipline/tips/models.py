@@ -128,6 +128,9 @@ class Tip(Base):
     how_known: Mapped[str] = mapped_column(Text, default="")
     # Contact details the tipster chose to give, AES-GCM sealed (tips.sealing); None if none.
     contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The language of the form the tipster wrote in ("en", "es", "vi"); "" when not known
+    # (tips taken by phone, tips from before it was recorded).
+    language: Mapped[str] = mapped_column(String(8), default="")
     # Marked as spam by staff: a label only, it deletes and hides nothing.
     spam_marked_at: Mapped[datetime | None]
     status: Mapped[TipStatus] = mapped_column(

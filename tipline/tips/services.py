@@ -103,6 +103,7 @@ def submit_tip(
     form_token: str | None = None,
     photo_limits: PhotoLimits = PhotoLimits(),  # noqa: B008 - frozen, shared safely
     replay_window: timedelta = timedelta(minutes=30),
+    language: str = "",
 ) -> tuple[Tip, str]:
     """Record a tip and return it with its receipt code (the only plain copy of the code).
 
@@ -125,6 +126,7 @@ def submit_tip(
         public_ref=ref,
         receipt_hash=receipts.hash_code(receipt_key, code),
         notice=notice,
+        language=language[:8],
         narrative=clean_text(report.narrative),
         seen_when=clean_text(report.seen_when),
         seen_where=clean_text(report.seen_where),

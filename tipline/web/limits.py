@@ -88,6 +88,11 @@ LIMITED_READS: dict[str, tuple[str, Callable[[], str], Callable[[], str]]] = {
     )
 }
 
+
+def payout_limit() -> str:
+    return current_app.config["PAYOUT_RATE_LIMIT"]
+
+
 #: POSTs to these endpoints are counted, per address hash and from everyone together.
 #: Every tip form (and a tipster's later answer) shares the "tip-post" buckets.
 LIMITED_POSTS: dict[str, tuple[str, Callable[[], str], Callable[[], str]]] = {
@@ -98,6 +103,10 @@ LIMITED_POSTS: dict[str, tuple[str, Callable[[], str], Callable[[], str]]] = {
     # Staff sign-in: on top of the per-account lockout (auth/services.py), one address (or
     # everyone together) trying many accounts is slowed down.
     "account.login": ("staff-login", login_limit, login_global_limit),
+    # Payout codes: on top of the per-desk-account lockout (rewards/payout.py).
+    "rewards.payout_check": ("payout-code", payout_limit, login_global_limit),
+    "rewards.payout_pay": ("payout-code", payout_limit, login_global_limit),
+    "receipt.payout_code": ("receipt-lookup", receipt_limit, receipt_global_limit),
 }
 
 

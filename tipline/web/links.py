@@ -44,16 +44,21 @@ def notice_links(notice: Notice) -> feeds.NoticeLinks:
         poster=external_url("feeds.poster_pdf", slug=notice.slug) if live else None,
         cap=external_url("feeds.cap_message", slug=notice.slug),
         api=external_url("api.notice", slug=notice.slug),
+        share_image=external_url(
+            "feeds.share_image_png", slug=notice.slug, v=int(notice.updated_at.timestamp())
+        ),
+        short=external_url("feeds.short_link", notice_id=notice.id) if live else None,
     )
 
 
 def documents(session: Session, found: list[Notice]) -> list[dict[str, Any]]:
     """``notice_document()`` for each notice, with agency lines where a notice has none."""
     defaults: list[ContactLine] = []
+    currency = current_app.config["REWARD_CURRENCY"]
     if any(not n.contact_lines for n in found):
         defaults = notices.default_contact_lines(session)
     return [
-        feeds.notice_document(n, feeds.contact_lines_of(n, defaults), notice_links(n))
+        feeds.notice_document(n, feeds.contact_lines_of(n, defaults), notice_links(n), currency)
         for n in found
     ]
 

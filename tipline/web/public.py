@@ -7,12 +7,22 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tipline import db
+from tipline.i18n import current_locale
 from tipline.notices import photos, versions
 from tipline.notices import services as notices
 from tipline.notices.models import Notice
@@ -99,8 +109,37 @@ def notice_tip(slug: str) -> Response:
             return _no_store(kept)
     found = notices.notice_taking_tips(db.session(), slug)
     if found is None:
+        if request.method == "POST":
+            resolved = notices.public_notice(db.session(), slug)
+            if resolved is not None:
+                return _resolved_while_typing(resolved)
         abort(404)
     return _tip_form(found)
+
+
+def _resolved_while_typing(resolved: Notice) -> Response:
+    """The notice was resolved while the tipster was writing: nothing is saved, and what they
+    typed comes back as a general tip, ready to send (photos must be chosen again)."""
+    form = TipForm()
+    if not form.form_token.data:
+        form.form_token.data = new_form_token()
+    page = render_template(
+        "public/tip_form.html",
+        form=form,
+        notice=None,
+        resolved_notice=resolved,
+        form_action=url_for("public.tip"),
+        contact_lines=notices.contact_lines_for(db.session(), None),
+        max_photos=current_app.config["MAX_TIP_PHOTOS"],
+    )
+    return _no_store(make_response(page, 409))
+
+
+@bp.get("/resolved")
+@caching.public_page(versions.resolved_version)
+def resolved() -> str:
+    """Notices whose person is no longer sought, with what happened: tips work."""
+    return render_template("public/resolved.html", notices=notices.resolved_notices(db.session()))
 
 
 def _tip_form_shell(slug: str) -> str:
@@ -149,6 +188,7 @@ def _tip_form(notice: Notice | None) -> Response:
                         notice=notice,
                         photos=uploaded(form.photos.data),
                         form_token=form.form_token.data or None,
+                        language=current_locale(),
                         **submission_options(current_app),
                     )
                     session.commit()
