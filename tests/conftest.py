@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from tipline import create_app, db, migrations
 from tipline.auth import services as auth
-from tipline.auth import totp
-from tipline.auth.models import Role, StaffUser
+from tipline.auth import totp, units
+from tipline.auth.models import Role, StaffUser, Unit
 from tipline.db import Base
 from tipline.demo import DEMO_NOTICE
 from tipline.notices import changes, workflow
@@ -34,6 +34,9 @@ from tipline.notices import services as notices
 from tipline.notices.models import ChangeKind, Notice, Resolution
 
 PG_URL = os.environ.get("TIPLINE_TEST_DATABASE_URL")
+#: The one Redis database the tests use, and empty before and after each test that uses it.
+#: Point it elsewhere if database 13 of the local Redis holds anything you want to keep.
+REDIS_URL = os.environ.get("TIPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "correct horse battery staple"
@@ -76,6 +79,25 @@ def new_pg_schema() -> Iterator[callable]:
         for name in made:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture
+def redis_db():
+    """A client on the test Redis database (``TIPLINE_TEST_REDIS_URL``), emptied around the
+    test. Without Redis the test is skipped, except under CI, where it fails."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (redis.ConnectionError, OSError):
+        if IN_CI or os.environ.get("TIPLINE_REQUIRE_REDIS"):
+            pytest.fail(f"Redis is not answering at {REDIS_URL} (TIPLINE_TEST_REDIS_URL)")
+        pytest.skip(f"Redis is not answering at {REDIS_URL} (TIPLINE_TEST_REDIS_URL)")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
 
 
 @pytest.fixture(scope="session")
@@ -206,13 +228,23 @@ def make_staff(app, session):
 
     def make(role: Role, username: str | None = None, unit: str | None = None) -> StaffUser:
         user = auth.create_user(
-            session, username or f"{role.value}-1", PASSWORD, role, "test", unit=unit
+            session,
+            username or f"{role.value}-1",
+            PASSWORD,
+            role,
+            "test",
+            unit=unit_named(session, unit) if unit else None,
         )
         enrol_authenticator(session, user, app.secret_key)
         session.commit()
         return user
 
     return make
+
+
+def unit_named(session: Session, name: str) -> Unit:
+    """The unit called ``name``, added to the list if it is not there yet (flushed)."""
+    return units.unit_named(session, name) or units.add_unit(session, "test", name)
 
 
 def enrol_authenticator(session: Session, user: StaffUser, secret_key: str) -> list[str]:

@@ -180,7 +180,7 @@ def _use_parsed_catalogs() -> None:
     two .mo files. One Domain per app, and WTForms' catalog per language, are kept instead.
     """
     current_app.extensions[_DOMAIN].as_default()
-    request.wtforms_translations = _wtforms_catalog(str(get_locale()))
+    request.wtforms_translations = _wtforms_catalog(str(get_locale()))  # type: ignore[attr-defined]
 
 
 def init_app(app: Flask) -> None:

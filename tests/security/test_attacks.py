@@ -16,14 +16,14 @@ from wtforms.fields.core import UnboundField
 from wtforms.validators import Length
 
 from tipline import audit
-from tipline.auth import policy
 from tipline.auth.models import LoginThrottle, Role, StaffUser
 from tipline.tips import receipts
 from tipline.tips import services as tips
 from tipline.tips.forms import TipForm
+from tipline.web import policy
 from tipline.web.responses import attachment
 
-from ..conftest import PASSWORD, HttpsClient, csrf_token, publish_new_notice, sign_in
+from ..conftest import PASSWORD, HttpsClient, csrf_token, publish_new_notice, sign_in, unit_named
 
 XSS_PAYLOADS = [
     "<script>alert('xss')</script>",
@@ -154,6 +154,7 @@ def world(app, session, make_staff, published_notice):
             "tag": "lead",
             "photo_ref": "nosuchphoto",
             "escalation_id": 1,
+            "message_id": 1,
             "review_id": 1,
             "reward_id": 1,
             "change_id": 1,
@@ -264,7 +265,7 @@ def unit_tips(app, session):
     out = {}
     for unit in ["Homicide", "Fugitive"]:
         notice = publish_new_notice(session, subject_name=unit)
-        notice.unit = unit
+        notice.unit = unit_named(session, unit)
         out[unit], _ = tips.submit_tip(session, tips.TipReport(f"{unit} tip"), key, notice)
     out[None], _ = tips.submit_tip(session, tips.TipReport("General tip"), key)
     session.commit()
@@ -482,7 +483,9 @@ def test_headers_on_200_404_and_500_over_https(app, monkeypatch, path, status):
 def test_staff_redirects_and_new_pages_are_never_cached(app, client, make_staff):
     assert client.get("/staff/queue").headers["Cache-Control"] == "no-store"  # redirect
     sign_in(client, make_staff(Role.ADMIN).username)
-    for url in ["/staff/", "/staff/password", "/staff/admin/staff", "/staff/admin/staff/new"]:
+    home = client.get("/staff/")  # each role's home is a redirect to its work
+    assert (home.status_code, home.headers["Cache-Control"]) == (303, "no-store")
+    for url in ["/staff/password", "/staff/admin/staff", "/staff/admin/staff/new"]:
         response = client.get(url)
         assert response.status_code == 200, url
         assert response.headers["Cache-Control"] == "no-store", url

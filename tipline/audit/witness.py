@@ -187,12 +187,14 @@ def run(
     now = now or datetime.now(UTC)
     base = url.rstrip("/")
     state = load_state(state_file)
-    if pinned_key is None and state is None:
-        raise WitnessError(
-            "Give the log's verifier key (--key) on the first run; it is pinned from then on."
-        )
+    if pinned_key is None:
+        if state is None:
+            raise WitnessError(
+                "Give the log's verifier key (--key) on the first run; it is pinned from then on."
+            )
+        pinned_key = state["verifier_key"]
     try:
-        log = notes.parse_vkey(pinned_key or state["verifier_key"])
+        log = notes.parse_vkey(pinned_key)
     except notes.NoteError as error:
         raise WitnessError(str(error)) from error
     if state is not None and state["verifier_key"] != log.vkey:

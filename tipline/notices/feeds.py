@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline.notices.models import (
+    PUBLIC_STATUSES,
     SLUG_PATTERN,
     Charge,
     ContactLine,
@@ -27,7 +28,6 @@ from tipline.notices.models import (
 )
 
 #: Statuses the public may see. Anything else (draft, in review, archived…) is not public.
-PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20

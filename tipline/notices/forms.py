@@ -4,7 +4,7 @@ resolution and photos. Rows left blank are ignored, so a fixed number of blank r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -179,6 +179,12 @@ class NoticeForm(FlaskForm):
     reward_text_es = _long("Reward in Spanish", 1000)
     reward_text_vi = _long("Reward in Vietnamese", 1000)
     case_number = _short("Case number (staff only, never shown to the public)", 60)
+    unit_id = SelectField(
+        "Investigating unit (staff only)",
+        description="Detectives of this unit read the notice's tips; detectives of other "
+        "units do not. Choose “No unit” when every detective should.",
+        validate_choice=False,  # the unit list is the view's; the service checks the choice
+    )
     default_lines = SelectMultipleField(
         "The agency's contact lines to show",
         coerce=int,
@@ -192,16 +198,27 @@ class NoticeForm(FlaskForm):
     add_contact = SubmitField("Add another contact row")
     save = SubmitField("Save")
 
-    def __init__(self, defaults: list[ContactLine], *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        defaults: list[ContactLine],
+        *args: Any,
+        units: Sequence[tuple[int, str]] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._defaults = defaults
+        self.unit_id.choices = [SelectChoice("", "No unit")] + [
+            SelectChoice(str(unit_id), name) for unit_id, name in units
+        ]
         self.default_lines.choices = [
             SelectChoice(str(c.id), f"{c.label}: {c.phone}") for c in defaults
         ]
         self.pad_rows()
 
     @classmethod
-    def for_notice(cls, notice: Notice, defaults: list[ContactLine]) -> NoticeForm:
+    def for_notice(
+        cls, notice: Notice, defaults: list[ContactLine], units: Sequence[tuple[int, str]] = ()
+    ) -> NoticeForm:
         """The edit form filled from ``notice``, or from its pending edit when one waits for
         approval (a POST's own data wins, as WTForms does)."""
         draft = pending_draft(notice)
@@ -230,8 +247,9 @@ class NoticeForm(FlaskForm):
                 for c in draft.charges
             ],
             contact_lines=own,
+            unit_id=str(draft.unit_id) if draft.unit_id else "",
         )
-        return cls(defaults, data=data)
+        return cls(defaults, data=data, units=units)
 
     def pad_rows(self) -> None:
         """Leave blank rows to type into below the filled ones."""
@@ -305,6 +323,7 @@ class NoticeForm(FlaskForm):
             reward_text=self.reward_text.data or "",
             max_reward=self.max_reward.data,
             case_number=self.case_number.data or "",
+            unit_id=int(self.unit_id.data) if (self.unit_id.data or "").isdigit() else None,
             charges=charges,
             contact_lines=lines,
             translations=self._translations(),
@@ -336,8 +355,12 @@ class ResolveForm(FlaskForm):
 
     resolution = SelectField(
         "What happened",
-        choices=[SelectChoice("", "Choose what happened")]
-        + [SelectChoice(r.value, r.label) for r in Resolution],
+        # The empty first choice: nothing is chosen until the PIO chooses (valid HTML for a
+        # required select, and no accidental "arrested").
+        choices=[
+            SelectChoice("", "Choose…"),
+            *(SelectChoice(r.value, r.label) for r in Resolution),
+        ],
         validators=[DataRequired(message="Choose what happened.")],
     )
     resolved_on = PlainDateField(

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Enum,
     ForeignKey,
     LargeBinary,
     String,
@@ -20,16 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tipline.db import Base, utcnow
-
-
-def _values(e: type[enum.Enum]) -> list[str]:
-    return [m.value for m in e]
-
-
-def _enum(e: type[enum.Enum]) -> Enum:
-    return Enum(e, native_enum=False, length=20, values_callable=_values)
-
+from tipline.auth.models import Unit
+from tipline.db import Base, enum_column, utcnow
 
 #: What a slug can be (``slugify`` makes nothing else). Anything else from an address bar,
 #: a NUL byte say, is answered as unknown before it reaches the database.
@@ -106,9 +97,10 @@ class Notice(Base):
     case_number: Mapped[str] = mapped_column(String(60), default="")
     # The investigating unit, when units are configured; detectives of another unit do not
     # read tips on this notice.
-    unit: Mapped[str | None] = mapped_column(String(64), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    unit: Mapped[Unit | None] = relationship()
     status: Mapped[NoticeStatus] = mapped_column(
-        _enum(NoticeStatus), default=NoticeStatus.DRAFT, index=True
+        enum_column(NoticeStatus), default=NoticeStatus.DRAFT, index=True
     )
     # Who wrote it and who sent it for review: neither may approve it.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
@@ -119,7 +111,7 @@ class Notice(Base):
     # Changes on every change the public can see (caching relies on it).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None]
-    resolution: Mapped[Resolution | None] = mapped_column(_enum(Resolution))
+    resolution: Mapped[Resolution | None] = mapped_column(enum_column(Resolution))
     resolved_on: Mapped[date | None]  # the day it happened, as the PIO gives it
     resolved_at: Mapped[datetime | None]  # when it was recorded; retention counts from here
     archived_at: Mapped[datetime | None]
@@ -214,7 +206,7 @@ class Charge(Base):
     position: Mapped[int] = mapped_column(default=0)
     citation: Mapped[str] = mapped_column(String(120))  # e.g. "La. R.S. 14:134"
     description: Mapped[str] = mapped_column(String(300))
-    severity: Mapped[Severity] = mapped_column(_enum(Severity))
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity))
     warrant_date: Mapped[date | None]
 
     notice: Mapped[Notice] = relationship(back_populates="charges")
@@ -320,9 +312,9 @@ class NoticeChange(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id"), index=True)
-    kind: Mapped[ChangeKind] = mapped_column(_enum(ChangeKind))
+    kind: Mapped[ChangeKind] = mapped_column(enum_column(ChangeKind))
     state: Mapped[ChangeState] = mapped_column(
-        _enum(ChangeState), default=ChangeState.PENDING, index=True
+        enum_column(ChangeState), default=ChangeState.PENDING, index=True
     )
     proposal: Mapped[dict[str, Any]] = mapped_column(JSON)
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
-from tipline.auth.models import Role, StaffUser
+from tipline.auth.models import Role, StaffUser, Unit
 from tipline.db import utcnow
 from tipline.notices.models import (
     PUBLIC_STATUSES,
@@ -86,6 +86,8 @@ class NoticeDraft:
     reward_text: str = ""
     max_reward: int | None = None
     case_number: str = ""
+    #: The investigating unit (staff only): its detectives read the notice's tips.
+    unit_id: int | None = None
     charges: list[ChargeDraft] = field(default_factory=list)
     contact_lines: list[ContactDraft] = field(default_factory=list)
     # {"es": {"caution": "..."}, "vi": {...}}: only the parts that were translated.
@@ -110,6 +112,7 @@ _TEXT_FIELDS = (
     "max_reward",
     "case_number",
     "translations",
+    "unit_id",
 )
 
 
@@ -175,10 +178,21 @@ def apply_draft(notice: Notice, draft: NoticeDraft) -> None:
     ]
 
 
+def _check_unit(session: Session, draft: NoticeDraft) -> None:
+    if draft.unit_id is not None and session.get(Unit, draft.unit_id) is None:
+        raise NoticeRefused("Choose the unit from the list, or “No unit”.")
+
+
+def notices_with_unit(session: Session, unit_id: int) -> int:
+    """How many notices carry the unit (none: its detectives would see no notice's tips)."""
+    return session.scalar(select(func.count()).where(Notice.unit_id == unit_id)) or 0
+
+
 def create_notice(session: Session, draft: NoticeDraft, actor: StaffUser | str) -> Notice:
     """Create a draft notice with its charges and contact lines; ``actor`` is its author."""
     require_role(actor, NOTICE_WRITERS, "write notices")
     _check_draft(draft)
+    _check_unit(session, draft)
     author_id, author = actor_ref(actor)
     notice = Notice(
         slug=_unique_slug(session, slugify(draft.subject_name)),
@@ -350,6 +364,7 @@ def update_notice(
     require_role(actor, NOTICE_WRITERS, "edit notices")
     check_editable(notice)
     _check_draft(draft)
+    _check_unit(session, draft)
     changed = changed_fields(notice, draft)
     pending = notice.pending(ChangeKind.EDIT)
     if not changed and pending is None:
@@ -435,11 +450,6 @@ def _normal(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _normal(v) for k, v in value.items()}
     return value
-
-
-def get_notice(session: Session, notice_id: int) -> Notice | None:
-    """Any notice by id, for staff screens."""
-    return session.get(Notice, notice_id)
 
 
 def notices_by_status(session: Session) -> dict[NoticeStatus, list[Notice]]:

@@ -1,4 +1,4 @@
-"""Reviewed closures (issue 6): "no action" on an urgent tip waits for a supervisor's
+"""Reviewed closures: "no action" on an urgent tip waits for a supervisor's
 confirmation, a sample of other "no action" closures lands on the supervisors' review list,
 and a supervisor can reopen a closed tip. Every decision is audited; nobody confirms a closure
 they proposed themselves.
@@ -40,7 +40,7 @@ class ReviewPolicy:
     def from_config(cls, config: Mapping[str, object]) -> ReviewPolicy:
         secret = str(config.get("SECRET_KEY") or "").encode()
         key = hmac.new(secret, b"tipline no-action review sample", hashlib.sha256).digest()
-        return cls(float(config.get("NO_ACTION_REVIEW_SAMPLE") or 0.0), key)
+        return cls(float(str(config.get("NO_ACTION_REVIEW_SAMPLE") or 0.0)), key)
 
     def sampled(self, public_ref: str) -> bool:
         if self.sample_rate <= 0:

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from tipline import db
 from tipline.db import utcnow
 from tipline.notices import atom as atom_feed
-from tipline.notices import cap, feeds, photos, poster, share_image, versions
+from tipline.notices import cap, change_stamps, feeds, photos, poster, share_image
 from tipline.notices.models import Notice, NoticeStatus
 from tipline.web import caching
 from tipline.web.links import document, documents, external_url, public_host
@@ -62,7 +62,7 @@ def image_facts(png: bytes) -> dict[str, Any]:
 
 
 @bp.get("/notices/<slug>/share.png")
-@caching.public_page(versions.notice_version)
+@caching.public_page(change_stamps.notice_version)
 def share_image_png(slug: str) -> Response:
     """The 1200×630 picture shown beside a shared link (``og:image``)."""
     found = _public_or_404(slug)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
@@ -32,7 +33,7 @@ def address_hash(address: str, secret_key: str, day: str | None = None) -> str:
 def client_key() -> str:
     # The address the server saw. Behind a reverse proxy, PROXY_FIX_X_FOR makes it the
     # proxy's X-Forwarded-For (create_app); this function never reads headers itself.
-    return address_hash(request.remote_addr or "unknown", current_app.secret_key)
+    return address_hash(request.remote_addr or "unknown", current_app.config["SECRET_KEY"])
 
 
 def everyone() -> str:
@@ -125,7 +126,7 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     app.extensions["tipline.limiter"] = limiter
     for endpoint, (scope, per_address, everyone_together) in LIMITED_POSTS.items():
-        view = app.view_functions[endpoint]
+        view: Any = app.view_functions[endpoint]
         view = limiter.shared_limit(per_address, scope, methods=["POST"])(view)
         view = limiter.shared_limit(
             everyone_together, f"{scope}-all", key_func=everyone, methods=["POST"]

@@ -18,8 +18,8 @@ from werkzeug.wrappers import Response
 
 from tipline import audit, db
 from tipline.audit.models import AuditEvent
+from tipline.auth import units
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import signed_in_staff
 from tipline.media import ImageRejected
 from tipline.notices import changes, photos, poster, share_image, workflow
 from tipline.notices import services as notices
@@ -32,7 +32,9 @@ from tipline.notices.models import (
     NoticeStatus,
     Resolution,
 )
+from tipline.triage import access
 from tipline.web.links import document
+from tipline.web.policy import signed_in_staff
 from tipline.web.responses import image_response
 
 bp = Blueprint("pio", __name__, url_prefix="/staff/notices")
@@ -41,10 +43,14 @@ Page = Response | str | tuple[str, int]
 
 
 def _notice(notice_id: int) -> Notice:
-    found = notices.get_notice(db.session(), notice_id)
+    found = access.visible_notice(db.session(), signed_in_staff(), notice_id=notice_id)
     if found is None:
         abort(404)
     return found
+
+
+def _units() -> list[tuple[int, str]]:
+    return [(unit.id, unit.name) for unit in units.list_units(db.session())]
 
 
 def _to_notice(notice: Notice, anchor: str | None = None) -> Response:
@@ -90,7 +96,7 @@ def index() -> str:
 @bp.route("/new", methods=["GET", "POST"])
 def new() -> Page:
     session = db.session()
-    form = NoticeForm(notices.default_contact_lines(session))
+    form = NoticeForm(notices.default_contact_lines(session), units=_units())
     if request.method == "GET":
         form.default_lines.data = [c.id for c in notices.default_contact_lines(session)]
     if form.is_submitted() and form.add_row():
@@ -118,7 +124,7 @@ def edit(notice_id: int) -> Page:
     except notices.NoticeRefused as refused:
         flash(str(refused), "error")
         return _to_notice(notice)
-    form = NoticeForm.for_notice(notice, notices.default_contact_lines(session))
+    form = NoticeForm.for_notice(notice, notices.default_contact_lines(session), _units())
     if form.is_submitted() and form.add_row():
         return render_template(
             "pio/edit.html",
@@ -460,6 +466,7 @@ def remove_photo(notice_id: int, photo_id: int) -> Response:
 @bp.get("/<int:notice_id>/photos/<int:photo_id>/<variant>")
 def photo(notice_id: int, photo_id: int, variant: str) -> Response:
     """Staff preview of a photo, whatever the notice's status."""
+    _notice(notice_id)
     found = photos.photo_bytes(db.session(), notice_id, photo_id, variant, public_only=False)
     if found is None:
         abort(404)

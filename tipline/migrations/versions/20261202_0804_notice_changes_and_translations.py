@@ -88,14 +88,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tip", schema=None) as batch_op:
-        batch_op.drop_column("language")
-    with op.batch_alter_table("notice_photo", schema=None) as batch_op:
-        batch_op.drop_column("approved")
-    with op.batch_alter_table("notice", schema=None) as batch_op:
-        batch_op.drop_column("translations")
-        batch_op.drop_column("corrected_at")
-        batch_op.drop_column("correction_note")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): a batch rebuild of these tables would
+    # drop the triggers earlier revisions put on them.
+    op.drop_column("tip", "language")
+    op.drop_column("notice_photo", "approved")
+    for column in ("translations", "corrected_at", "correction_note"):
+        op.drop_column("notice", column)
     with op.batch_alter_table("notice_change", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notice_change_state"))
         batch_op.drop_index(batch_op.f("ix_notice_change_notice_id"))

@@ -7,7 +7,7 @@ Existing events become the tree's first leaves. The leaf encoding is frozen here
 when this revision was written (version 1 of ``tipline.audit.tree.leaf_data``).
 
 Revision ID: 0806
-Revises: 0804
+Revises: 0807
 Create Date: 2026-12-02 05:00:00
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0806"
-down_revision: str | None = "0804"
+down_revision: str | None = "0807"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -19,14 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, func, inspect, select
+from sqlalchemy import Connection, bindparam, func, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from tipline.db import utcnow
-from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus, is_slug
+from tipline.notices.models import (
+    PUBLIC_STATUSES,
+    Charge,
+    ContactLine,
+    Notice,
+    NoticeStatus,
+    is_slug,
+)
 
 #: Notices whose page the public may open.
-PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
 
 # Built once: these run on every public page request, on a plain connection (no ORM session),
 # which keeps the check for an unchanged page near the cost of the query itself.
@@ -106,8 +112,7 @@ def _updated_at_set(notice: Notice) -> bool:
     return bool(inspect(notice).attrs.updated_at.history.added)
 
 
-@event.listens_for(Session, "before_flush")
-def _touch_changed_notices(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
+def touch_changed_notices(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
     touched: set[Notice] = set()
     all_notices = False
     changed = False
@@ -138,12 +143,10 @@ def _touch_changed_notices(session: Session, _ctx: UOWTransaction, _instances: A
             session.execute(select(func.pg_notify(CHANGE_CHANNEL, "")))
 
 
-@event.listens_for(Session, "after_commit")
-def _count_committed_change(session: Session) -> None:
+def count_committed_change(session: Session) -> None:
     if session.info.pop(_CHANGED, False):
         _local_commits[0] += 1
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back_change(session: Session) -> None:
+def forget_rolled_back_change(session: Session) -> None:
     session.info.pop(_CHANGED, None)
