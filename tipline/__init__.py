@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         responses,
         staff,
         templating,
+        transparency,
         triage,
         uploads,
     )
@@ -93,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(triage.bp)
     app.register_blueprint(rewards_views.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(transparency.bp)
     app.register_blueprint(mail.bp)
     limits.init_app(app)  # wraps views, so after the blueprints
     if app.config["PROXY_FIX_X_FOR"]:

@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from flask.cli import ScriptInfo, with_appcontext
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from tipline import db, migrations
+from tipline import db, jobs, migrations
 from tipline.audit import roles
 from tipline.audit.cli import audit_group, ensure_signing_key
 from tipline.auth import services as auth
@@ -187,6 +187,7 @@ def demo(host: str, port: int, no_sample_tips: bool) -> None:
         accounts = seed_demo(db.session(), key, app.config["DATA_KEY"])
         db.session().commit()
         ensure_signing_key()
+    jobs.sign_tree_head_if_grown(app)  # the transparency log's first head
     url = f"http://{host}:{port}"
     click.echo(f"Demo database: {app.config['DATABASE_URL']}")
     click.echo(f"Demo notice:   {url}/notices/{DEMO_SLUG}")

@@ -78,6 +78,14 @@ class Defaults:
     AUDIT_KEY: str | None = None
     AUDIT_SIGNING_KEY_FILE: str | None = None
     AUDIT_CHECKPOINT_FILE: str | None = None
+    # The transparency log over the audit events (docs/audit.md): the name on its signed tree
+    # heads (default: the host of PUBLIC_BASE_URL + "/audit-log"; never change it once heads
+    # are published), and the verifier keys of the witnesses whose co-signatures it accepts.
+    AUDIT_LOG_ORIGIN: str | None = None
+    AUDIT_WITNESS_KEYS: list[str] = []  # noqa: RUF012 - JSON list of verifier keys
+    # Public proof and head requests per address (they are cheap, but each reads the database).
+    AUDIT_LOG_RATE_LIMIT = "120 per minute"
+    AUDIT_LOG_GLOBAL_RATE_LIMIT = "3000 per minute"
 
     # Seconds a request waits for Redis to accept a connection and to answer one command.
     # Short: the rate limiter counts in memory while Redis does not answer (fail-open, see

@@ -233,6 +233,7 @@ def init_app(app: Flask) -> None:
             made = write_checkpoint(
                 session, config["AUDIT_SIGNING_KEY_FILE"], config["AUDIT_CHECKPOINT_FILE"]
             )
+        sign_tree_head_if_grown(app)
         return made.seq
 
     @periodic(crontab(minute="41"), catch_up=True)
@@ -361,6 +362,23 @@ def _kick(task: TaskWrapper, what: str) -> None:
 
 #: Rows one housekeeping transaction touches at most (SQLite holds its write lock meanwhile).
 HOUSEKEEPING_BATCH = 2000
+
+
+def sign_tree_head_if_grown(app: Flask) -> int:
+    """Sign and publish a new head of the audit log's Merkle tree if it grew; its size."""
+    from tipline.audit import heads
+    from tipline.audit.checkpoints import load_signing_key
+
+    with app.app_context(), app.extensions["tipline.write_sessionmaker"]() as session:
+        config = current_app.config
+        head = heads.sign_tree_head(
+            session,
+            load_signing_key(config["AUDIT_SIGNING_KEY_FILE"]),
+            heads.log_origin(config),
+            only_if_grown=True,
+        )
+        session.commit()
+        return head.tree_size
 
 
 def _in_batches(new_session: Callable[[], Any], sweep: Callable[[Any], int]) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-APPEND_ONLY_TABLES = ("audit_event",)
+APPEND_ONLY_TABLES = ("audit_event", "audit_tree_node", "audit_tree_head")
 UNDELETABLE_TABLES = ("tip",)
 
 

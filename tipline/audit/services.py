@@ -12,7 +12,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from tipline import db
-from tipline.audit import chain
+from tipline.audit import chain, tree
 from tipline.audit.models import AuditEvent, AuditVerification
 from tipline.db import utcnow
 
@@ -82,6 +82,8 @@ def record(
     event.row_hash = hash_of(key, event)
     session.add(event)
     session.flush()
+    # Still under the chain lock: leaves join the tree in sequence order.
+    tree.append(session, event)
     return event
 
 

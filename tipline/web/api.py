@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from tipline import db
 from tipline.notices import feeds
 from tipline.notices.models import NoticeStatus, Severity
+from tipline.web import transparency
 from tipline.web.links import document, documents, external_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -169,11 +170,14 @@ def openapi_document(agency_name: str) -> dict[str, Any]:
             "description": (
                 "Public wanted-person notices: who is wanted, on which charges, and whom to "
                 "call. Read-only, no key needed. Fields follow the FBI Wanted API where it has "
-                "one. Resolved notices stay listed with status `resolved`."
+                "one. Resolved notices stay listed with status `resolved`. Under `/log/`, the "
+                "audit log's transparency log (RFC 9162): signed tree heads and proofs, hashes "
+                "only, for outside witnesses."
             ),
         },
         "servers": [{"url": "/api/v1"}],
         "paths": {
+            **transparency.openapi_paths(),
             "/notices": {
                 "get": {
                     "operationId": "listNotices",
@@ -221,6 +225,7 @@ def openapi_document(agency_name: str) -> dict[str, Any]:
         "components": {
             "schemas": {
                 "Notice": feeds.NOTICE_SCHEMA,
+                **transparency.SCHEMAS,
                 "NoticePage": {
                     "type": "object",
                     "additionalProperties": False,

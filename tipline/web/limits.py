@@ -65,6 +65,31 @@ def login_global_limit() -> str:
     return current_app.config["LOGIN_GLOBAL_RATE_LIMIT"]
 
 
+def audit_log_limit() -> str:
+    return current_app.config["AUDIT_LOG_RATE_LIMIT"]
+
+
+def audit_log_global_limit() -> str:
+    return current_app.config["AUDIT_LOG_GLOBAL_RATE_LIMIT"]
+
+
+#: Requests of any method to these endpoints are counted like the public forms' POSTs: the
+#: transparency log's proofs and heads each read the database, whoever asks.
+LIMITED_READS: dict[str, tuple[str, Callable[[], str], Callable[[], str]]] = {
+    f"log.{name}": ("audit-log", audit_log_limit, audit_log_global_limit)
+    for name in (
+        "checkpoint",
+        "latest",
+        "head_history",
+        "public_key",
+        "consistency",
+        "inclusion",
+        "witnesses",
+        "cosign",
+    )
+}
+
+
 def payout_limit() -> str:
     return current_app.config["PAYOUT_RATE_LIMIT"]
 
@@ -106,4 +131,9 @@ def init_app(app: Flask) -> None:
         view = limiter.shared_limit(
             everyone_together, f"{scope}-all", key_func=everyone, methods=["POST"]
         )(view)
+        app.view_functions[endpoint] = view
+    for endpoint, (scope, per_address, everyone_together) in LIMITED_READS.items():
+        view = app.view_functions[endpoint]
+        view = limiter.shared_limit(per_address, scope)(view)
+        view = limiter.shared_limit(everyone_together, f"{scope}-all", key_func=everyone)(view)
         app.view_functions[endpoint] = view

@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from tipline import db, i18n
+from tipline.audit import heads
 from tipline.auth.forms import ButtonForm
 from tipline.rewards import payout
 from tipline.tips import dialog
@@ -73,6 +74,7 @@ def _tip_page(
         max_photos=current_app.config["MAX_TIP_PHOTOS"],
         minutes=current_app.config["RECEIPT_SESSION_MINUTES"],
         rate_limited=rate_limited,
+        log_proof=heads.inclusion_of(db.session(), "tip.received", "tip", tip.public_ref),
         **_reward_context(tip),
     )
     return make_response(page, status)

@@ -1,0 +1,172 @@
+"""The Merkle tree over the audit events, stored as complete subtrees (``AuditTreeNode``).
+
+Leaf ``i`` is the event with ``seq = i + 1``. Its leaf data is the canonical encoding of the
+whole event, its keyed row hash included (``leaf_data``); only the leaf hash is stored apart
+from the event and published, and without the audit key nobody can confirm a guess at an
+event's fields from it. Appending writes the leaf and the complete subtrees it closes (one
+on average, at most log2 n), reading only their left siblings; a proof reads its O(log n)
+nodes in one query. Appends happen in ``audit.record``'s transaction, under the chain lock.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Row, TextClause, func, select, text
+from sqlalchemy.orm import Session
+
+from tipline.audit import chain, merkle
+from tipline.audit.models import AuditEvent, AuditTreeNode
+
+LEAF_ENCODING_VERSION = 1
+_NODES = AuditTreeNode.__table__
+# Plain statements on the session's connection: appends run in every audited transaction,
+# and building and caching an ORM statement costs more than the lookup itself.
+_INSERT = text("INSERT INTO audit_tree_node (level, idx, hash) VALUES (:level, :idx, :hash)")
+
+
+@functools.lru_cache(maxsize=256)
+def _lookup(count: int) -> TextClause:
+    """Nodes by primary key, ``count`` of them: an OR of key lookups, which both databases
+    answer from the index (SQLite scans the table for a row-value IN list)."""
+    terms = " OR ".join(f"(level = :l{i} AND idx = :i{i})" for i in range(count))
+    return text(f"SELECT level, idx, hash FROM audit_tree_node WHERE {terms}")  # noqa: S608
+
+
+def leaf_data(event: AuditEvent | Row[Any]) -> bytes:
+    """The bytes a leaf commits to: every field of the event, canonically encoded."""
+    return chain.canonical_json(
+        {
+            "leaf": LEAF_ENCODING_VERSION,
+            "seq": event.seq,
+            "occurred_at": chain.timestamp(event.occurred_at),
+            "actor_id": event.actor_id,
+            "actor_label": event.actor_label,
+            "action": event.action,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "details": event.details,
+            "prev_hash": event.prev_hash,
+            "row_hash": event.row_hash,
+        }
+    )
+
+
+def leaf_hash_of(event: AuditEvent | Row[Any]) -> bytes:
+    return merkle.leaf_hash(leaf_data(event))
+
+
+def _closed_by(index: int) -> list[tuple[int, int]]:
+    """The left siblings that leaf ``index`` pairs with: one per trailing 1 bit."""
+    needed, level = [], 0
+    while (index >> level) & 1:
+        needed.append((level, (index >> level) - 1))
+        level += 1
+    return needed
+
+
+def new_nodes(index: int, leaf: bytes, siblings: dict[tuple[int, int], bytes]) -> list[dict]:
+    """The rows appending leaf ``index`` writes: the leaf and each subtree it completes."""
+    rows = [{"level": 0, "idx": index, "hash": leaf}]
+    current = leaf
+    for level, left in _closed_by(index):
+        current = merkle.node_hash(siblings[(level, left)], current)
+        rows.append({"level": level + 1, "idx": left // 2, "hash": current})
+    return rows
+
+
+def append(session: Session, event: AuditEvent) -> bytes:
+    """Add ``event`` (the new chain head, flushed) to the tree; returns its leaf hash.
+
+    Call under the chain lock, in the event's transaction (``audit.record`` does).
+    """
+    index = event.seq - 1
+    leaf = leaf_hash_of(event)
+    needed = _closed_by(index)
+    siblings = _read(session, needed) if needed else {}
+    session.connection().execute(_INSERT, new_nodes(index, leaf, siblings))
+    return leaf
+
+
+def _read(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    keys = list(set(keys))
+    if not keys:
+        return {}
+    params = {}
+    for i, (level, idx) in enumerate(keys):
+        params[f"l{i}"], params[f"i{i}"] = level, idx
+    rows = session.connection().execute(_lookup(len(keys)), params)
+    found = {(r.level, r.idx): bytes(r.hash) for r in rows}
+    missing = [k for k in keys if k not in found]
+    if missing:
+        raise TreeError(f"the tree has no node at (level, index) {sorted(missing)[0]}")
+    return found
+
+
+class TreeError(RuntimeError):
+    """The stored tree lacks a node it should have (it was damaged or is being rebuilt)."""
+
+
+def size(session: Session) -> int:
+    """How many leaves the tree has (the committed events, in this transaction's view)."""
+    last = session.scalar(select(func.max(_NODES.c.idx)).where(_NODES.c.level == 0))
+    return 0 if last is None else int(last) + 1
+
+
+def subtree_hashes(session: Session, ranges: Sequence[merkle.Range]) -> list[bytes]:
+    """The hash of each subtree ``(lo, hi)`` (subtrees of RFC 9162's recursion), read in one
+    query of at most 2 log2 n nodes."""
+    parts = [merkle.complete_subtrees(lo, hi) for lo, hi in ranges]
+    found = _read(session, (key for part in parts for key in part))
+    return [merkle.fold([found[key] for key in part]) for part in parts]
+
+
+def root(session: Session, tree_size: int) -> bytes:
+    if tree_size == 0:
+        return merkle.EMPTY_ROOT
+    return subtree_hashes(session, [(0, tree_size)])[0]
+
+
+def inclusion_proof(session: Session, index: int, tree_size: int) -> list[bytes]:
+    return subtree_hashes(session, merkle.inclusion_ranges(index, tree_size))
+
+
+def leaf_and_inclusion_proof(
+    session: Session, index: int, tree_size: int
+) -> tuple[bytes, list[bytes]]:
+    """The leaf hash at ``index`` and its inclusion proof, read in one query."""
+    hashes = subtree_hashes(
+        session, [(index, index + 1), *merkle.inclusion_ranges(index, tree_size)]
+    )
+    return hashes[0], hashes[1:]
+
+
+def consistency_proof(session: Session, old: int, new: int) -> list[bytes]:
+    return subtree_hashes(session, merkle.consistency_ranges(old, new))
+
+
+def leaf_hash(session: Session, index: int) -> bytes | None:
+    found = session.scalar(select(_NODES.c.hash).where(_NODES.c.level == 0, _NODES.c.idx == index))
+    return None if found is None else bytes(found)
+
+
+def leaf_index(session: Session, leaf: bytes) -> int | None:
+    """The index of the leaf with hash ``leaf`` (the first, if an event were repeated)."""
+    found = session.scalar(
+        select(func.min(_NODES.c.idx)).where(_NODES.c.level == 0, _NODES.c.hash == leaf)
+    )
+    return None if found is None else int(found)
+
+
+def levels_from_leaves(leaves: Sequence[bytes]) -> Iterable[dict]:
+    """Every stored node of a tree with these leaf hashes, level by level (for rebuilds)."""
+    level, current = 0, list(leaves)
+    while current:
+        for i, h in enumerate(current):
+            yield {"level": level, "idx": i, "hash": h}
+        current = [
+            merkle.node_hash(current[i], current[i + 1]) for i in range(0, len(current) - 1, 2)
+        ]
+        level += 1
