@@ -146,6 +146,9 @@ class Tip(Base):
         default=TipPriority.NORMAL,
     )
     priority_rank: Mapped[int] = mapped_column(default=TipPriority.NORMAL.rank)
+    # Set once the tip is urgent and never cleared: lowering the priority does not let one
+    # person close a tip that was once "they are there right now".
+    ever_urgent: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     claimed_at: Mapped[datetime | None]

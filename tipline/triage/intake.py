@@ -73,6 +73,7 @@ def install(
                     obj.received_at = utcnow()
                 obj.priority = initial_priority(obj)
                 obj.priority_rank = obj.priority.rank
+                obj.ever_urgent = obj.ever_urgent or obj.priority is TipPriority.URGENT
                 obj.due_at = due_time(obj.priority, obj.received_at, due_minutes)
 
     if notify is None:

@@ -34,7 +34,8 @@ from tipline.triage.closures import (
     ReviewPolicy,
     mark_closed,
     pending_confirmation,
-    propose_no_action,
+    propose_closure,
+    propose_lower_priority,
     sample_closure,
 )
 from tipline.triage.intake import due_time
@@ -65,8 +66,9 @@ TRANSITIONS: dict[TipStatus, frozenset[TipStatus]] = {
     S.NO_ACTION: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),
 }
-#: Outcomes that need a written reason (for "forwarded": to which unit or agency).
-REASON_REQUIRED = frozenset({S.NO_ACTION, S.DUPLICATE, S.FORWARDED})
+#: Outcomes that need a written reason (for "forwarded": to which unit or agency). Every
+#: closing status is here: a tip's life does not end without a word on why.
+REASON_REQUIRED = frozenset({S.NO_ACTION, S.DUPLICATE, S.FORWARDED, S.CLOSED})
 
 
 # --- Reading ---------------------------------------------------------------------------------
@@ -110,10 +112,10 @@ def change_status(
     """Move ``tip`` to ``new_status`` if the rules allow it, or raise with the reason why not.
 
     Rules: only the claimer (or a supervisor) works a tip; the move must be in
-    ``TRANSITIONS``; negative outcomes need a reason; "duplicate" names the original. "No
-    action" on an urgent tip is only proposed: the tip stays open until another supervisor
-    confirms (the pending review is returned). Other "no action" closures picked by
-    ``review``'s sample land on the supervisors' review list (also returned).
+    ``TRANSITIONS``; closing and negative outcomes need a reason; "duplicate" names the
+    original. Any closing status on a tip that was ever urgent is only proposed: the tip stays
+    open until another supervisor confirms (the pending review is returned). Other closures
+    picked by ``review``'s sample land on the supervisors' review list (also returned).
     """
     require_holder(actor, tip)
     reason = clean_reason(reason)
@@ -127,11 +129,10 @@ def change_status(
         raise TransitionRefused(f"Say why this tip is “{new_status.label}”.")
     if pending_confirmation(session, tip) is not None:
         raise TransitionRefused(
-            "This tip is waiting for a supervisor to confirm “No action”; it cannot move now."
+            "This tip is waiting for a supervisor to confirm a change; it cannot move now."
         )
-    if new_status is TipStatus.NO_ACTION and tip.priority is TipPriority.URGENT:
-        return propose_no_action(session, actor, tip, reason)
     details: dict[str, object] = {"from": tip.status.value, "to": new_status.value}
+    original: Tip | None = None
     if new_status is TipStatus.DUPLICATE:
         if duplicate_of is None:
             raise TransitionRefused("Name the tip this one duplicates.")
@@ -142,18 +143,22 @@ def change_status(
             original = found
         if original.id == tip.id:
             raise TransitionRefused("A tip cannot be a duplicate of itself.")
-        tip.duplicate_of_id = original.id
         _ensure_link(session, actor, tip, original, LinkKind.DUPLICATE)
         details["duplicate_of"] = original.public_ref
+    closing = not new_status.is_open
+    if closing and (tip.ever_urgent or tip.priority is TipPriority.URGENT):
+        return propose_closure(session, actor, tip, reason, new_status, original)
+    if original is not None:
+        tip.duplicate_of_id = original.id
     tip.status = new_status
     tip.status_reason = reason
-    if not new_status.is_open:
+    if closing:
         mark_closed(tip, actor)
     session.flush()
     audit.record(
         session, actor, "tip.status_changed", "tip", tip.public_ref, reason=reason, **details
     )
-    if new_status is TipStatus.NO_ACTION:
+    if closing:
         return sample_closure(session, actor, tip, reason, review)
     return None
 
@@ -164,11 +169,23 @@ def set_priority(
     tip: Tip,
     priority: TipPriority,
     due_minutes: Mapping[str, int] | None = None,
-) -> None:
-    """Change a tip's priority; its due time is recomputed from when it was received."""
+) -> ClosureReview | None:
+    """Change a tip's priority; its due time is recomputed from when it was received.
+
+    Lowering an urgent tip's priority is only proposed (the pending review is returned): it
+    takes effect when a supervisor other than ``actor`` confirms. Raising a tip to urgent marks
+    it as ever urgent for good."""
     require_holder(actor, tip)
     if priority is tip.priority:
-        return
+        return None
+    if pending_confirmation(session, tip) is not None:
+        raise TransitionRefused(
+            "This tip is waiting for a supervisor to confirm a change; it cannot move now."
+        )
+    if tip.priority is TipPriority.URGENT:
+        return propose_lower_priority(session, actor, tip, priority)
+    if priority is TipPriority.URGENT:
+        tip.ever_urgent = True
     previous = tip.priority
     tip.priority = priority
     tip.priority_rank = priority.rank
@@ -182,6 +199,7 @@ def set_priority(
         tip.public_ref,
         **{"from": previous.value, "to": priority.value},
     )
+    return None
 
 
 # --- Notes -----------------------------------------------------------------------------------

@@ -128,7 +128,10 @@ def status(ref: str) -> Response:
             review=ReviewPolicy.from_config(current_app.config),
         )
         if review is not None and review.kind is ReviewKind.CONFIRMATION:
-            return "An urgent tip closes as “No action” only when a supervisor confirms it."
+            return (
+                f"A tip that was urgent closes as “{new_status.label}” only when a"
+                " supervisor confirms it. It stays open until then."
+            )
         return f"Status changed to “{new_status.label}”."
 
     return _act(ref, form, run)
@@ -141,7 +144,12 @@ def priority(ref: str) -> Response:
     def run(tip: Tip) -> str:
         chosen = TipPriority(form.priority.data)
         due = current_app.config["TRIAGE_DUE_MINUTES"]
-        triage.set_priority(db.session(), signed_in_staff(), tip, chosen, due)
+        held = triage.set_priority(db.session(), signed_in_staff(), tip, chosen, due)
+        if held is not None:
+            return (
+                f"Lowering an urgent tip to {chosen.label} waits for a supervisor to confirm;"
+                " it stays urgent until then."
+            )
         return f"Priority set to {chosen.label}."
 
     return _act(ref, form, run)
