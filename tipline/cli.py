@@ -178,6 +178,10 @@ def worker(workers: int) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from tipline.tips import integrity
+
+    # `tipline audit verify` also re-hashes the stored tips against their events.
+    app.extensions["tipline.audit_checks"] = [integrity.verify_tips]
     app.cli.add_command(db_group)
     app.cli.add_command(user_group)
     app.cli.add_command(audit_group)

@@ -36,6 +36,12 @@ def verify_command() -> None:
             config["AUDIT_CHECKPOINT_FILE"],
             config["AUDIT_SIGNING_KEY_FILE"],
         )
+        # Checks other domains add (e.g. that stored tips match what tip.received committed
+        # to), registered under app.extensions["tipline.audit_checks"] by tipline.cli.
+        for check in current_app.extensions.get("tipline.audit_checks", ()):
+            finding = check(session)
+            if finding is not None and report.problem is None:
+                report.problem = verify.Finding(str(finding))
     click.echo(
         f"Audit log: {report.events} events checked, {report.checkpoints} signed checkpoints."
     )
@@ -43,7 +49,7 @@ def verify_command() -> None:
     for note in report.notes:
         click.echo(f"Note: {note}")
     with current_app.extensions["tipline.write_sessionmaker"]() as session:
-        verify.save(session, report)
+        verify.save(session, report, config["AUDIT_SIGNING_KEY_FILE"])
         session.commit()
     if report.ok:
         click.echo("OK: the audit log is intact.")

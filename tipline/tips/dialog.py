@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tipline import audit
 from tipline.auth.models import StaffUser
 from tipline.db import utcnow
-from tipline.tips import attachments
+from tipline.tips import attachments, integrity
 from tipline.tips.attachments import PhotoLimits
 from tipline.tips.models import MessageDirection, ReceiptSession, Tip, TipAttachment, TipMessage
 from tipline.tips.services import clean_text, find_by_receipt
@@ -66,7 +66,7 @@ def answer(
     )
     session.add(message)
     session.flush()
-    attachments.store_photos(session, tip, images, data_key, message=message)
+    stored = attachments.store_photos(session, tip, images, data_key, message=message)
     audit.record(
         session,
         audit.PUBLIC,
@@ -75,6 +75,7 @@ def answer(
         tip.public_ref,
         message=message.id,
         photos=len(images),
+        **integrity.answer_details(message, stored),
     )
     return message
 

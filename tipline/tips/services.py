@@ -16,7 +16,7 @@ from tipline.auth.models import StaffUser
 from tipline.config import data_key_bytes
 from tipline.db import utcnow
 from tipline.notices.models import Notice, NoticeStatus
-from tipline.tips import attachments, receipts, sealing
+from tipline.tips import attachments, integrity, receipts, sealing
 from tipline.tips.attachments import PhotoLimits
 from tipline.tips.models import Tip, TipStatus, TipSubmission
 
@@ -125,6 +125,7 @@ def submit_tip(
         public_ref=ref,
         receipt_hash=receipts.hash_code(receipt_key, code),
         notice=notice,
+        notice_id=notice.id if notice is not None else None,
         narrative=clean_text(report.narrative),
         seen_when=clean_text(report.seen_when),
         seen_where=clean_text(report.seen_where),
@@ -142,11 +143,13 @@ def submit_tip(
         ),
         status=TipStatus.NEW,
         operator=operator,
+        operator_id=operator.id if operator is not None else None,
     )
     session.add(tip)
+    stored: list = []
     if images:
         session.flush()  # the photos name the tip's id
-        attachments.store_photos(session, tip, images, data_key)
+        stored = attachments.store_photos(session, tip, images, data_key)
     if form_token is not None:
         session.add(
             TipSubmission(
@@ -168,6 +171,7 @@ def submit_tip(
         notice=notice.slug if notice else None,
         there_now=report.there_now,
         **extra,
+        **integrity.received_details(tip, stored),
     )
     return tip, code
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from tipline import audit
 from tipline.auth.models import StaffUser
 from tipline.auth.policy import tip_visibility_clause
+from tipline.tips import integrity
 from tipline.tips.models import Tip, TipPriority, TipStatus
 from tipline.triage.access import (
     TIP_READERS,
@@ -214,7 +215,15 @@ def add_note(session: Session, actor: StaffUser, tip: Tip, body: str) -> TipNote
     note = TipNote(tip_id=tip.id, author_id=actor.id, body=body[:20000])
     session.add(note)
     session.flush()
-    audit.record(session, actor, "tip.note_added", "tip", tip.public_ref, note_id=note.id)
+    audit.record(
+        session,
+        actor,
+        "tip.note_added",
+        "tip",
+        tip.public_ref,
+        note_id=note.id,
+        content=integrity.text_digest(note.body),
+    )
     return note
 
 
