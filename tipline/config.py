@@ -97,7 +97,15 @@ class Defaults:
     # none: then every visitor behind a proxy shares the proxy's address, and its limits.
     PROXY_FIX_X_FOR = 0
     TIP_RATE_LIMIT = "10 per 10 minutes; 40 per day"
-    TIP_GLOBAL_RATE_LIMIT = "600 per minute"
+    TIP_GLOBAL_RATE_LIMIT = "600 per minute"  # kept for old settings; tips use TIP_FLOOD_RATE
+    # Past this rate (everyone together) tips are still taken, marked "possible flood".
+    TIP_FLOOD_RATE = "120 per minute"
+    ANSWER_RATE_LIMIT = "20 per 10 minutes; 100 per day"
+    # Every onion visitor arrives from the Tor daemon's address: a budget for many people.
+    ONION_TIP_RATE_LIMIT = "300 per 10 minutes; 2000 per day"
+    ONION_ANSWER_RATE_LIMIT = "300 per 10 minutes; 2000 per day"
+    ONION_RECEIPT_RATE_LIMIT = "300 per 10 minutes; 3000 per day"
+    RATE_LIMIT_IPV6_PREFIX = 64
     RECEIPT_RATE_LIMIT = "10 per 10 minutes; 50 per day"
     RECEIPT_GLOBAL_RATE_LIMIT = "1200 per minute"
     # Staff sign-in attempts (each account also locks after LOGIN_MAX_FAILURES failures).

@@ -192,6 +192,8 @@ def _check_tip(tip, trail, messages, photos, notes) -> TipFinding | None:
         return bad(f"it is “{tip.status.label}” but no event closed it so.")
     priorities = [e.details.get("to") for e in trail if e.action in PRIORITY_EVENTS]
     initial = TipPriority.URGENT if tip.there_now else TipPriority.NORMAL
+    if details.get("possible_flood"):
+        initial = TipPriority.LOW
     expected = priorities[-1] if priorities else initial.value
     if tip.priority.value != expected:
         return bad(f"its priority is {tip.priority.value} but its events say {expected}.")

@@ -130,6 +130,9 @@ class Tip(Base):
     contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Marked as spam by staff: a label only, it deletes and hides nothing.
     spam_marked_at: Mapped[datetime | None]
+    # Received while everyone together was past the flood rate: taken at low priority and
+    # listed in the queue's "Possible flood" view for a supervisor to sort; never hidden.
+    possible_flood: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     status: Mapped[TipStatus] = mapped_column(
         Enum(TipStatus, native_enum=False, length=20, values_callable=_values),
         default=TipStatus.NEW,

@@ -103,6 +103,7 @@ def submit_tip(
     form_token: str | None = None,
     photo_limits: PhotoLimits = PhotoLimits(),  # noqa: B008 - frozen, shared safely
     replay_window: timedelta = timedelta(minutes=30),
+    possible_flood: bool = False,
 ) -> tuple[Tip, str]:
     """Record a tip and return it with its receipt code (the only plain copy of the code).
 
@@ -144,6 +145,7 @@ def submit_tip(
         status=TipStatus.NEW,
         operator=operator,
         operator_id=operator.id if operator is not None else None,
+        possible_flood=possible_flood,
     )
     session.add(tip)
     stored: list = []
@@ -161,7 +163,9 @@ def submit_tip(
             )
         )
     # The tip, its submission and its audit event go to the database in one flush.
-    extra = {"photos": len(images)} if images else {}
+    extra: dict[str, object] = {"photos": len(images)} if images else {}
+    if possible_flood:
+        extra["possible_flood"] = True
     audit.record(
         session,
         operator if operator is not None else audit.PUBLIC,

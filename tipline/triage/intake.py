@@ -44,6 +44,10 @@ def due_time(
 
 
 def initial_priority(tip: Tip) -> TipPriority:
+    """Urgent when "they are there right now"; low for a tip taken during a flood (ticking the
+    box is free for a flooder; the tip is still listed and read in the flood view)."""
+    if tip.possible_flood:
+        return TipPriority.LOW
     return TipPriority.URGENT if tip.there_now else (tip.priority or TipPriority.NORMAL)
 
 

@@ -21,7 +21,7 @@ from tipline.tips.attachments import PhotoLimits, PhotoRejected
 from tipline.tips.forms import TipForm, new_form_token, uploaded
 from tipline.tips.receipts import receipt_key
 from tipline.tips.sealing import SealBroken
-from tipline.web import caching
+from tipline.web import caching, limits
 from tipline.web.responses import image_response
 
 bp = Blueprint("public", __name__)
@@ -140,6 +140,7 @@ def _tip_form(notice: Notice | None) -> Response:
             honeypot = True
             form.website.data = ""
         else:
+            flood = limits.possible_flood()
             for attempt in range(SAVE_ATTEMPTS):
                 try:
                     tip, code = tips.submit_tip(
@@ -149,6 +150,7 @@ def _tip_form(notice: Notice | None) -> Response:
                         notice=notice,
                         photos=uploaded(form.photos.data),
                         form_token=form.form_token.data or None,
+                        possible_flood=flood,
                         **submission_options(current_app),
                     )
                     session.commit()
