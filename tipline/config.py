@@ -77,7 +77,9 @@ class Defaults:
     # Tip photos: how many per tip (and per later answer), and the limits on each one.
     MAX_TIP_PHOTOS = 3
     PHOTO_MAX_BYTES = 8 * 1024 * 1024
-    PHOTO_MAX_PIXELS = 40_000_000
+    # Tip photos: 16 megapixels (a phone's 12 MP photo fits); a larger one is refused from its
+    # header before any decoding. Decoded memory is at most 4 bytes a pixel (64 MB), once.
+    PHOTO_MAX_PIXELS = 16_000_000
     PHOTO_MAX_SIDE = 3000  # photos are stored at most this many pixels on the longest side
     # Request bodies: 1 MB for text forms. The tip forms accept MAX_TIP_PHOTOS photos at their
     # limit plus the text, and the PIO's photo upload NOTICE_PHOTO_MAX_BYTES (web/uploads.py).
