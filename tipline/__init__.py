@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         pio,
         public,
         receipt,
+        request_guard,
         responses,
         staff,
         templating,
@@ -55,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     load_config(app, config)
     db.init_app(app)
+    request_guard.init_app(app)  # before the blueprints: ids in URLs are bounded
     uploads.init_app(app)  # larger bodies only for photo forms, before CSRF reads forms
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
     jobs.init_app(app)
@@ -82,5 +84,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # Behind nginx every request comes from 127.0.0.1; the proxy's X-Forwarded-For is the
         # visitor's address, which only the rate limiter reads (as a keyed daily hash).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])  # type: ignore[method-assign]
+    request_guard.wrap(app)  # outermost: a bad Host never reaches Flask's URL adapter
     cli.init_app(app)
     return app

@@ -61,7 +61,8 @@ def queue() -> tuple[str, int]:
     limit = current_app.config["QUEUE_PAGE_SIZE"]
     page = results = None
     if valid and (form.q.data or "").strip():
-        after = int(form.after.data) if (form.after.data or "").isdigit() else None
+        raw_after = form.after.data or ""
+        after = int(raw_after) if raw_after.isdigit() and int(raw_after) < 2**63 else None
         results = search.search_tips(session, user, form.q.data, filters, after, limit)
     else:
         after_cursor = form.after.data if valid else None
