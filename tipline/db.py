@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -69,12 +70,23 @@ SINGLE_READ_OPTIONS = {
 }
 
 
+def _create_private_file(url: str) -> None:
+    """Create a new SQLite database file readable by its owner only (0600); SQLite gives the
+    -wal and -shm files the database file's permissions."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:") or os.path.exists(path):
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str, echo: bool = False, writers_lock: bool = True) -> Engine:
     """Create an engine; SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout;
     PostgreSQL writers take the audit chain's lock first (``writers_lock``: off only for the
     benchmarks' minimal app, which has no audit chain)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 15})
+        _create_private_file(url)
+        engine = create_engine(url, echo=echo, connect_args={"timeout": 15}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -96,7 +108,9 @@ def make_engine(url: str, echo: bool = False, writers_lock: bool = True) -> Engi
             conn.exec_driver_sql(f"BEGIN {mode}" if mode in SQLITE_BEGIN_MODES else "BEGIN")
 
         return engine
-    engine = create_engine(url, echo=echo, pool_pre_ping=True)
+    # hide_parameters: a failed statement's error (and its logged traceback) never carries
+    # the values, which may be a tip's words.
+    engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     if writers_lock:
         _writers_take_the_chain_lock_first(engine)
     return engine

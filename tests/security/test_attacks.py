@@ -563,3 +563,34 @@ def test_the_form_slot_word_in_a_query_or_a_notice_does_not_break_the_tip_form(a
     assert fresh.get("/tip?x=tiplinecsrfslot").status_code == 200
     page = fresh.get(f"/notices/{notice.slug}/tip")
     assert page.status_code == 200 and "tiplinecsrfslot Doe" in page.get_data(as_text=True)
+
+
+def test_tel_links_carry_an_extension_as_ext_not_as_digits_to_dial():
+    from tipline.notices.models import tel_uri
+
+    assert tel_uri("504-658-6030 ext. 5") == "tel:+1-504-658-6030;ext=5"
+    assert tel_uri("(504) 822-1111 x12") == "tel:+1-504-822-1111;ext=12"
+    assert tel_uri("504-658-6030") == "tel:+1-504-658-6030"
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path):
+    import stat
+
+    from tipline.db import make_engine
+
+    path = tmp_path / "fresh.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x)")
+    engine.dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_failed_statement_carries_no_parameters(app, session):
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    with pytest.raises(SQLAlchemyError) as failure:
+        session.execute(text("INSERT INTO no_such_table VALUES (:v)"), {"v": "secret tip words"})
+    session.rollback()
+    assert "secret tip words" not in str(failure.value)

@@ -247,13 +247,21 @@ def tel_uri(phone: str, default_country_code: str = "1") -> str:
 
     >>> tel_uri("504-658-6030")
     'tel:+1-504-658-6030'
+    >>> tel_uri("504-658-6030 ext. 5")
+    'tel:+1-504-658-6030;ext=5'
     """
-    digits = re.sub(r"\D", "", phone)
-    if phone.strip().startswith("+"):
-        return f"tel:+{digits}"
+    # An extension ("ext. 5", "x5", "extension 5") is not part of the number to dial: joining
+    # its digits on dialled a wrong number. RFC 3966 carries it as ";ext=".
+    parts = re.split(r"(?i)\s*(?:ext\.?|extension|x)\s*(?=\d)", phone, maxsplit=1)
+    number = parts[0]
+    extension = re.sub(r"\D", "", parts[1]) if len(parts) > 1 else ""
+    suffix = f";ext={extension}" if extension else ""
+    digits = re.sub(r"\D", "", number)
+    if number.strip().startswith("+"):
+        return f"tel:+{digits}{suffix}"
     if len(digits) == 10:
-        return f"tel:+{default_country_code}-{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+        return f"tel:+{default_country_code}-{digits[:3]}-{digits[3:6]}-{digits[6:]}{suffix}"
     if len(digits) == 11 and digits.startswith("1"):
-        return f"tel:+1-{digits[1:4]}-{digits[4:7]}-{digits[7:]}"
+        return f"tel:+1-{digits[1:4]}-{digits[4:7]}-{digits[7:]}{suffix}"
     # Short codes such as 911 dial as written.
-    return f"tel:{digits}"
+    return f"tel:{digits}{suffix}"
