@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 ROOT = Path(__file__).resolve().parent.parent
-csrf = CSRFProtect()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -26,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         api,
         caching,
         calltaker,
+        csrf,
         dialog,
         feeds,
         health,
@@ -60,7 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     uploads.init_app(app)  # larger bodies only for photo forms, before CSRF reads forms
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
     jobs.init_app(app)
-    csrf.init_app(app)
+    csrf.init_app(app)  # the token, then the request's origin
     policy.init_app(app)
     responses.init_app(app)
     templating.init_app(app)

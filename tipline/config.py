@@ -69,6 +69,9 @@ class Defaults:
     PAGE_CACHE_ENTRIES = 512
 
     WTF_CSRF_TIME_LIMIT = 3600 * 4  # a frightened tipster may take a while to type
+    # Flask-WTF's own HTTPS check reads only Referer, which the shipped nginx removes;
+    # tipline/web/csrf.py checks Origin first and falls back to Referer instead.
+    WTF_CSRF_SSL_STRICT = False
 
     # Encryption at rest of tip photos and volunteered contact details: base64 of 32 random
     # bytes, never stored in the database. Production refuses to start without it.

@@ -205,13 +205,42 @@ def test_csrf_is_refused_on_every_state_changing_route_over_https(app, world):
             "other site": client.post(
                 url, data={"csrf_token": token}, headers={"Referer": "https://evil.example/"}
             ),
+            "other origin": client.post(
+                url,
+                data={"csrf_token": token},
+                headers={**referer, "Origin": "https://evil.example"},
+            ),
+            "opaque origin": client.post(
+                url, data={"csrf_token": token}, headers={**referer, "Origin": "null"}
+            ),
+            "plain-http origin": client.post(
+                url, data={"csrf_token": token}, headers={"Origin": "http://localhost"}
+            ),
         }
         for what, response in attempts.items():
             assert response.status_code == 400, (rule.rule, what)
             assert "This form has expired" in response.get_data(as_text=True), (rule.rule, what)
-        # The same request with the token and a same-origin Referer gets past CSRF.
+        # The same request with the token and a same-origin Referer gets past CSRF, and so
+        # does one with a same-origin Origin and no Referer (what the shipped nginx passes on).
         passed = client.post(url, data={"csrf_token": token}, headers=referer)
         assert "This form has expired" not in passed.get_data(as_text=True), rule.rule
+        # (A fresh client: the first may have signed itself out.)
+        client = _client_for(app, rule.endpoint, world)
+        token = csrf_token(client, "/staff/login")
+        by_origin = client.post(
+            url, data={"csrf_token": token}, headers={"Origin": "https://localhost"}
+        )
+        assert "This form has expired" not in by_origin.get_data(as_text=True), rule.rule
+
+
+def test_a_cross_site_origin_is_refused_on_plain_http_too(client):
+    """The onion service is plain HTTP: the token guards it, and a foreign Origin is refused."""
+    token = csrf_token(client, "/tip")
+    data = {"csrf_token": token, "narrative": "Seen at the corner store"}
+    refused = client.post("/tip", data=data, headers={"Origin": "http://evil.example"})
+    assert refused.status_code == 400
+    assert "This form has expired" in refused.get_data(as_text=True)
+    assert "This form has expired" not in client.post("/tip", data=data).get_data(as_text=True)
 
 
 # --- reading across roles and units -------------------------------------------------------
