@@ -623,3 +623,26 @@ def test_a_failed_statement_carries_no_parameters(app, session):
         session.execute(text("INSERT INTO no_such_table VALUES (:v)"), {"v": "secret tip words"})
     session.rollback()
     assert "secret tip words" not in str(failure.value)
+
+
+def test_queue_and_search_pages_that_show_tip_text_are_audited_without_the_query(
+    app, client, session, make_staff
+):
+    from tipline.audit.models import AuditEvent
+
+    key = receipts.receipt_key(app.secret_key)
+    tip, _ = tips.submit_tip(session, tips.TipReport("Blue sedan by the levee"), key)
+    session.commit()
+    sign_in(client, make_staff(Role.DETECTIVE, "det").username)
+    assert "Blue sedan" in client.get("/staff/queue").get_data(as_text=True)
+    assert "sedan" in client.get("/staff/queue?q=sedan").get_data(as_text=True)
+    session.expire_all()
+    listed, searched = (
+        session.scalars(select(AuditEvent).where(AuditEvent.action == a)).all()
+        for a in ("tips.listed", "tips.searched")
+    )
+    assert listed and listed[-1].details["tips"] == [tip.public_ref]
+    assert searched and searched[-1].details["tips"] == [tip.public_ref]
+    assert searched[-1].actor_label == "det"
+    assert "sedan" not in str(searched[-1].details)
+    assert len(searched[-1].details["query_hash"]) == 32

@@ -67,6 +67,14 @@ def queue() -> tuple[str, int]:
     else:
         after_cursor = form.after.data if valid else None
         page = queue_views.queue_page(session, user, view, filters, sort, after_cursor, limit)
+    # The page shows tip text (snippets): who read which tips is audited, like opening one.
+    if results is not None:
+        refs = [hit.tip.public_ref for hit in results.hits]
+        digest = search.query_hash(current_app.secret_key, form.q.data or "")
+        search.record_listing(session, user, refs, view.value, digest)
+    elif page is not None:
+        search.record_listing(session, user, [t.public_ref for t in page.tips], view.value)
+    session.commit()
     args = {k: v for k, v in request.args.items() if k != "after" and v}
     html = render_template(
         "staff/queue.html",
