@@ -76,6 +76,7 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "admin.staff_role": ADMINS,
     "admin.staff_active": ADMINS,
     "admin.staff_reset_totp": ADMINS,
+    "admin.staff_unlock": ADMINS,
     "public.robots": PUBLIC,
     "receipt.lookup": PUBLIC,
     "receipt.answer": PUBLIC,

@@ -296,6 +296,47 @@ def _refuse_locked(session: Session, user: StaffUser | None, name_hash: bytes) -
     return SignIn(Outcome.LOCKED)
 
 
+def _sign_in_while_locked(
+    session: Session,
+    user: StaffUser | None,
+    name_hash: bytes,
+    password: str,
+    code: str,
+    now: datetime,
+) -> SignIn:
+    """A locked name still admits its owner: the right password and a current authenticator
+    code together. A lockout then only slows guessing (which needs both) and cannot be used
+    by an outsider to keep a chosen staff member out. Anything less is refused as locked,
+    with no hint of which part was right."""
+    password_ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    if (
+        user is not None
+        and password_ok
+        and user.active
+        and user.totp_enrolled
+        and totp.accept_totp(session, user, code, now)
+    ):
+        user.last_login_at = now
+        audit.record(session, user, "staff.login_while_locked", "staff_user", user.id)
+        session.flush()
+        return SignIn(Outcome.SIGNED_IN, user)
+    return _refuse_locked(session, user, name_hash)
+
+
+def unlock_sign_in(session: Session, user: StaffUser, actor: StaffUser, keys: SignInKeys) -> bool:
+    """An administrator lifts a lockout on ``user``'s name (audited). True if one was set."""
+    if actor.role is not Role.ADMIN or not actor.active:
+        raise PermissionError("Only an administrator can lift a lockout.")
+    name_hash = hmac.new(keys.throttle, user.username.lower().encode(), hashlib.sha256).digest()
+    row = session.scalar(select(LoginThrottle).where(LoginThrottle.name_hash == name_hash))
+    was_locked = row is not None and row.locked_until is not None
+    if row is not None:
+        row.failures, row.locked_until = 0, None
+    session.flush()
+    audit.record(session, actor, "staff.unlocked", "staff_user", user.id, was_locked=was_locked)
+    return was_locked
+
+
 def sign_in(
     session: Session,
     username: str,
@@ -318,7 +359,7 @@ def sign_in(
     user = session.scalar(select(StaffUser).where(StaffUser.username == name))
     locked = select(LoginThrottle.locked_until).where(LoginThrottle.name_hash == name_hash)
     if _is_locked(session.scalar(locked), now):
-        return _refuse_locked(session, user, name_hash)
+        return _sign_in_while_locked(session, user, name_hash, password, code, now)
     # The slow password check runs before any lock is taken: the throttle row's lock comes
     # with the writers' lock on PostgreSQL (tipline.db), which tips wait for.
     password_ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
