@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from tipline import audit
+from tipline import audit, db
 from tipline.auth.models import StaffUser
 from tipline.auth.policy import tip_visibility_clause
 from tipline.tips import integrity
@@ -92,6 +92,22 @@ def find_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None
     """A tip by reference for an action on it (the action writes its own audit event)."""
     require_reader(viewer)
     return session.scalar(select(Tip).where(Tip.public_ref == public_ref))
+
+
+def tip_to_work(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None:
+    """A tip for a write request, read under the writers' lock the write will hold.
+
+    Permission checks (who holds the claim, the status) are then made on what is committed
+    when this request is the only writer: a supervisor's reassignment committed a moment
+    before cannot be missed. PostgreSQL: the audit chain's lock (``db.hold_chain_lock``),
+    taken before the read. SQLite: request transactions begin IMMEDIATE, which already holds
+    the write lock before the first read.
+    """
+    require_reader(viewer)
+    db.hold_chain_lock(session.connection())
+    return session.scalar(
+        select(Tip).where(Tip.public_ref == public_ref).execution_options(populate_existing=True)
+    )
 
 
 # --- Status and priority ---------------------------------------------------------------------

@@ -53,9 +53,12 @@ def _tip_or_404(ref: str) -> Tip:
 
 
 def _act(ref: str, form: FlaskForm, action: Callable[[Tip], str | None]) -> Response:
-    """Validate ``form``, run ``action`` on the tip, commit, flash, and go back to the tip."""
+    """Validate ``form``, run ``action`` on the tip, commit, flash, and go back to the tip.
+    The tip is read under the writers' lock, so the action's checks see what is committed."""
     session = db.session()
-    tip = _tip_or_404(ref)
+    tip = triage.tip_to_work(session, signed_in_staff(), ref)
+    if tip is None:
+        abort(404)
     if not form.validate_on_submit():
         errors = [e for field_errors in form.errors.values() for e in field_errors]
         flash(" ".join(str(e) for e in errors) or "The form could not be read.", "error")
