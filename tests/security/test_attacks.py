@@ -646,3 +646,15 @@ def test_queue_and_search_pages_that_show_tip_text_are_audited_without_the_query
     assert searched[-1].actor_label == "det"
     assert "sedan" not in str(searched[-1].details)
     assert len(searched[-1].details["query_hash"]) == 32
+
+
+def test_staff_pages_show_no_microsecond_times(app, client, session, make_staff):
+    key = receipts.receipt_key(app.secret_key)
+    tip, _ = tips.submit_tip(session, tips.TipReport("Seen at the levee"), key)
+    session.commit()
+    sign_in(client, make_staff(Role.DETECTIVE, "det").username)
+    for url in ("/staff/queue", f"/staff/tips/{tip.public_ref}"):
+        page = client.get(url).get_data(as_text=True)
+        assert 'datetime="' in page
+        assert not re.search(r'datetime="[^"]*:\d\d\.\d+', page), url
+        assert not re.search(r'datetime="[^"]*T\d\d:\d\d:\d\d', page), url
