@@ -115,7 +115,7 @@ def change_password(
     """The staff member changes their own password; every session of theirs ends, this one
     included, so a stolen cookie stops working too."""
     if not _verify(user.password_hash, current):
-        raise PasswordRejected("Your current password is not right.")
+        raise PasswordRejected(WRONG_CURRENT)
     if hmac.compare_digest(current.encode(), new.encode()):
         raise PasswordRejected("The new password must be different from the current one.")
     check_password_rules(new, min_length, user.username)
@@ -123,6 +123,30 @@ def change_password(
     sessions.end_all_sessions(session, user, "password_changed")
     session.flush()
     audit.record(session, user, "staff.password_changed", "staff_user", user.id)
+
+
+WRONG_CURRENT = "Your current password is not right."
+TOO_MANY_CURRENT = "Too many wrong passwords were tried. Please wait a few minutes and try again."
+
+
+def refuse_if_locked(session: Session, user: StaffUser, keys: SignInKeys, now: datetime) -> None:
+    """Before a password change: a name locked by wrong passwords (at sign-in or here) cannot
+    try its current password either, so a left-open session is no password oracle."""
+    name_hash = hmac.new(keys.throttle, user.username.lower().encode(), hashlib.sha256)
+    locked = select(LoginThrottle.locked_until).where(LoginThrottle.name_hash == name_hash.digest())
+    if _is_locked(session.scalar(locked), now):
+        raise PasswordRejected(TOO_MANY_CURRENT)
+
+
+def record_wrong_current_password(
+    session: Session, user: StaffUser, keys: SignInKeys, rules: ThrottleRules, now: datetime
+) -> None:
+    """A wrong current password on the change form counts as a failed sign-in of that name
+    (audited, and locking it like one). The caller commits it on its own, after the change
+    itself was rolled back."""
+    name_hash = hmac.new(keys.throttle, user.username.lower().encode(), hashlib.sha256)
+    row = _throttle_row(session, name_hash.digest(), now)
+    _record_failure(session, row, user, rules, now, "current_password")
 
 
 def set_role(
