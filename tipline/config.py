@@ -76,6 +76,9 @@ class Defaults:
     # Encryption at rest of tip photos and volunteered contact details: base64 of 32 random
     # bytes, never stored in the database. Production refuses to start without it.
     DATA_KEY: str | None = None
+    # The secret receipt codes are hashed under (default: SECRET_KEY). Set it to the current
+    # SECRET_KEY before rotating that, or every receipt code given out stops working.
+    RECEIPT_SECRET: str | None = None
 
     # Tip photos: how many per tip (and per later answer), and the limits on each one.
     MAX_TIP_PHOTOS = 3

@@ -658,3 +658,18 @@ def test_staff_pages_show_no_microsecond_times(app, client, session, make_staff)
         assert 'datetime="' in page
         assert not re.search(r'datetime="[^"]*:\d\d\.\d+', page), url
         assert not re.search(r'datetime="[^"]*T\d\d:\d\d:\d\d', page), url
+
+
+def test_rotating_the_secret_key_keeps_receipt_codes_with_a_receipt_secret(database_url, tmp_path):
+    """With RECEIPT_SECRET set to the old key, a new SECRET_KEY leaves every code working."""
+    from tipline import create_app
+
+    from ..web.tipster import open_receipt, send_tip
+
+    common = {"TESTING": True, "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path)}
+    old = create_app({**common, "SECRET_KEY": "o" * 40})
+    _, code = send_tip(old.test_client())
+    rotated = create_app({**common, "SECRET_KEY": "n" * 40, "RECEIPT_SECRET": "o" * 40})
+    assert open_receipt(rotated.test_client(), code).status_code == 303
+    forgot = create_app({**common, "SECRET_KEY": "n" * 40})
+    assert open_receipt(forgot.test_client(), code).status_code == 400

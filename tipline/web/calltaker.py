@@ -59,7 +59,7 @@ def new_call() -> Response:
                 form.chosen,
                 form.note.data or "",
                 form.report(form.narrative.data or "") if taken else None,
-                receipt_key(current_app.secret_key),
+                receipt_key(current_app.config.get("RECEIPT_SECRET") or current_app.secret_key),
                 notice=chosen,
                 form_token=form.form_token.data or None,
                 **submission_options(current_app),

@@ -146,7 +146,9 @@ def _tip_form(notice: Notice | None) -> Response:
                     tip, code = tips.submit_tip(
                         session,
                         form.to_report(),
-                        receipt_key(current_app.secret_key),
+                        receipt_key(
+                            current_app.config.get("RECEIPT_SECRET") or current_app.secret_key
+                        ),
                         notice=notice,
                         photos=uploaded(form.photos.data),
                         form_token=form.form_token.data or None,

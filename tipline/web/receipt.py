@@ -47,7 +47,7 @@ def _no_store(response: Response) -> Response:
 
 
 def _key() -> bytes:
-    return receipt_key(current_app.secret_key)
+    return receipt_key(current_app.config.get("RECEIPT_SECRET") or current_app.secret_key)
 
 
 def _current_tip() -> Tip | None:
