@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from tipline import audit
@@ -94,3 +95,38 @@ def test_call_takers_see_only_their_own_calls_and_supervisors_see_all(app, make_
     assert one.get("/staff/queue").status_code == 403  # call-takers never read the queue
     detective = _signed_in(app, make_staff, Role.DETECTIVE, "det-1")
     assert detective.get("/staff/calls/").status_code == 403
+
+
+@pytest.mark.parametrize("flagged", [False, True])
+def test_a_phone_tips_dialog_is_not_open_to_whoever_typed_it_in_unless_flagged(
+    app, session, make_staff, published_notice, flagged
+):
+    from tipline.tips import dialog
+    from tipline.tips.models import TipMessage
+
+    from .tipster import open_receipt
+
+    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    data = {
+        **_form(taker),
+        "disposition": "tip_taken",
+        "narrative": "Caller saw her at the ferry",
+        **({"caller_dialog": "y"} if flagged else {}),
+    }
+    code = receipt_code_on(taker.post("/staff/calls/new", data=data).get_data(as_text=True))
+    tip = session.scalar(select(Tip))
+    dialog.ask_tipster(session, tip, make_staff(Role.DETECTIVE, "det"), "What was she wearing?")
+    session.commit()
+    # The call-taker (or anyone who heard the code) opens the receipt page.
+    reader = app.test_client()
+    assert open_receipt(reader, code).status_code == 303
+    page = reader.get("/receipt").get_data(as_text=True)
+    token = csrf_token(reader, "/receipt")
+    reader.post("/receipt/answer", data={"csrf_token": token, "body": "A red coat"})
+    session.expire_all()
+    answers = session.scalars(select(TipMessage).where(TipMessage.body == "A red coat")).all()
+    if flagged:
+        assert "What was she wearing?" in page and len(answers) == 1
+    else:
+        assert "What was she wearing?" not in page and "given by phone" in page
+        assert answers == []

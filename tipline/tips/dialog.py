@@ -47,6 +47,10 @@ def ask_tipster(session: Session, tip: Tip, staff: StaffUser, body: str) -> TipM
     return message
 
 
+class DialogClosed(ValueError):
+    """A phone tip's dialog is not open on the receipt page (see ``Tip.dialog_open``)."""
+
+
 def answer(
     session: Session,
     tip: Tip,
@@ -57,6 +61,8 @@ def answer(
     photo_limits: PhotoLimits = PhotoLimits(),  # noqa: B008 - frozen, shared safely
 ) -> TipMessage:
     """Record the tipster's answer and any photos they add (PhotoRejected before any write)."""
+    if not tip.dialog_open:
+        raise DialogClosed("Questions about this tip are asked by phone.")
     text = clean_text(body)
     images = attachments.clean_photos(photos, photo_limits)
     if not text and not images:

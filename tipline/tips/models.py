@@ -133,6 +133,15 @@ class Tip(Base):
     # Received while everyone together was past the flood rate: taken at low priority and
     # listed in the queue's "Possible flood" view for a supervisor to sort; never hidden.
     possible_flood: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # A phone tip's dialog (questions, answers) is closed on the receipt page, since whoever
+    # typed it in heard the receipt code, unless the caller asked to use it online.
+    caller_dialog: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+
+    @property
+    def dialog_open(self) -> bool:
+        """Whether the receipt page shows questions and takes answers for this tip."""
+        return self.operator_id is None or bool(self.caller_dialog)
+
     status: Mapped[TipStatus] = mapped_column(
         Enum(TipStatus, native_enum=False, length=20, values_callable=_values),
         default=TipStatus.NEW,

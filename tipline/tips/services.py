@@ -104,6 +104,7 @@ def submit_tip(
     photo_limits: PhotoLimits = PhotoLimits(),  # noqa: B008 - frozen, shared safely
     replay_window: timedelta = timedelta(minutes=30),
     possible_flood: bool = False,
+    caller_dialog: bool = False,
 ) -> tuple[Tip, str]:
     """Record a tip and return it with its receipt code (the only plain copy of the code).
 
@@ -146,6 +147,7 @@ def submit_tip(
         operator=operator,
         operator_id=operator.id if operator is not None else None,
         possible_flood=possible_flood,
+        caller_dialog=caller_dialog,
     )
     session.add(tip)
     stored: list = []

@@ -62,6 +62,7 @@ def new_call() -> Response:
                 receipt_key(current_app.config.get("RECEIPT_SECRET") or current_app.secret_key),
                 notice=chosen,
                 form_token=form.form_token.data or None,
+                caller_dialog=bool(form.caller_dialog.data),
                 **submission_options(current_app),
             )
             session.commit()

@@ -59,11 +59,21 @@ def _current_tip() -> Tip | None:
     return tip
 
 
+#: A phone tip's receipt page, instead of its questions and the answer form.
+PHONE_DIALOG = (
+    "This tip was given by phone. Questions about it are asked by phone; to add something, "
+    "please call one of the numbers on the notice."
+)
+_l(PHONE_DIALOG)
+
+
 def _tip_page(tip: Tip, form: AnswerForm, status: int = 200) -> Response:
     page = render_template(
         "public/receipt_tip.html",
         tip=tip,
-        messages=dialog.messages_for(db.session(), tip),
+        dialog_open=tip.dialog_open,
+        phone_dialog=PHONE_DIALOG,
+        messages=dialog.messages_for(db.session(), tip) if tip.dialog_open else [],
         form=form,
         max_photos=current_app.config["MAX_TIP_PHOTOS"],
         minutes=current_app.config["RECEIPT_SESSION_MINUTES"],
@@ -101,6 +111,9 @@ def lookup() -> Response:
 def answer() -> Response:
     tip = _current_tip()
     if tip is None:
+        return redirect(url_for("receipt.lookup"), code=303)
+    if not tip.dialog_open:
+        flash(gettext(PHONE_DIALOG), "info")
         return redirect(url_for("receipt.lookup"), code=303)
     form = AnswerForm()
     if form.validate_on_submit():

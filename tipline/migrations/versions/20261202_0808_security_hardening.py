@@ -3,7 +3,8 @@ verification records, and the retention purge as a database function
 
 A tip that was ever urgent keeps ``ever_urgent`` (backfilled from today's priority and the
 "they are there right now" box), so lowering its priority does not let one person close
-it. ``possible_flood`` marks tips taken while everyone together was past the flood rate.
+it. ``possible_flood`` marks tips taken while everyone together was past the flood rate;
+``caller_dialog`` opens a phone tip's dialog on the receipt page (closed by default).
 A held change (``closure_review`` of kind "confirmation") now names what it holds: a closing
 status, a lower priority, and for "duplicate" the original tip.
 
@@ -66,6 +67,10 @@ def upgrade() -> None:
         "tip",
         sa.Column("possible_flood", sa.Boolean(), server_default=sa.text("false"), nullable=False),
     )
+    op.add_column(
+        "tip",
+        sa.Column("caller_dialog", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+    )
     with op.batch_alter_table("closure_review") as batch:
         batch.add_column(sa.Column("target_status", sa.String(length=20), nullable=True))
         batch.add_column(sa.Column("target_priority", sa.String(length=20), nullable=True))
@@ -87,5 +92,6 @@ def downgrade() -> None:
         batch.drop_column("duplicate_of_id")
         batch.drop_column("target_priority")
         batch.drop_column("target_status")
+    op.drop_column("tip", "caller_dialog")
     op.drop_column("tip", "possible_flood")
     op.drop_column("tip", "ever_urgent")
