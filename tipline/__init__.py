@@ -55,9 +55,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     load_config(app, config)
     db.init_app(app)
-    request_guard.init_app(app)  # before the blueprints: ids in URLs are bounded
     uploads.init_app(app)  # larger bodies only for photo forms, before CSRF reads forms
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
+    request_guard.init_app(app)  # after uploads (body limits); before the blueprints
     jobs.init_app(app)
     csrf.init_app(app)  # the token, then the request's origin
     policy.init_app(app)

@@ -76,7 +76,8 @@ def _create_private_file(url: str) -> None:
     path = make_url(url).database
     if not path or path == ":memory:" or path.startswith("file:") or os.path.exists(path):
         return
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return  # SQLite will say it cannot open the file; creating directories is not ours
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 

@@ -392,10 +392,12 @@ def test_the_sixth_failure_in_a_minute_locks_that_account_only(app, session, mak
     victim = make_staff(Role.DETECTIVE, "victim")
     make_staff(Role.DETECTIVE, "bystander")
     assert _throttle_failures(app, "victim", 6) == [401] * 5 + [429]
-    # Locked: even the right password and code are refused, with the lockout message.
-    locked = sign_in(app.test_client(), "victim")
+    # Locked: a wrong password is refused with the lockout message; the right password
+    # with a current code still admits (a lockout cannot be used to keep the owner out).
+    locked = sign_in(app.test_client(), "victim", "another wrong guess")
     assert locked.status_code == 429
     assert "Too many failed sign-ins" in locked.get_data(as_text=True)
+    assert sign_in(app.test_client(), "victim").status_code == 303
     # Nobody else is locked.
     assert sign_in(app.test_client(), "bystander").status_code == 303
     session.rollback()
