@@ -74,6 +74,7 @@ def test_every_periodic_task_is_registered(jobs_app):
         "notice_details_retention",
         "audit_checkpoint",
         "housekeeping",
+        "reward_expiry",
     }
 
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, instance/config.py, TIPLINE_* variables, then ``config``."""
-    from tipline import cli, db, i18n, jobs
+    from tipline import cli, db, i18n, jobs, rewards
     from tipline.auth import policy
     from tipline.config import load_config
     from tipline.web import (
@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         triage,
         uploads,
     )
+    from tipline.web import rewards as rewards_views
 
     instance_path = (
         (config or {}).get("INSTANCE_PATH")
@@ -59,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
     request_guard.init_app(app)  # after uploads (body limits); before the blueprints
     jobs.init_app(app)
+    rewards.init_app(app)
     csrf.init_app(app)  # the token, then the request's origin
     policy.init_app(app)
     responses.init_app(app)
@@ -77,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(dialog.bp)
     app.register_blueprint(calltaker.bp)
     app.register_blueprint(triage.bp)
+    app.register_blueprint(rewards_views.bp)
     app.register_blueprint(health.bp)
     limits.init_app(app)  # wraps views, so after the blueprints
     if app.config["PROXY_FIX_X_FOR"]:

@@ -157,6 +157,27 @@ class Defaults:
     # Who gets the overdue-tip e-mail (a link only), e.g. '["duty-sgt@example.org"]' in
     # TIPLINE_SUPERVISOR_EMAILS. Empty: escalations show on /staff/oversight only.
     SUPERVISOR_EMAILS: list[str] = []  # noqa: RUF012
+    # --- Crime Stoppers rewards (docs/rewards.md) ---
+    # A coordinator proposes a whole amount between these, in this ISO 4217 currency.
+    REWARD_MIN_AMOUNT = 100
+    REWARD_MAX_AMOUNT = 2500
+    REWARD_CURRENCY = "USD"
+    # Whether the tipster's receipt page states the approved amount.
+    REWARD_SHOW_AMOUNT = True
+    # How to collect, per language (en, es, vi), shown with the payout code. A language
+    # without its own text gets the English one.
+    REWARD_PAYOUT_INSTRUCTIONS: dict[str, str] = {  # noqa: RUF012
+        "en": "Bring your payout code to the payout desk. Nobody will ask your name.",
+        "es": "Lleve su código de cobro a la ventanilla de pagos. Nadie le pedirá su nombre.",
+        "vi": "Xin mang mã nhận tiền đến quầy trả tiền. Không ai hỏi tên quý vị.",
+    }
+    # Days from approval until an unclaimed reward expires and its payout code stops working.
+    REWARD_CODE_VALID_DAYS = 60
+    # Wrong payout codes: the sixth within the window locks that desk account's checks.
+    PAYOUT_MAX_FAILURES = 5
+    PAYOUT_FAILURE_WINDOW_SECONDS = 10 * 60
+    PAYOUT_LOCKOUT_SECONDS = 15 * 60
+    PAYOUT_RATE_LIMIT = "30 per minute"
 
 
 class SecretKeyError(RuntimeError):

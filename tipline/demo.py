@@ -72,6 +72,10 @@ DEMO_ACCOUNTS = [
     ("demo-pio", Role.PIO),
     ("demo-admin", Role.ADMIN),
     ("demo-call-taker", Role.CALL_TAKER),
+    # Crime Stoppers: two coordinators (one proposes, the other approves) and a payout desk.
+    ("demo-coordinator", Role.COORDINATOR),
+    ("demo-second-coordinator", Role.COORDINATOR),
+    ("demo-payout-desk", Role.PAYOUT_DESK),
 ]
 
 

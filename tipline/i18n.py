@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from babel import support
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import Babel, Domain, format_date, get_locale, gettext
+from flask_babel import Babel, Domain, format_currency, format_date, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
@@ -120,6 +120,13 @@ def local_date(value: date | datetime) -> str:
     return format_date(value, format="long")
 
 
+def money(amount: int, currency: str) -> str:
+    """A whole amount in the current language's notation: "$1,000", "1.000 US$"."""
+    # The locale's own currency pattern without its decimals: rewards are whole amounts.
+    pattern = get_locale().currency_formats["standard"].pattern.replace(".00", "")
+    return format_currency(amount, currency, format=pattern, currency_digits=False)
+
+
 def switch_url(code: str) -> str:
     """This page in another language: the same path and query, with ``lang=code``."""
     args = request.args.to_dict(flat=False)
@@ -178,3 +185,4 @@ def init_app(app: Flask) -> None:
     app.context_processor(_template_globals)
     app.add_template_filter(translate, "t")
     app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(money, "money")

@@ -42,6 +42,7 @@ class Jobs:
     notice_details_retention: TaskWrapper
     audit_checkpoint: TaskWrapper
     housekeeping: TaskWrapper
+    reward_expiry: TaskWrapper
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,17 @@ def init_app(app: Flask) -> None:
                     session.commit()
         return counts
 
+    @huey.periodic_task(crontab(minute="7"))
+    def reward_expiry() -> list[int]:
+        """Expire approved rewards nobody collected before their payout code's expiry; each
+        is audited with its amount and counted in the ledger as expired."""
+        from tipline.rewards import payout
+
+        with app.app_context(), write_session() as session:
+            expired = payout.expire_unclaimed(session, db.utcnow())
+            session.commit()
+        return expired
+
     jobs = Jobs(
         huey=huey,
         notify_followers=notify_followers,
@@ -232,6 +244,7 @@ def init_app(app: Flask) -> None:
         notice_details_retention=notice_details_retention,
         audit_checkpoint=audit_checkpoint,
         housekeeping=housekeeping,
+        reward_expiry=reward_expiry,
     )
     app.extensions["tipline.jobs"] = jobs
     due_minutes = {**intake.DEFAULT_DUE_MINUTES, **app.config["TRIAGE_DUE_MINUTES"]}

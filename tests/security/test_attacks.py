@@ -155,6 +155,7 @@ def world(app, session, make_staff, published_notice):
             "photo_ref": "nosuchphoto",
             "escalation_id": 1,
             "review_id": 1,
+            "reward_id": 1,
         },
     }
 

@@ -10,12 +10,25 @@ import logging
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, make_url, text
+from sqlalchemy import inspect, make_url, select, text
 
 from tipline import create_app, db
+from tipline.auth import services as auth
+from tipline.auth.models import Role
+from tipline.notices.models import Notice
+from tipline.rewards import services as rewards
+from tipline.rewards.models import OutcomeKind
+from tipline.tips.models import Tip
 from tipline.web import limits
 
-from ..conftest import SECRET, csrf_token
+from ..conftest import (
+    PASSWORD,
+    SECRET,
+    csrf_token,
+    publish_new_notice,
+    receipt_code_on,
+    sign_in,
+)
 from ..unit.test_media import jpeg_with_gps
 from .test_abuse import REDIS_URL, redis_db  # noqa: F401 - the fixture
 from .tipster import open_receipt, send_tip
@@ -113,5 +126,76 @@ def test_no_address_agent_or_referrer_is_logged_stored_limited_or_cookied(
             if needle.encode() in blob or needle.lower().encode() in blob.lower()
         ]
         assert hits == []
+    finally:
+        app.extensions["tipline.engine"].dispose()
+
+
+def test_the_payout_flow_stores_no_address_or_agent_of_tipster_or_presenter(
+    database_url, tmp_path, caplog
+):
+    """The tipster asks for a payout code and the desk pays it, every request carrying the
+    markers (the desk's browser stands in for whoever presents the code): none is kept."""
+    caplog.set_level(logging.DEBUG)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": SECRET,
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+        }
+    )
+    try:
+        maker = app.extensions["tipline.sessionmaker"]
+        with maker() as s:
+            publish_new_notice(s)
+            people = {
+                name: auth.create_user(s, name, PASSWORD, role, "test")
+                for name, role in [
+                    ("det", Role.DETECTIVE),
+                    ("c1", Role.COORDINATOR),
+                    ("c2", Role.COORDINATOR),
+                    ("desk", Role.PAYOUT_DESK),
+                ]
+            }
+            s.commit()
+            slug = s.scalar(select(Notice.slug))
+        tipster = app.test_client()
+        _, code = send_tip(tipster, f"/notices/{slug}/tip", environ=MARKS)
+        rules = rewards.RewardRules()
+        with maker() as s:
+            tip = s.scalar(select(Tip))
+            users = {k: s.merge(v) for k, v in people.items()}
+            rewards.record_outcome(s, users["det"], tip, OutcomeKind.ARREST, "K-1")
+            reward = rewards.propose_reward(s, users["c1"], tip.public_ref, 500, "x", rules)
+            rewards.approve_reward(s, users["c2"], reward.id, "", rules)
+            s.commit()
+        assert open_receipt(tipster, code, MARKS).status_code == 303
+        shown = tipster.post(
+            "/receipt/payout-code",
+            data={"csrf_token": csrf_token(tipster, "/receipt")},
+            environ_base=MARKS,
+        ).get_data(as_text=True)
+        payout_code = receipt_code_on(shown.split("payout-code", 1)[1])
+        desk = app.test_client()
+        desk.environ_base.update(MARKS)
+        assert sign_in(desk, "desk").status_code == 303
+        for url in ("/staff/payout", "/staff/payout/pay"):
+            token = csrf_token(desk, "/staff/payout")
+            desk.post(url, data={"csrf_token": token, "code": payout_code})
+        assert "Paid 500 USD" in desk.get("/staff/payout").get_data(as_text=True)
+
+        dump = _database_dump(app)
+        assert b"reward.paid" in dump  # the dump did read what was written
+        logs = caplog.text + "\n".join(repr(r.__dict__) for r in caplog.records)
+        hits = [
+            (where, needle)
+            for where, blob in {"logs": logs.encode(), "database": dump}.items()
+            for needle in NEEDLES
+            if needle.encode() in blob or needle.lower().encode() in blob.lower()
+        ]
+        assert hits == []
+        assert (
+            payout_code.encode() not in dump and payout_code.replace("-", "").encode() not in dump
+        )
     finally:
         app.extensions["tipline.engine"].dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,15 @@ from tipline.db import utcnow
 from tipline.tips.models import Tip
 
 RECEIVED = "tip.received"
+
+#: Checks of domain rows against their audit events, by name: each returns the first
+#: disagreement as a sentence, or None. Domains register theirs at start-up
+#: (``register_check``), so verify never imports a domain's models.
+CROSS_CHECKS: dict[str, Callable[[Session], str | None]] = {}
+
+
+def register_check(name: str, check: Callable[[Session], str | None]) -> None:
+    CROSS_CHECKS[name] = check
 
 
 @dataclass
@@ -77,6 +87,12 @@ def verify(
             f"there are {report.tips} tips but {report.received} {RECEIVED} events: "
             "every tip must have exactly one."
         )
+    for name, check in sorted(CROSS_CHECKS.items()):
+        if report.problem is not None:
+            break
+        found = check(session)
+        if found is not None:
+            report.problem = Finding(f"{name}: {found}")
     return report
 
 

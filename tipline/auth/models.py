@@ -18,12 +18,17 @@ class Role(enum.StrEnum):
     PIO = "pio"
     ADMIN = "admin"
     CALL_TAKER = "call-taker"
+    COORDINATOR = "coordinator"  # Crime Stoppers: rewards, never the tipster's contact details
+    PAYOUT_DESK = "payout-desk"  # checks a payout code and records the payment, nothing else
 
     @property
     def label(self) -> str:
-        return {"pio": "Public Information Officer", "call-taker": "Call-taker"}.get(
-            self.value, self.value.capitalize()
-        )
+        return {
+            "pio": "Public Information Officer",
+            "call-taker": "Call-taker",
+            "coordinator": "Crime Stoppers coordinator",
+            "payout-desk": "Payout desk",
+        }.get(self.value, self.value.capitalize())
 
 
 #: Roles that read tip contents. PIOs, admins and call-takers never do.

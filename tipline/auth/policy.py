@@ -102,6 +102,22 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "triage.notice": TIP_READERS,
     "triage.follow": TIP_READERS,
     "triage.unfollow": TIP_READERS,
+    # Crime Stoppers rewards: every service re-checks the role.
+    "rewards.outcome": TIP_READERS,
+    "rewards.record_outcome": TIP_READERS,
+    "rewards.outcome_requests": TIP_READERS,
+    "rewards.index": frozenset({Role.COORDINATOR}),
+    "rewards.request_eligibility": frozenset({Role.COORDINATOR}),
+    "rewards.tip": frozenset({Role.COORDINATOR}),
+    "rewards.propose": frozenset({Role.COORDINATOR}),
+    "rewards.approve": frozenset({Role.COORDINATOR}),
+    "rewards.decline": frozenset({Role.COORDINATOR}),
+    "rewards.ledger": frozenset({Role.COORDINATOR, Role.SUPERVISOR}),
+    "rewards.ledger_csv": frozenset({Role.COORDINATOR, Role.SUPERVISOR}),
+    "rewards.correction": frozenset({Role.COORDINATOR}),
+    "rewards.payout_check": frozenset({Role.PAYOUT_DESK}),
+    "rewards.payout_pay": frozenset({Role.PAYOUT_DESK}),
+    "receipt.payout_code": PUBLIC,
 }
 
 

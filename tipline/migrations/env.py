@@ -11,6 +11,7 @@ from tipline.calls import models as _calls  # noqa: F401
 from tipline.db import Base, UTCDateTime
 from tipline.migrations import include_object
 from tipline.notices import models as _notices  # noqa: F401
+from tipline.rewards import models as _rewards  # noqa: F401
 from tipline.tips import models as _tips  # noqa: F401
 from tipline.triage import models as _triage  # noqa: F401
 

@@ -149,7 +149,10 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def notice_document(
-    notice: Notice, contact_lines: list[ContactLine], links: NoticeLinks
+    notice: Notice,
+    contact_lines: list[ContactLine],
+    links: NoticeLinks,
+    reward_currency: str = "USD",
 ) -> dict[str, Any]:
     """Everything the public may know about a notice, as plain JSON-ready values.
 
@@ -167,6 +170,11 @@ def notice_document(
         "description": notice.description,
         "caution": notice.caution,
         "reward_text": notice.reward_text,
+        "max_reward": (
+            {"amount": notice.max_reward, "currency": reward_currency}
+            if notice.max_reward
+            else None
+        ),
         "charges": [
             {
                 "citation": c.citation,
@@ -209,6 +217,7 @@ NOTICE_SCHEMA: dict[str, Any] = {
         "description",
         "caution",
         "reward_text",
+        "max_reward",
         "charges",
         "contact_lines",
         "published_at",
@@ -229,6 +238,16 @@ NOTICE_SCHEMA: dict[str, Any] = {
         "description": _TEXT,
         "caution": {**_TEXT, "description": "Caution and warning, e.g. do not approach."},
         "reward_text": _TEXT,
+        "max_reward": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["amount", "currency"],
+            "properties": {
+                "amount": {"type": "integer", "description": "Whole units of currency."},
+                "currency": {**_TEXT, "description": "ISO 4217 code, e.g. USD."},
+            },
+            "description": "The most the reward programme may pay, if the notice says.",
+        },
         "charges": {
             "type": "array",
             "items": {

@@ -148,6 +148,15 @@ class NoticeForm(FlaskForm):
         "Caution", 1000, description="For example “Do not approach. Call 911.”", default=""
     )
     reward_text = _long("Reward", 1000)
+    max_reward = PlainIntegerField(
+        "Maximum reward",
+        description="The most the Crime Stoppers programme may pay, as a whole amount. "
+        "Leave it empty to state no maximum.",
+        validators=[
+            Optional(),
+            NumberRange(1, 10_000_000, message="Enter the maximum reward as a whole amount."),
+        ],
+    )
     case_number = _short("Case number (staff only, never shown to the public)", 60)
     default_lines = SelectMultipleField(
         "The agency's contact lines to show",
@@ -268,6 +277,7 @@ class NoticeForm(FlaskForm):
             description=self.description.data or "",
             caution=self.caution.data or "",
             reward_text=self.reward_text.data or "",
+            max_reward=self.max_reward.data,
             case_number=self.case_number.data or "",
             charges=charges,
             contact_lines=lines,

@@ -90,6 +90,8 @@ class Notice(Base):
     last_known_area: Mapped[str] = mapped_column(String(300), default="")
     caution: Mapped[str] = mapped_column(Text, default="")
     reward_text: Mapped[str] = mapped_column(Text, default="")
+    # The most the reward programme may pay for this notice, in whole REWARD_CURRENCY units.
+    max_reward: Mapped[int | None]
     # Staff only: never rendered on a public page, feed or API.
     case_number: Mapped[str] = mapped_column(String(60), default="")
     # The investigating unit, when units are configured; detectives of another unit do not

@@ -146,6 +146,8 @@ def _build(
     if document["reward_text"]:
         text(15, "Reward", "B")
         text(13, _cut(document["reward_text"], truncate), gap=3)
+    if document.get("max_reward"):
+        text(13, "Reward up to {amount:,} {currency}".format(**document["max_reward"]), "B", gap=3)
 
     lines = document["contact_lines"]
     if truncate:

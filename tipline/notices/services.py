@@ -72,6 +72,7 @@ class NoticeDraft:
     last_known_area: str = ""
     caution: str = ""
     reward_text: str = ""
+    max_reward: int | None = None
     case_number: str = ""
     charges: list[ChargeDraft] = field(default_factory=list)
     contact_lines: list[ContactDraft] = field(default_factory=list)
@@ -92,6 +93,7 @@ _TEXT_FIELDS = (
     "last_known_area",
     "caution",
     "reward_text",
+    "max_reward",
     "case_number",
 )
 

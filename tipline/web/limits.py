@@ -117,6 +117,10 @@ def login_global_limit() -> str:
     return current_app.config["LOGIN_GLOBAL_RATE_LIMIT"]
 
 
+def payout_limit() -> str:
+    return current_app.config["PAYOUT_RATE_LIMIT"]
+
+
 def accepted(response: Response) -> bool:
     """Count a submission only when it was taken: not a form shown again for a mistake."""
     return response.status_code < 400
@@ -144,6 +148,10 @@ LIMITED_POSTS: dict[str, tuple[str, Callable[[], str], Callable[[], str] | None]
     # Staff sign-in: on top of the per-account lockout (auth/services.py), one address (or
     # everyone together) trying many accounts is slowed down.
     "account.login": ("staff-login", login_limit, login_global_limit),
+    # Payout codes: on top of the per-desk-account lockout (rewards/payout.py).
+    "rewards.payout_check": ("payout-code", payout_limit, login_global_limit),
+    "rewards.payout_pay": ("payout-code", payout_limit, login_global_limit),
+    "receipt.payout_code": ("receipt-lookup", receipt_limit, receipt_global_limit),
 }
 
 

@@ -50,10 +50,11 @@ def notice_links(notice: Notice) -> feeds.NoticeLinks:
 def documents(session: Session, found: list[Notice]) -> list[dict[str, Any]]:
     """``notice_document()`` for each notice, with agency lines where a notice has none."""
     defaults: list[ContactLine] = []
+    currency = current_app.config["REWARD_CURRENCY"]
     if any(not n.contact_lines for n in found):
         defaults = notices.default_contact_lines(session)
     return [
-        feeds.notice_document(n, feeds.contact_lines_of(n, defaults), notice_links(n))
+        feeds.notice_document(n, feeds.contact_lines_of(n, defaults), notice_links(n), currency)
         for n in found
     ]
 

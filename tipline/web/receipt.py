@@ -20,8 +20,9 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from tipline import db
+from tipline import db, i18n
 from tipline.auth.forms import ButtonForm
+from tipline.rewards import payout
 from tipline.tips import dialog
 from tipline.tips.attachments import PhotoRejected
 from tipline.tips.forms import AnswerForm, ReceiptCodeForm, uploaded
@@ -77,8 +78,21 @@ def _tip_page(tip: Tip, form: AnswerForm, status: int = 200) -> Response:
         form=form,
         max_photos=current_app.config["MAX_TIP_PHOTOS"],
         minutes=current_app.config["RECEIPT_SESSION_MINUTES"],
+        **_reward_context(tip),
     )
     return make_response(page, status)
+
+
+def _reward_context(tip: Tip) -> dict[str, object]:
+    """What the receipt page says about a reward for this tip (nothing if there is none)."""
+    config = current_app.config
+    instructions = config["REWARD_PAYOUT_INSTRUCTIONS"]
+    return {
+        "reward": payout.reward_for_tipster(db.session(), tip),
+        "show_reward_amount": bool(config["REWARD_SHOW_AMOUNT"]),
+        "payout_instructions": instructions.get(i18n.current_locale())
+        or instructions.get("en", ""),
+    }
 
 
 @bp.route("/receipt", methods=["GET", "POST"])
@@ -147,3 +161,25 @@ def leave() -> Response:
         session.clear()
         flash(gettext("You have left. To come back, enter your receipt code again."), "info")
     return redirect(url_for("receipt.lookup"), code=303)
+
+
+@bp.post("/receipt/payout-code")
+def payout_code() -> Response:
+    """Show a new payout code for the tip's approved reward, once: only its hash is kept."""
+    tip = _current_tip()
+    if tip is None or not ButtonForm().validate_on_submit():
+        return redirect(url_for("receipt.lookup"), code=303)
+    issued = payout.issue_payout_code(db.session(), tip, payout.payout_key(current_app.secret_key))
+    if issued is None:
+        db.session().rollback()
+        flash(gettext("There is no reward to collect for this tip now."), "info")
+        return redirect(url_for("receipt.lookup"), code=303)
+    db.session().commit()
+    code, expires_at = issued
+    page = render_template(
+        "public/receipt_payout_code.html",
+        code=code,
+        expires_at=expires_at,
+        **_reward_context(tip),
+    )
+    return make_response(page, 200)
