@@ -13,6 +13,8 @@ bind = os.environ.get("TIPLINE_BIND", "127.0.0.1:8000")
 # job), so (2 x cores) + 1 processes keep the CPUs busy. Threads would share the SQLite write lock.
 workers = int(os.environ.get("TIPLINE_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
+# Every database and Redis wait is bounded well below this (config.py, DATABASE_*_TIMEOUT),
+# so a request meets a 503 page with its text before gunicorn would kill the worker.
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
@@ -26,10 +28,11 @@ max_requests_jitter = 500
 _SHM = "/dev/shm"  # noqa: S108 - heartbeat files only, no data
 worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
 
-# Load the app once in the master and fork: less memory per worker, faster restarts. The
-# master opens no database or Redis connection (both are made on first use), so none is
-# shared across the fork.
-preload_app = True
+# Each worker loads the app itself (no preload_app): then `systemctl reload tipline` (SIGHUP)
+# starts new workers on the new code while the master keeps the listening socket, and the old
+# workers finish their requests (graceful_timeout) before they exit. Nothing is refused
+# during a deploy. A preloaded master would fork the old code on HUP (docs/operations.md).
+preload_app = False
 
 # The access log never carries the client's address, user agent or referrer (DESIGN.md:
 # nothing identifies a public visitor). Method, path, status, size and time only.

@@ -8,6 +8,7 @@ that half is skipped with a reason, except under CI, where it fails instead.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import re
 import shutil
@@ -24,15 +25,18 @@ from sqlalchemy.orm import Session
 
 from tipline import create_app, db, migrations
 from tipline.auth import services as auth
-from tipline.auth import totp
-from tipline.auth.models import Role, StaffUser
+from tipline.auth import totp, units
+from tipline.auth.models import Role, StaffUser, Unit
 from tipline.db import Base
 from tipline.demo import DEMO_NOTICE
+from tipline.notices import changes, workflow
 from tipline.notices import services as notices
-from tipline.notices import workflow
-from tipline.notices.models import Notice
+from tipline.notices.models import ChangeKind, Notice, Resolution
 
 PG_URL = os.environ.get("TIPLINE_TEST_DATABASE_URL")
+#: The one Redis database the tests use, and empty before and after each test that uses it.
+#: Point it elsewhere if database 13 of the local Redis holds anything you want to keep.
+REDIS_URL = os.environ.get("TIPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "correct horse battery staple"
@@ -75,6 +79,25 @@ def new_pg_schema() -> Iterator[callable]:
         for name in made:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture
+def redis_db():
+    """A client on the test Redis database (``TIPLINE_TEST_REDIS_URL``), emptied around the
+    test. Without Redis the test is skipped, except under CI, where it fails."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (redis.ConnectionError, OSError):
+        if IN_CI or os.environ.get("TIPLINE_REQUIRE_REDIS"):
+            pytest.fail(f"Redis is not answering at {REDIS_URL} (TIPLINE_TEST_REDIS_URL)")
+        pytest.skip(f"Redis is not answering at {REDIS_URL} (TIPLINE_TEST_REDIS_URL)")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
 
 
 @pytest.fixture(scope="session")
@@ -182,6 +205,22 @@ def publish_new_notice(session, draft=DEMO_NOTICE, **changes) -> Notice:
     return notice
 
 
+def resolve_notice(
+    session, notice, resolution=Resolution.ARRESTED, on=None, now=None, requester="test-supervisor"
+) -> None:
+    """Take a published notice through the two-person resolution (flushed, not committed)."""
+    on = on or (now.date() if now else datetime.date.today())
+    change = changes.request_resolution(session, notice, requester, resolution, on, now=now)
+    changes.approve_change(session, notice, change.id, "test-second-reviewer", now=now)
+
+
+def approve_pending_edit(session, notice, approver="test-second-reviewer") -> None:
+    """Approve the notice's pending edit (flushed, not committed)."""
+    change = notice.pending(ChangeKind.EDIT)
+    assert change is not None, "no edit is waiting for approval"
+    changes.approve_change(session, notice, change.id, approver)
+
+
 @pytest.fixture
 def make_staff(app, session):
     """``make_staff(role, username=None, unit=None)``: an active account with the password
@@ -189,13 +228,23 @@ def make_staff(app, session):
 
     def make(role: Role, username: str | None = None, unit: str | None = None) -> StaffUser:
         user = auth.create_user(
-            session, username or f"{role.value}-1", PASSWORD, role, "test", unit=unit
+            session,
+            username or f"{role.value}-1",
+            PASSWORD,
+            role,
+            "test",
+            unit=unit_named(session, unit) if unit else None,
         )
         enrol_authenticator(session, user, app.secret_key)
         session.commit()
         return user
 
     return make
+
+
+def unit_named(session: Session, name: str) -> Unit:
+    """The unit called ``name``, added to the list if it is not there yet (flushed)."""
+    return units.unit_named(session, name) or units.add_unit(session, "test", name)
 
 
 def enrol_authenticator(session: Session, user: StaffUser, secret_key: str) -> list[str]:

@@ -128,12 +128,15 @@ def _post(opener, url: str, fields: dict) -> str:
 
 
 @contextlib.contextmanager
-def _demo(env: dict, log: Path) -> Iterator[str]:
+def _demo(env: dict, log: Path, *options: str) -> Iterator[str]:
     """Run `tipline demo` on a free port until the block ends; yields its base URL."""
     port = _free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [TIPLINE, "demo", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+            [TIPLINE, "demo", "--port", str(port), *options],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -209,7 +212,8 @@ def test_demo_serves_the_notice_takes_a_tip_and_shows_it_to_a_detective(tmp_path
             [TIPLINE, *args], env=audit_env, capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, result.stdout + result.stderr
-    assert "Tips: 1; tip.received events: 1." in result.stdout
+    # The four sample tips the demo seeds, and the one this test sent.
+    assert "Tips: 5; tip.received events: 5." in result.stdout
     assert "1 signed checkpoints" in result.stdout
 
 
@@ -241,3 +245,101 @@ def test_audit_verify_as_a_command_exits_non_zero_and_names_the_row(tmp_path):
     bad = tipline("audit", "verify")
     assert bad.returncode == 1
     assert "FAILED: row id 2 (sequence 2): its contents do not match its hash" in bad.stderr
+
+
+def test_db_downgrade_current_and_history(runner, app):
+    history = runner.invoke(args=["db", "history"])
+    assert history.exit_code == 0, history.output
+    lines = history.output.splitlines()
+    assert lines[0].split()[:3] == ["base", "->", "0001"] and lines[-1].split()[2] == HEAD
+    previous = lines[-1].split()[0]
+    down = runner.invoke(args=["db", "downgrade"])
+    assert down.exit_code == 0, down.output
+    assert f"revision {previous}" in down.output
+    assert runner.invoke(args=["db", "current"]).output.strip() == previous
+    runner.invoke(args=["db", "upgrade"])
+    assert runner.invoke(args=["db", "current"]).output.strip() == HEAD
+
+
+def test_db_revision_autogenerate_writes_a_dated_file_with_nothing_to_do(
+    runner, app, tmp_path, monkeypatch
+):
+    import shutil
+
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrations.HERE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrations, "HERE", copy)
+    result = runner.invoke(
+        args=["db", "revision", "-m", "add a thing", "--rev-id", "0999", "--autogenerate"]
+    )
+    assert result.exit_code == 0, result.output
+    (written,) = (copy / "versions").glob("*_0999_*.py")
+    assert re.fullmatch(r"20\d{6}_0999_add_a_thing\.py", written.name)
+    text = written.read_text()
+    assert f"down_revision: str | None = '{HEAD}'" in text
+    # The models and the migrations agree, so there is nothing to do.
+    assert "op." not in text
+
+
+def test_demo_refuses_a_busy_port_before_touching_the_demo_accounts(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
+    env["TIPLINE_INSTANCE_PATH"] = str(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [TIPLINE, "demo", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"Port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert f"tipline demo --port {port + 1}" in result.stderr
+    assert "demo-admin" not in result.stdout + result.stderr  # no password printed
+    assert not (tmp_path / "tipline.sqlite3").exists()  # nothing touched
+
+
+def test_demo_seeds_tips_in_different_states(tmp_path):
+    from tipline import create_app
+    from tipline.demo import seed_demo
+    from tipline.tips.models import Tip, TipStatus
+    from tipline.tips.receipts import receipt_key
+    from tipline.triage.models import ClosureReview
+
+    app = create_app({"ENV": "development", "INSTANCE_PATH": str(tmp_path)})
+    with app.app_context():
+        migrations.upgrade(db.engine())
+        key = receipt_key(app.config["SECRET_KEY"])
+        seed_demo(db.session(), key, app.config["DATA_KEY"])
+        db.session().commit()
+        seed_demo(db.session(), key, app.config["DATA_KEY"])  # a second run adds none
+        db.session().commit()
+        tips = db.session().scalars(select(Tip).order_by(Tip.id)).all()
+        assert [t.status for t in tips] == [
+            TipStatus.NEW,
+            TipStatus.IN_REVIEW,
+            TipStatus.IN_REVIEW,
+            TipStatus.FORWARDED,
+        ]
+        assert tips[0].there_now and tips[0].claimed_by_id is None
+        assert db.session().scalar(select(ClosureReview.state)).value == "pending"
+    app.extensions["tipline.engine"].dispose()
+
+
+def test_user_add_beside_a_demo_says_what_to_set_and_then_works(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
+    env["TIPLINE_INSTANCE_PATH"] = str(tmp_path)
+    (tmp_path / "secret_key").write_text(SECRET + "\n")  # what `tipline demo` leaves behind
+    add = [TIPLINE, "user", "add", "newcomer", "--role", "detective"]
+    refused = subprocess.run(add, env=env, input=PASSWORD, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "TIPLINE_ENV=development tipline user add" in refused.stderr
+    dev = {**env, "TIPLINE_ENV": "development"}
+    subprocess.run([TIPLINE, "db", "upgrade"], env=dev, check=True, capture_output=True)
+    added = subprocess.run(add, env=dev, input=PASSWORD, capture_output=True, text=True)
+    assert added.returncode == 0, added.stderr
+    assert "Added newcomer as Detective." in added.stdout

@@ -95,6 +95,41 @@ def test_nginx_caches_public_pages_and_never_tip_forms_or_cookie_requests(tmp_pa
         stop(gunicorn)
 
 
+def test_reload_loads_new_code_because_the_app_is_not_preloaded():
+    """SIGHUP (``systemctl reload``) makes new workers import the app afresh only without
+    preload_app; with it, a deploy would need a restart and refuse connections meanwhile."""
+    settings = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert settings["preload_app"] is False
+    assert settings["graceful_timeout"] > 0
+
+
+def test_every_wait_is_bounded_below_the_worker_timeout():
+    from tipline.config import Defaults
+
+    worker_timeout = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["timeout"]
+    for name in (
+        "DATABASE_CONNECT_TIMEOUT",
+        "DATABASE_STATEMENT_TIMEOUT",
+        "DATABASE_LOCK_TIMEOUT",
+        "DATABASE_POOL_TIMEOUT",
+        "DATABASE_BUSY_TIMEOUT",
+        "REDIS_CONNECT_TIMEOUT",
+        "REDIS_SOCKET_TIMEOUT",
+        "READY_TIMEOUT",
+    ):
+        assert 0 < getattr(Defaults, name) < worker_timeout, name
+    # A lock wait and a statement together still end before gunicorn kills the worker.
+    assert worker_timeout > Defaults.DATABASE_LOCK_TIMEOUT + Defaults.DATABASE_STATEMENT_TIMEOUT
+
+
+def test_systemd_units_leave_no_orphan_holding_the_port():
+    for unit in ("tipline.service", "tipline-worker.service"):
+        text = (DEPLOY / unit).read_text()
+        assert re.search(r"^KillMode=(mixed|control-group)$", text, re.MULTILINE), unit
+        assert re.search(r"^TimeoutStopSec=\d+$", text, re.MULTILINE), unit
+    assert "ExecReload=/bin/kill -s HUP $MAINPID" in (DEPLOY / "tipline.service").read_text()
+
+
 @pytest.mark.slow
 def test_a_browser_sends_a_tip_signs_in_and_looks_up_a_receipt_through_nginx_over_https(
     tmp_path,

@@ -1,4 +1,4 @@
-"""Issue 6's periodic jobs: each body run directly (``call_local``), the escalation e-mail
+"""The periodic jobs: each body run directly (``call_local``), the escalation e-mail
 through the queue to a real SMTP server (aiosmtpd), once through a real `tipline worker`."""
 
 import json
@@ -68,6 +68,8 @@ def count(app, query):
 def test_every_periodic_task_is_registered(jobs_app):
     names = {t.name for t in jobs_for(jobs_app).huey._registry.periodic_tasks}
     assert names == {
+        "deliver_outbox",
+        "catch_up",
         "escalation_sweep",
         "stale_claims",
         "tip_retention",

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pyotp
 import pytest
-import redis
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
@@ -24,14 +23,13 @@ from tipline import create_app
 from tipline.auth.models import Role, StaffUser
 from tipline.triage import follows
 
-from .conftest import DATA_KEY, PASSWORD, SECRET, enrol_authenticator, publish_new_notice
+from .conftest import DATA_KEY, PASSWORD, REDIS_URL, SECRET, enrol_authenticator, publish_new_notice
 from .servers import free_port, start_gunicorn, stop
 from .test_jobs import Inbox
 
 pytestmark = pytest.mark.slow
 
 TIPLINE = str(Path(sys.executable).parent / "tipline")
-REDIS_DB = 12
 NARRATIVE = "Production stack: seen at the Canal streetcar stop"
 
 
@@ -53,20 +51,6 @@ def _post(opener, url: str, fields: dict[str, str]) -> str:
         return response.read().decode()
 
 
-@pytest.fixture
-def redis_db():
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI must run the production stack test: Redis is not answering")
-        pytest.skip("production stack test skipped: no Redis on 127.0.0.1:6379")
-    client.flushdb()
-    yield client
-    client.flushdb()
-
-
 def test_gunicorn_worker_postgresql_and_redis_take_a_tip_to_the_queue_and_the_mail(
     new_pg_schema, redis_db, tmp_path
 ):
@@ -80,7 +64,7 @@ def test_gunicorn_worker_postgresql_and_redis_take_a_tip_to_the_queue_and_the_ma
         "TIPLINE_SECRET_KEY": SECRET,
         "TIPLINE_DATA_KEY": DATA_KEY,
         "TIPLINE_DATABASE_URL": database_url,
-        "TIPLINE_REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "TIPLINE_REDIS_URL": REDIS_URL,
         "TIPLINE_INSTANCE_PATH": str(tmp_path),
         "TIPLINE_SMTP_HOST": "127.0.0.1",
         "TIPLINE_SMTP_PORT": str(smtp_port),

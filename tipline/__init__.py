@@ -10,13 +10,21 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+#: The checkout (or, installed, site-packages): the default parent of the instance folder.
+ROOT = PACKAGE.parent
+
+
+def shipped(folder: str) -> Path:
+    """``templates`` or ``static``: inside the package when installed from a wheel (setup.py
+    maps them there), at the top of the checkout in a development (editable) install."""
+    inside = PACKAGE / folder
+    return inside if inside.is_dir() else ROOT / folder
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, instance/config.py, TIPLINE_* variables, then ``config``."""
-    from tipline import cli, db, i18n, jobs, rewards
-    from tipline.auth import policy
+    from tipline import cli, db, hooks, i18n, jobs
     from tipline.config import load_config
     from tipline.web import (
         account,
@@ -29,8 +37,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         feeds,
         health,
         limits,
+        mail,
+        outage,
         oversight,
         pio,
+        policy,
         public,
         receipt,
         request_guard,
@@ -51,8 +62,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         __name__,
         instance_path=instance_path,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(shipped("templates")),
+        static_folder=str(shipped("static")),
     )
     load_config(app, config)
     db.init_app(app)
@@ -60,10 +71,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
     request_guard.init_app(app)  # after uploads (body limits); before the blueprints
     jobs.init_app(app)
-    rewards.init_app(app)
+    hooks.install(app, jobs.jobs_for(app).follower_mail)  # every SQLAlchemy hook
     csrf.init_app(app)  # the token, then the request's origin
     policy.init_app(app)
     responses.init_app(app)
+    outage.init_app(app)  # database outages: the pages of web/outage.py
     templating.init_app(app)
     i18n.init_app(app)
     caching.init_app(app)
@@ -81,6 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(triage.bp)
     app.register_blueprint(rewards_views.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(mail.bp)
     limits.init_app(app)  # wraps views, so after the blueprints
     if app.config["PROXY_FIX_X_FOR"]:
         # Behind nginx every request comes from 127.0.0.1; the proxy's X-Forwarded-For is the

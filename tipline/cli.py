@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -27,6 +30,43 @@ def db_group() -> None:
 def db_upgrade() -> None:
     migrations.upgrade(db.engine())
     click.echo(f"Database is at revision {migrations.current_revision(db.engine())}.")
+
+
+@db_group.command(
+    "downgrade",
+    help="Take the schema down to REVISION: an id, or base (default: one revision back).",
+)
+@click.argument("revision", default="-1")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    migrations.downgrade(db.engine(), revision)
+    click.echo(f"Database is at revision {migrations.current_revision(db.engine())}.")
+
+
+@db_group.command("current", help="Print the database's revision.")
+@with_appcontext
+def db_current() -> None:
+    click.echo(migrations.current_revision(db.engine()) or "none (empty database)")
+
+
+@db_group.command("history", help="List the revisions, oldest first.")
+def db_history() -> None:
+    for rev, down, title in migrations.history():
+        click.echo(f"{down or 'base':>6} -> {rev}  {title}")
+
+
+@db_group.command(
+    "revision",
+    help="Write a new revision file in tipline/migrations/versions/. With --autogenerate, "
+    "compare the models with the database (which must be at the head revision).",
+)
+@click.option("-m", "--message", required=True, help="What the revision does (the file's slug).")
+@click.option("--rev-id", default=None, help="The revision id (default: a random one).")
+@click.option("--autogenerate", is_flag=True, help="Fill in the operations from the models.")
+@with_appcontext
+def db_revision(message: str, rev_id: str | None, autogenerate: bool) -> None:
+    for path in migrations.revision(db.engine(), message, rev_id, autogenerate):
+        click.echo(f"Wrote {path}")
 
 
 @db_group.command(
@@ -131,14 +171,20 @@ class AnonymousRequestHandler(WSGIRequestHandler):
 @click.command("demo", help="Create the demo database and serve it on http://127.0.0.1:5000.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def demo(host: str, port: int) -> None:
+@click.option(
+    "--no-sample-tips", is_flag=True, help="Do not add the fictional tips to a new demo database."
+)
+def demo(host: str, port: int, no_sample_tips: bool) -> None:
     from tipline import create_app
     from tipline.demo import DEMO_SLUG, seed_demo
+    from tipline.tips.receipts import receipt_key
 
+    _check_port_free(host, port)  # before the demo accounts are touched
     app = create_app({"ENV": "development"})
     with app.app_context():
         migrations.upgrade(db.engine())
-        accounts = seed_demo(db.session())
+        key = None if no_sample_tips else receipt_key(app.config["SECRET_KEY"])
+        accounts = seed_demo(db.session(), key, app.config["DATA_KEY"])
         db.session().commit()
         ensure_signing_key()
     url = f"http://{host}:{port}"
@@ -157,6 +203,18 @@ def demo(host: str, port: int) -> None:
     _serve(app, host, port)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse, naming --port, when something already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.ClickException(
+                f"Port {port} on {host} is already in use (another demo still running?). "
+                f"Stop it, or choose another port: tipline demo --port {port + 1}"
+            ) from error
+
+
 def _serve(app: Flask, host: str, port: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.INFO)
     run_simple(host, port, app, request_handler=AnonymousRequestHandler, threaded=True)
@@ -170,18 +228,19 @@ def worker(workers: int) -> None:
 
     from tipline.jobs import jobs_for
 
-    huey = jobs_for(current_app._get_current_object()).huey  # type: ignore[attr-defined]
+    jobs = jobs_for(current_app._get_current_object())  # type: ignore[attr-defined]
+    huey = jobs.huey
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Back from a stop: run what was missed meanwhile, and send what the outbox holds (the
+    # queue may have lost every task while the worker was down).
+    jobs.catch_up()
+    jobs.deliver_outbox()
     click.echo(f"Worker started on {type(huey.storage).__name__} with {workers} threads.")
     sys.stdout.flush()
     Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()
 
 
 def init_app(app: Flask) -> None:
-    from tipline.tips import integrity
-
-    # `tipline audit verify` also re-hashes the stored tips against their events.
-    app.extensions["tipline.audit_checks"] = [integrity.verify_tips]
     app.cli.add_command(db_group)
     app.cli.add_command(user_group)
     app.cli.add_command(audit_group)
@@ -191,12 +250,28 @@ def init_app(app: Flask) -> None:
 
 def _make_app() -> Flask:
     from tipline import create_app
-    from tipline.config import SecretKeyError
+    from tipline.config import ConfigError, SecretKeyError
 
     try:
         return create_app()
     except SecretKeyError as error:
+        raise click.ClickException(str(error) + _demo_hint()) from error
+    except ConfigError as error:
         raise click.ClickException(str(error)) from error
+
+
+def _demo_hint() -> str:
+    """When the instance folder holds a demo's keys: how to run this command on that demo."""
+    from tipline import ROOT
+
+    instance = Path(os.environ.get("TIPLINE_INSTANCE_PATH") or ROOT / "instance")
+    if os.environ.get("TIPLINE_ENV") or not (instance / "secret_key").exists():
+        return ""
+    return (
+        f"\n\nTo run this command on the demo database in {instance} (the one `tipline demo` "
+        "serves), set TIPLINE_ENV=development as the demo does, for example:\n"
+        "    TIPLINE_ENV=development tipline user add NAME --role detective"
+    )
 
 
 @click.group(help="Tipline: wanted-person notices, anonymous tips and the detectives' queue.")

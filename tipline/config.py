@@ -1,12 +1,16 @@
 """Configuration: defaults here, then ``instance/config.py``, then ``TIPLINE_*`` variables.
 
-A mapping passed to ``create_app(config)`` (tests, the demo command) is applied last.
+A mapping passed to ``create_app(config)`` (tests, the demo command) is applied last. Every
+setting is an attribute of ``Defaults``, with the comment above it as its description;
+docs/configuration.md is checked against this class by a test. The whole application reads
+settings from ``app.config`` only, never from the environment.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import json
 import os
 import secrets
@@ -30,6 +34,16 @@ class Defaults:
     SECRET_KEY: str | None = None
     DATABASE_URL: str | None = None  # default: SQLite in the instance folder
     DATABASE_ECHO = False
+    # Bounded waits, in seconds, all shorter than gunicorn's 30 s worker timeout: a request
+    # that meets an unreachable database, a held lock or a stuck statement gets the "not
+    # saved" page with its text, not a killed worker (docs/operations.md, "Timeouts").
+    # PostgreSQL: connecting, one statement, waiting for a lock, waiting for a pooled
+    # connection. SQLite: how long a writer waits for the write lock.
+    DATABASE_CONNECT_TIMEOUT = 5
+    DATABASE_STATEMENT_TIMEOUT = 15
+    DATABASE_LOCK_TIMEOUT = 8
+    DATABASE_POOL_TIMEOUT = 10
+    DATABASE_BUSY_TIMEOUT = 10
 
     AGENCY_NAME = "New Orleans Police Department"
     EMERGENCY_NUMBER = "911"
@@ -56,16 +70,21 @@ class Defaults:
     # The name shown in authenticator apps next to the account.
     TOTP_ISSUER = "Tipline"
 
-    # The audit log (see README, "The audit log"). AUDIT_KEY keys the hash chain; unset, it is
+    # The audit log (see docs/audit.md). AUDIT_KEY keys the hash chain; unset, it is
     # derived from SECRET_KEY. The signing key and the checkpoint file default to the
     # instance folder; in production put them where the database's administrators cannot write.
     AUDIT_KEY: str | None = None
     AUDIT_SIGNING_KEY_FILE: str | None = None
     AUDIT_CHECKPOINT_FILE: str | None = None
 
-    # Redis (e.g. redis://127.0.0.1:6379/0): optional; when set, /readyz checks it answers.
-    REDIS_URL: str | None = None
-    # Rendered public pages each app server keeps in memory (see tipline/web/caching.py).
+    # Seconds a request waits for Redis to accept a connection and to answer one command.
+    # Short: the rate limiter counts in memory while Redis does not answer (fail-open, see
+    # docs/operations.md), so a stalled Redis costs a tip this long once, not every worker.
+    REDIS_CONNECT_TIMEOUT = 0.5
+    REDIS_SOCKET_TIMEOUT = 0.5
+    # Seconds /readyz waits for each answer (database, Redis) before calling it missing.
+    READY_TIMEOUT = 3.0
+    # Rendered public pages each app server keeps in memory (see docs/performance.md).
     PAGE_CACHE_ENTRIES = 512
 
     WTF_CSRF_TIME_LIMIT = 3600 * 4  # a frightened tipster may take a while to type
@@ -100,7 +119,9 @@ class Defaults:
 
     # Rate limits (Flask-Limiter syntax). Per-address limits key on a keyed hash of the
     # address under a key that changes every UTC day; no address is ever stored.
-    REDIS_URL: str | None = None  # memory:// when unset
+    # Redis (e.g. redis://127.0.0.1:6379/0), optional: rate-limit counters and the task queue
+    # live there when set (per-process memory and SQLite otherwise); /readyz checks it answers.
+    REDIS_URL: str | None = None
     # How many proxies in front set X-Forwarded-For (1 behind the shipped nginx). 0 trusts
     # none: then every visitor behind a proxy shares the proxy's address, and its limits.
     PROXY_FIX_X_FOR = 0
@@ -133,7 +154,7 @@ class Defaults:
     NOTICE_PHOTO_MAX_PIXELS = 40_000_000
     # Days after a notice is resolved before its photos and personal details come down.
     NOTICE_DETAILS_RETENTION_DAYS = 30
-    # --- Triage and background jobs (issue 5) ---
+    # --- Triage and background jobs ---
     # Minutes from receipt to due, per priority; a "there right now" tip is urgent.
     TRIAGE_DUE_MINUTES: dict[str, int] = {}  # noqa: RUF012 - overrides triage.intake defaults
     QUEUE_PAGE_SIZE = 50
@@ -146,7 +167,7 @@ class Defaults:
     MAIL_FROM = "tipline@localhost"
     # Where the links in staff e-mails point (no tip content is ever put in an e-mail).
     STAFF_BASE_URL = "http://127.0.0.1:5000"
-    # --- No tip silently dropped (issue 6) ---
+    # --- No tip silently dropped ---
     # Share (0 to 1) of non-urgent "no action" closures put on the supervisors' review list,
     # picked by a keyed hash of the tip (reproducible, not predictable without SECRET_KEY).
     NO_ACTION_REVIEW_SAMPLE = 0.2
@@ -157,6 +178,9 @@ class Defaults:
     # Who gets the overdue-tip e-mail (a link only), e.g. '["duty-sgt@example.org"]' in
     # TIPLINE_SUPERVISOR_EMAILS. Empty: escalations show on /staff/oversight only.
     SUPERVISOR_EMAILS: list[str] = []  # noqa: RUF012
+    # Seconds one outbox delivery run sends for before it queues the next run behind any
+    # periodic job that came in meanwhile (docs/operations.md, "The outbox").
+    OUTBOX_RUN_SECONDS = 20
     # --- Crime Stoppers rewards (docs/rewards.md) ---
     # A coordinator proposes a whole amount between these, in this ISO 4217 currency.
     REWARD_MIN_AMOUNT = 100
@@ -178,6 +202,39 @@ class Defaults:
     PAYOUT_FAILURE_WINDOW_SECONDS = 10 * 60
     PAYOUT_LOCKOUT_SECONDS = 15 * 60
     PAYOUT_RATE_LIMIT = "30 per minute"
+
+
+#: Variables with the TIPLINE_ prefix that are not settings: read before the configuration
+#: exists (the instance folder), by gunicorn's settings file, or by the tests.
+NOT_SETTINGS = frozenset(
+    {
+        "INSTANCE_PATH",
+        "BIND",
+        "WORKERS",
+        "TEST_DATABASE_URL",
+        "TEST_REDIS_URL",
+        "REQUIRE_REDIS",
+        "FUZZ_EXAMPLES",
+    }
+)
+
+
+def is_text(name: str) -> bool:
+    """Whether setting ``name`` takes its environment value as text (a phone number such as
+    911 stays text), rather than as JSON (numbers, true/false, lists, mappings)."""
+    annotation = Defaults.__annotations__.get(name)
+    if annotation is not None:
+        return str(annotation).startswith("str")
+    return isinstance(getattr(Defaults, name), str)
+
+
+def settings() -> list[str]:
+    """Every setting's name, in the order ``Defaults`` declares them."""
+    return [name for name in vars(Defaults) if name.isupper()]
+
+
+class ConfigError(RuntimeError):
+    """A TIPLINE_ variable that names no setting, or whose value is not of the setting's type."""
 
 
 class SecretKeyError(RuntimeError):
@@ -219,23 +276,64 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     _check_data_key(app)
     if app.config["REDIS_URL"] and not app.config.get("RATELIMIT_STORAGE_URI"):
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+    if str(app.config.get("RATELIMIT_STORAGE_URI") or "").startswith("redis"):
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS",
+            {
+                "socket_connect_timeout": float(app.config["REDIS_CONNECT_TIMEOUT"]),
+                "socket_timeout": float(app.config["REDIS_SOCKET_TIMEOUT"]),
+            },
+        )
 
 
 def _load_environment(app: Flask) -> None:
-    """``TIPLINE_X`` sets ``X``. Values of settings that default to text stay text (a phone
-    number such as 911 must not become an integer); others are read as JSON when they parse."""
+    """``TIPLINE_X`` sets ``X``: as text for text settings, as JSON for the others. An unknown
+    name or a value of the wrong type stops the start with a sentence naming the variable."""
+    known = set(settings())
     for name, raw in sorted(os.environ.items()):
-        if not name.startswith(ENV_PREFIX) or name == "TIPLINE_INSTANCE_PATH":
+        if not name.startswith(ENV_PREFIX):
             continue
         key = name.removeprefix(ENV_PREFIX)
-        current = app.config.get(key)
-        if current is None or isinstance(current, str):
-            app.config[key] = raw
+        if key in NOT_SETTINGS:
             continue
-        try:
-            app.config[key] = json.loads(raw)
-        except ValueError:
-            app.config[key] = raw
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" Did you mean {ENV_PREFIX}{close[0]}?" if close else ""
+            raise ConfigError(
+                f"Tipline will not start: {name} is not a setting.{hint} "
+                "The settings are listed in docs/configuration.md."
+            )
+        app.config[key] = raw if is_text(key) else _json_value(name, raw, getattr(Defaults, key))
+
+
+def _json_value(name: str, raw: str, default: object) -> object:
+    """``raw`` read as JSON, of the kind ``default`` is (a number may stand for a duration)."""
+    if isinstance(default, bool):
+        kinds: tuple[type, ...] = (bool,)
+        wanted = "true or false"
+    elif isinstance(default, int):
+        kinds, wanted = (int,), "a whole number"
+    elif isinstance(default, float):
+        kinds, wanted = (int, float), "a number"
+    elif isinstance(default, timedelta):
+        kinds, wanted = (int,), "a whole number of seconds"
+    elif isinstance(default, list | dict):
+        kinds, wanted = (
+            (type(default),),
+            f"a JSON {'list' if isinstance(default, list) else 'object'}",
+        )
+    else:
+        kinds, wanted = (object,), "JSON"
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    ok = value is not None and isinstance(value, kinds)
+    if ok and bool not in kinds and isinstance(value, bool):
+        ok = False  # true is not a number
+    if not ok:
+        raise ConfigError(f"Tipline will not start: {name} must be {wanted}, not {raw!r}.")
+    return value
 
 
 def _check_secret_key(app: Flask) -> None:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, g, request
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    DateTime,
+    Engine,
+    Enum,
+    Executable,
+    MetaData,
+    create_engine,
+    event,
+    make_url,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -81,13 +94,60 @@ def _create_private_file(url: str) -> None:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def make_engine(url: str, echo: bool = False, writers_lock: bool = True) -> Engine:
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the database may keep a request waiting, in seconds. Each bound is shorter
+    than gunicorn's worker timeout, so a stuck lock or an unreachable server ends in the
+    "not saved" page rather than a killed worker (docs/operations.md)."""
+
+    connect: float = 5.0
+    statement: float = 15.0
+    lock: float = 8.0
+    pool: float = 10.0
+    #: SQLite: how long a writer waits for the write lock (its busy timeout).
+    busy: float = 10.0
+
+    @classmethod
+    def from_config(cls, config: Any) -> Timeouts:
+        return cls(
+            connect=float(config["DATABASE_CONNECT_TIMEOUT"]),
+            statement=float(config["DATABASE_STATEMENT_TIMEOUT"]),
+            lock=float(config["DATABASE_LOCK_TIMEOUT"]),
+            pool=float(config["DATABASE_POOL_TIMEOUT"]),
+            busy=float(config["DATABASE_BUSY_TIMEOUT"]),
+        )
+
+
+def _postgresql_options(url: str, timeouts: Timeouts) -> dict[str, Any]:
+    """libpq connection arguments carrying the timeouts; ``options`` already in the URL come
+    after ours, so a URL that sets one of them wins."""
+    ours = (
+        f"-c statement_timeout={int(timeouts.statement * 1000)} "
+        f"-c lock_timeout={int(timeouts.lock * 1000)}"
+    )
+    theirs = make_url(url).query.get("options")
+    if isinstance(theirs, tuple):
+        theirs = " ".join(theirs)
+    return {
+        "connect_timeout": max(1, round(timeouts.connect)),
+        "options": f"{ours} {theirs}" if theirs else ours,
+    }
+
+
+def make_engine(
+    url: str, echo: bool = False, writers_lock: bool = True, timeouts: Timeouts | None = None
+) -> Engine:
     """Create an engine; SQLite gets WAL, synchronous=FULL, foreign keys and a busy timeout;
-    PostgreSQL writers take the audit chain's lock first (``writers_lock``: off only for the
-    benchmarks' minimal app, which has no audit chain)."""
+    PostgreSQL gets connect, statement and lock timeouts, and its writers take the audit
+    chain's lock first (``writers_lock``: off only for the benchmarks' minimal app, which has
+    no audit chain). Errors never carry a statement's parameters (a tipster's words) into a
+    message or a log: ``hide_parameters``."""
+    timeouts = timeouts or Timeouts()
     if url.startswith("sqlite"):
         _create_private_file(url)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 15}, hide_parameters=True)
+        engine = create_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"timeout": timeouts.busy}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -109,9 +169,14 @@ def make_engine(url: str, echo: bool = False, writers_lock: bool = True) -> Engi
             conn.exec_driver_sql(f"BEGIN {mode}" if mode in SQLITE_BEGIN_MODES else "BEGIN")
 
         return engine
-    # hide_parameters: a failed statement's error (and its logged traceback) never carries
-    # the values, which may be a tip's words.
-    engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_timeout=timeouts.pool,
+        connect_args=_postgresql_options(url, timeouts),
+    )
     if writers_lock:
         _writers_take_the_chain_lock_first(engine)
     return engine
@@ -164,21 +229,23 @@ def hold_chain_lock(connection: Connection) -> None:
     connection.info[_HOLDS_CHAIN_LOCK] = True
 
 
-def init_app(app: Flask) -> None:
-    from tipline.audit.chain import chain_key  # the audit package builds on this module
+#: The app's sessionmakers, by extension name (the audit package adds its key to each).
+SESSIONMAKERS = ("tipline.sessionmaker", "tipline.write_sessionmaker", "tipline.read_sessionmaker")
 
-    engine = make_engine(app.config["DATABASE_URL"], app.config["DATABASE_ECHO"])
-    app.extensions["tipline.engine"] = engine
-    # Every session carries the audit key, so audit.record() works without an app context.
-    info = {"audit_key": chain_key(app.config)}
-    app.extensions["tipline.sessionmaker"] = sessionmaker(
-        bind=engine, expire_on_commit=False, info=info
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(
+        app.config["DATABASE_URL"],
+        app.config["DATABASE_ECHO"],
+        timeouts=Timeouts.from_config(app.config),
     )
+    app.extensions["tipline.engine"] = engine
+    app.extensions["tipline.sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
     app.extensions["tipline.write_sessionmaker"] = sessionmaker(
-        bind=engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False, info=info
+        bind=engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False
     )
     app.extensions["tipline.read_sessionmaker"] = sessionmaker(
-        bind=engine, expire_on_commit=False, info={**info, "read_only": True}
+        bind=engine, expire_on_commit=False, info={"read_only": True}
     )
     app.teardown_appcontext(_close_session)
 
@@ -229,8 +296,7 @@ class ReadOnlySessionError(RuntimeError):
     """A request declared read-only tried to write."""
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_writes_when_read_only(session: Session, _ctx: UOWTransaction, _objs: Any) -> None:
+def refuse_writes_when_read_only(session: Session, _ctx: UOWTransaction, _objs: Any) -> None:
     if session.info.get("read_only") and (
         session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
     ):
@@ -241,3 +307,16 @@ def _close_session(_exc: BaseException | None) -> None:
     s = g.pop("db_session", None)
     if s is not None:
         s.close()
+
+
+def rows_changed(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and return how many rows it matched."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount
+
+
+def enum_column(members: type[enum.Enum]) -> Enum:
+    """The column type of every enum in the models: its values (not names) in a VARCHAR(20)
+    with a CHECK, the same on SQLite and PostgreSQL (no native enum type to migrate)."""
+    return Enum(
+        members, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+    )

@@ -18,6 +18,10 @@ from tipline.auth.models import Role, StaffUser
 from tipline.notices import services as notices
 from tipline.notices import workflow
 from tipline.notices.models import ContactLine, Notice, Severity
+from tipline.tips.models import Tip, TipStatus
+from tipline.tips.services import TipReport, submit_tip
+from tipline.triage import claims, dialog
+from tipline.triage import services as triage
 
 DEMO_SLUG = "alexis-jane-doe"
 
@@ -79,9 +83,12 @@ DEMO_ACCOUNTS = [
 ]
 
 
-def seed_demo(session: Session) -> list[tuple[str, Role, str]]:
+def seed_demo(
+    session: Session, receipt_key: bytes | None = None, data_key: bytes | str | None = None
+) -> list[tuple[str, Role, str]]:
     """Create the demo notice once, and (re)set demo staff accounts to fresh passwords with no
     authenticator, so each first sign-in walks through enrolling one (QR code or typed key).
+    With ``receipt_key``, also a few fictional tips in different states, once.
 
     Returns ``(username, role, password)`` for each account so they can be printed.
     """
@@ -112,4 +119,63 @@ def seed_demo(session: Session) -> list[tuple[str, Role, str]]:
         notice = notices.create_notice(session, DEMO_NOTICE, users["demo-pio"])
         workflow.submit_for_review(session, notice, users["demo-pio"])
         workflow.publish_notice(session, notice, users["demo-supervisor"])
+    if receipt_key is not None and session.scalar(select(Tip.id).limit(1)) is None:
+        published = session.scalar(select(Notice).where(Notice.slug == DEMO_SLUG))
+        seed_demo_tips(session, users, published, receipt_key, data_key)
     return accounts
+
+
+#: Fictional tips, so the queue, the dialog and the oversight page have something to show.
+DEMO_TIPS = [
+    TipReport(
+        narrative="She is at the bus shelter on Chef Menteur Hwy right now, blue jacket.",
+        seen_where="Chef Menteur Hwy at Read Blvd",
+        seen_when="Now",
+        there_now=True,
+    ),
+    TipReport(
+        narrative="I think I saw her buying coffee most mornings this week, around 7.",
+        seen_where="Coffee shop on Lake Forest Blvd",
+        seen_when="Weekday mornings",
+        how_known="I used to work with her.",
+    ),
+    TipReport(
+        narrative="A woman who looked like the photo got into a silver sedan, plate started 7B.",
+        seen_where="Parking lot near the Walmart on Bullard Ave",
+        seen_when="Yesterday evening",
+        vehicle_colour="Silver",
+        vehicle_plate="7B…",
+        there_now=True,
+    ),
+    TipReport(
+        narrative="My neighbour's cousin says she moved to Houston.",
+        seen_where="Houston, TX (hearsay)",
+    ),
+]
+
+
+def seed_demo_tips(
+    session: Session,
+    users: dict[str, StaffUser],
+    notice: Notice | None,
+    receipt_key: bytes,
+    data_key: bytes | str | None,
+) -> list[Tip]:
+    """One tip per state worth seeing: new and urgent; claimed with a note and a question to
+    the tipster; urgent and proposed for "no action" (waiting on the oversight page); closed."""
+    detective, supervisor = users["demo-detective"], users["demo-supervisor"]
+    made = [
+        submit_tip(session, report, receipt_key, notice, data_key=data_key)[0]
+        for report in DEMO_TIPS
+    ]
+    _urgent_new, asked, proposed, closed = made
+    claims.claim_tip(session, detective, asked)
+    triage.add_note(session, detective, asked, "Fits the pattern of the other sightings.")
+    dialog.ask_tipster(session, asked, detective, "Which coffee shop, and which side of it?")
+    claims.claim_tip(session, detective, proposed)
+    triage.change_status(
+        session, detective, proposed, TipStatus.NO_ACTION, "Plate too partial to trace."
+    )
+    claims.claim_tip(session, supervisor, closed)
+    triage.change_status(session, supervisor, closed, TipStatus.FORWARDED, "Houston PD")
+    return made

@@ -114,6 +114,12 @@ def resolution_text(notice: Any) -> str:
     return gettext("%(what)s on %(date)s", what=what, date=local_date(notice.resolved_on))
 
 
+def notice_text(notice: Any, name: str) -> tuple[str, str | None]:
+    """A notice's free text in the reader's language when the PIO translated it, else in
+    English with ``"en"`` to mark it (WCAG 3.1.2, language of parts)."""
+    return notice.text_in(name, current_locale())
+
+
 def local_date(value: date | datetime) -> str:
     """A date written out in the current language: "November 29, 2026", "29 de noviembre de
     2026", "29 tháng 11, 2026"."""
@@ -155,6 +161,8 @@ def _template_globals() -> dict[str, Any]:
         "locales": LOCALES,
         "switch_url": switch_url,
         "resolution_text": resolution_text,
+        "local_date": local_date,
+        "notice_text": notice_text,
     }
 
 
@@ -172,7 +180,7 @@ def _use_parsed_catalogs() -> None:
     two .mo files. One Domain per app, and WTForms' catalog per language, are kept instead.
     """
     current_app.extensions[_DOMAIN].as_default()
-    request.wtforms_translations = _wtforms_catalog(str(get_locale()))
+    request.wtforms_translations = _wtforms_catalog(str(get_locale()))  # type: ignore[attr-defined]
 
 
 def init_app(app: Flask) -> None:

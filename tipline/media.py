@@ -70,7 +70,7 @@ def open_checked(raw: bytes, max_bytes: int, max_pixels: int, max_side: int = 0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw), formats=list(ALLOWED_FORMATS))
+            image: Image.Image = Image.open(io.BytesIO(raw), formats=list(ALLOWED_FORMATS))
             if image.width * image.height > max_pixels:
                 raise ImageRejected(
                     gettext(

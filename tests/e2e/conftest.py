@@ -46,7 +46,8 @@ def demo_site(tmp_path_factory) -> Iterator[DemoSite]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
     env["TIPLINE_INSTANCE_PATH"] = str(tmp)
     log = tmp / "demo.log"
-    with _demo(env, log) as base:
+    # Without the sample tips: the journeys follow their own tips through the queue.
+    with _demo(env, log, "--no-sample-tips") as base:
         printed = log.read_text()
         passwords = dict(re.findall(r"(demo-[a-z-]+)\s+(\S+-\S+-\S+-\S+)", printed))
         yield DemoSite(base, passwords, log)
@@ -128,7 +129,7 @@ def assert_accessible(page, name: str) -> None:
     shot(page, name)
 
 
-#: The curated set in docs/screenshots/, shown in the README.
+#: The curated set in docs/screenshots/, shown in docs/testing.md.
 DOCS_SCREENSHOTS = [
     "public-gallery-phone",
     "public-notice-phone",

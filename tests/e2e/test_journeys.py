@@ -150,6 +150,7 @@ def test_1_pio_writes_a_notice_with_a_photo_and_a_supervisor_publishes_it(
     _sign_in_first_time(supervisor, demo_site, "demo-supervisor", "supervisor")
     supervisor.goto(notice_url)
     assert_accessible(supervisor, "supervisor-notice-in-review-desktop")
+    supervisor.get_by_role("link", name=re.compile("then approve")).click()
     supervisor.get_by_role("button", name="Approve and publish").click()
     public_link = supervisor.locator(".workflow a[href*='/notices/']")
     public_link.wait_for()

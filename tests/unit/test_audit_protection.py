@@ -56,7 +56,7 @@ def test_mapper_events_refuse_even_without_the_session_guard(session, a_tip):
 
     from tipline.audit import guards
 
-    sa_event.remove(Session, "before_flush", guards._refuse_in_flush)
+    sa_event.remove(Session, "before_flush", guards.refuse_in_flush)
     try:
         event = session.scalars(select(AuditEvent)).one()
         event.action = "tip.forgotten"
@@ -68,7 +68,7 @@ def test_mapper_events_refuse_even_without_the_session_guard(session, a_tip):
             session.flush()
         session.rollback()
     finally:
-        sa_event.listen(Session, "before_flush", guards._refuse_in_flush)
+        sa_event.listen(Session, "before_flush", guards.refuse_in_flush)
     assert _counts(session) == (1, 1)
 
 

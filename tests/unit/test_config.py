@@ -55,3 +55,64 @@ def test_production_cookies_are_secure_and_http_only(tmp_path):
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_an_unknown_tipline_variable_stops_the_start_and_names_the_close_setting(
+    tmp_path, monkeypatch
+):
+    from tipline.config import ConfigError
+
+    monkeypatch.setenv("TIPLINE_SMTP_HOTS", "mail.example.org")
+    with pytest.raises(ConfigError, match=r"TIPLINE_SMTP_HOTS is not a setting.*TIPLINE_SMTP_HOST"):
+        _app(tmp_path, SECRET_KEY=SECRET)
+
+
+def test_text_settings_stay_text_and_the_others_are_typed_json(tmp_path, monkeypatch):
+    from tipline.config import ConfigError
+
+    monkeypatch.setenv("TIPLINE_EMERGENCY_NUMBER", "911")
+    monkeypatch.setenv("TIPLINE_SMTP_USERNAME", "1234")
+    monkeypatch.setenv("TIPLINE_SUPERVISOR_EMAILS", '["duty@example.org"]')
+    monkeypatch.setenv("TIPLINE_NO_ACTION_REVIEW_SAMPLE", "1")
+    monkeypatch.setenv("TIPLINE_SMTP_STARTTLS", "true")
+    app = _app(tmp_path, SECRET_KEY=SECRET)
+    assert app.config["EMERGENCY_NUMBER"] == "911"
+    assert app.config["SMTP_USERNAME"] == "1234"
+    assert app.config["SUPERVISOR_EMAILS"] == ["duty@example.org"]
+    assert app.config["NO_ACTION_REVIEW_SAMPLE"] == 1
+    assert app.config["SMTP_STARTTLS"] is True
+    for name, value, says in [
+        ("TIPLINE_QUEUE_PAGE_SIZE", "fifty", "a whole number"),
+        ("TIPLINE_QUEUE_PAGE_SIZE", "true", "a whole number"),
+        ("TIPLINE_SMTP_STARTTLS", "yes", "true or false"),
+        ("TIPLINE_SUPERVISOR_EMAILS", "duty@example.org", "a JSON list"),
+    ]:
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigError, match=f"{name} must be {says}"):
+            _app(tmp_path, SECRET_KEY=SECRET)
+        monkeypatch.delenv(name)
+
+
+def test_redis_comes_from_the_setting_only_for_the_queue_and_the_limiter(tmp_path, monkeypatch):
+    from tipline.jobs import redis_url
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")  # not a Tipline setting
+    app = _app(tmp_path, SECRET_KEY=SECRET)
+    assert redis_url(app) is None
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    monkeypatch.setenv("TIPLINE_REDIS_URL", "redis://127.0.0.1:9/1")
+    app = _app(tmp_path, SECRET_KEY=SECRET)
+    assert redis_url(app) == app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:9/1"
+
+
+def test_the_command_names_an_unknown_variable_without_a_traceback(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tipline.cli import main
+
+    monkeypatch.setenv("TIPLINE_SECRET_KEY", SECRET)
+    monkeypatch.setenv("TIPLINE_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("TIPLINE_SECRETKEY", "x")
+    result = CliRunner().invoke(main, ["db", "current"])
+    assert result.exit_code == 1
+    assert "TIPLINE_SECRETKEY is not a setting. Did you mean TIPLINE_SECRET_KEY?" in result.output

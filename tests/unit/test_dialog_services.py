@@ -9,6 +9,7 @@ from tipline.calls import services as calls
 from tipline.calls.models import CallRecord, Disposition
 from tipline.tips import dialog, receipts
 from tipline.tips import services as tips
+from tipline.triage import dialog as staff_dialog
 from tipline.triage.services import NotAllowed
 
 from ..conftest import DATA_KEY
@@ -20,9 +21,9 @@ def test_only_tip_readers_ask_and_every_turn_is_audited(session, make_staff):
     tip, _ = tips.submit_tip(session, tips.TipReport("Seen"), KEY)
     for role in [Role.PIO, Role.ADMIN, Role.CALL_TAKER]:
         with pytest.raises(NotAllowed):
-            dialog.ask_tipster(session, tip, make_staff(role), "Where?")
+            staff_dialog.ask_tipster(session, tip, make_staff(role), "Where?")
     detective = make_staff(Role.DETECTIVE)
-    dialog.ask_tipster(session, tip, detective, "  Where exactly?  ")
+    staff_dialog.ask_tipster(session, tip, detective, "  Where exactly?  ")
     dialog.answer(session, tip, "By the \x00 church", data_key=DATA_KEY)
     with pytest.raises(ValueError, match="write an answer or choose a photo"):
         dialog.answer(session, tip, "   ", data_key=DATA_KEY)

@@ -14,10 +14,11 @@ from tipline.auth.models import Role
 from tipline.db import utcnow
 from tipline.demo import DEMO_NOTICE
 from tipline.media import ImageRejected
-from tipline.notices import photos, workflow
+from tipline.notices import changes, photos, workflow
 from tipline.notices import services as notices
 from tipline.notices.models import NoticePhoto, NoticeStatus, NoticeVersion, Resolution
 
+from ..conftest import approve_pending_edit, resolve_notice
 from .test_media import jpeg_with_gps
 
 FULL = replace(
@@ -173,34 +174,44 @@ def test_steps_out_of_order_are_refused(session, pio, other_pio):
     with pytest.raises(notices.NoticeRefused, match="Only a notice that is in review"):
         workflow.publish_notice(session, draft, other_pio)
     with pytest.raises(notices.NoticeRefused, match="Only a notice that is published"):
-        workflow.resolve_notice(session, draft, pio, Resolution.ARRESTED, date.today())
+        changes.request_resolution(session, draft, pio, Resolution.ARRESTED, date.today())
     with pytest.raises(notices.NoticeRefused, match="Only a notice that is resolved"):
         workflow.archive_notice(session, draft, pio)
 
 
-def test_resolving_records_what_happened_and_when_and_changes_updated_at(session, pio, other_pio):
+def test_resolving_records_what_happened_and_when_and_changes_updated_at(
+    session, pio, other_pio, supervisor
+):
     notice = published(session, pio, other_pio)
     before = notice.updated_at
     now = utcnow()
     with pytest.raises(notices.NoticeRefused, match="cannot be in the future"):
-        workflow.resolve_notice(
+        changes.request_resolution(
             session, notice, other_pio, Resolution.ARRESTED, now.date() + timedelta(days=2)
         )
     day = now.date() - timedelta(days=1)
-    workflow.resolve_notice(session, notice, other_pio, Resolution.ARRESTED, day, now=now)
+    change = changes.request_resolution(
+        session, notice, other_pio, Resolution.ARRESTED, day, now=now
+    )
+    assert notice.status is NoticeStatus.PUBLISHED  # nothing public yet
+    changes.approve_change(session, notice, change.id, supervisor, now=now)
     assert notice.status is NoticeStatus.RESOLVED
     assert notice.resolution_text == f"Arrested on {day.isoformat()}"
     assert notice.resolved_at == now and notice.updated_at > before
     event = audit.events_for(session, "notice", notice.slug)[-1]
-    assert event.action == "notice.resolved"
-    assert event.details == {"resolution": "arrested", "date": day.isoformat()}
+    assert event.action == "notice.resolved" and event.actor_id == supervisor.id
+    assert event.details == {
+        "resolution": "arrested",
+        "date": day.isoformat(),
+        "proposed_by": "pio-bob",
+    }
     # Resolved notices stay public (with the banner) until archived.
     assert notices.public_notice(session, notice.slug) is notice
 
 
 def test_archived_notices_are_off_the_site_and_cannot_be_edited(session, pio, other_pio):
     notice = published(session, pio, other_pio)
-    workflow.resolve_notice(session, notice, pio, Resolution.SURRENDERED, date.today())
+    resolve_notice(session, notice, Resolution.SURRENDERED)
     workflow.archive_notice(session, notice, pio)
     assert notice.status is NoticeStatus.ARCHIVED and notice.archived_at is not None
     assert actions(session, notice)[-1] == "notice.archived"
@@ -220,6 +231,9 @@ def test_edits_to_a_published_notice_are_versioned_and_audited(session, pio, oth
         session, notice, replace(FULL, caution="Considered dangerous. Call 911."), pio
     )
     assert changed == ["caution"]
+    assert notice.caution == FULL.caution  # the live version stays until approved
+    assert len(notice.versions) == 1
+    approve_pending_edit(session, notice, other_pio)
     versions = session.scalars(
         select(NoticeVersion).where(NoticeVersion.notice_id == notice.id).order_by("number")
     ).all()
@@ -227,12 +241,18 @@ def test_edits_to_a_published_notice_are_versioned_and_audited(session, pio, oth
     assert versions[0].snapshot["caution"] == FULL.caution
     assert versions[0].created_by == other_pio.username  # version 1 is the approved text
     assert versions[1].snapshot["caution"] == "Considered dangerous. Call 911."
-    assert versions[1].created_by_id == pio.id and versions[1].created_at is not None
+    assert versions[1].created_by_id == other_pio.id and versions[1].created_at is not None
     assert versions[1].snapshot["charges"][0]["citation"] == "La. R.S. 14:134"
     assert notice.updated_at > first
-    event = audit.events_for(session, "notice", notice.slug)[-1]
-    assert (event.action, event.actor_id) == ("notice.edited", pio.id)
-    assert event.details == {"fields": ["caution"], "status": "published", "version": 2}
+    proposed, event = audit.events_for(session, "notice", notice.slug)[-2:]
+    assert (proposed.action, proposed.actor_id) == ("notice.change_proposed", pio.id)
+    assert (event.action, event.actor_id) == ("notice.edited", other_pio.id)
+    assert event.details == {
+        "fields": ["caution"],
+        "status": "published",
+        "version": 2,
+        "proposed_by": "pio-ann",
+    }
 
 
 def test_an_edit_that_changes_nothing_writes_nothing(session, pio, other_pio):
@@ -280,9 +300,8 @@ def test_a_file_that_is_not_an_image_is_refused_with_a_plain_message(session, pi
 def _resolved_with_photo(session, pio, approver, resolved_at):
     notice = published(session, pio, approver)
     photos.add_photo(session, notice, jpeg_with_gps(), "Photo of the subject", pio)
-    workflow.resolve_notice(
-        session, notice, pio, Resolution.LOCATED, resolved_at.date(), now=resolved_at
-    )
+    approve_pending_edit(session, notice)
+    resolve_notice(session, notice, Resolution.LOCATED, now=resolved_at)
     return notice
 
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from tipline.notices.models import tel_uri
+from tipline.notices.models import PhoneInvalid, format_phone, tel_uri
 from tipline.tips import receipts
 
 KEY = b"k" * 32
@@ -60,10 +60,44 @@ def test_public_refs_are_unguessable_length():
         ("1 504 822 1111", "tel:+1-504-822-1111"),
         ("+44 20 7946 0000", "tel:+442079460000"),
         ("911", "tel:911"),
+        ("504-658-6030 ext. 5", "tel:+1-504-658-6030;ext=5"),
+        ("(504) 658-6030 x 123", "tel:+1-504-658-6030;ext=123"),
+        # Seven digits dial nowhere in particular: no link rather than a wrong one.
+        ("658-5300", ""),
     ],
 )
 def test_printed_numbers_become_dialable_tel_uris(printed, uri):
     assert tel_uri(printed) == uri
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("(504) 658-6030", "504-658-6030"),
+        ("1 504 822 1111", "504-822-1111"),
+        ("504.658.6030 extension 12", "504-658-6030 ext. 12"),
+        ("+44 20 7946 0000", "+442079460000"),
+        ("911", "911"),
+    ],
+)
+def test_numbers_are_shown_in_one_format(typed, shown):
+    assert format_phone(typed) == shown
+    assert tel_uri(shown)
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("658-5300", "Add the area code"),
+        ("504-158-6030", "North American number"),
+        ("call 504-658-6030", "digits only"),
+        ("+12", "North American number"),
+        ("+44 12", "8 to 15 digits"),
+    ],
+)
+def test_numbers_that_cannot_be_dialled_are_refused_with_what_to_type(typed, message):
+    with pytest.raises(PhoneInvalid, match=message):
+        format_phone(typed)
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 from tipline import audit
 from tipline.auth.models import Role
 from tipline.db import utcnow
-from tipline.tips import dialog, receipts, retention
+from tipline.tips import receipts
 from tipline.tips import services as tips
 from tipline.tips.models import ReceiptSession, Tip, TipAttachment, TipMessage, TipStatus
-from tipline.triage import search
+from tipline.triage import dialog as staff_dialog
+from tipline.triage import retention, search
 from tipline.triage import services as triage
 from tipline.triage.models import TipNote
 
@@ -41,7 +42,7 @@ def closed_tip(session, detective, narrative):
     )
     tip, _ = tips.submit_tip(session, report, KEY, photos=[png()], data_key=DATA_KEY)
     triage.claim_tip(session, detective, tip)
-    dialog.ask_tipster(session, tip, detective, "Which way did she go?")
+    staff_dialog.ask_tipster(session, tip, detective, "Which way did she go?")
     triage.add_note(session, detective, tip, "Plate checks out as stolen")
     triage.change_status(session, detective, tip, S.NO_ACTION, "Mistaken identity on Claiborne")
     session.commit()

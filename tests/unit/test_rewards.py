@@ -19,6 +19,8 @@ from tipline.rewards.models import OutcomeKind, Reward, RewardStatus
 from tipline.tips import receipts
 from tipline.tips import services as tips
 
+from ..conftest import unit_named
+
 RULES = rewards.RewardRules(min_amount=100, max_amount=2500, currency="USD", code_valid_days=30)
 DESK_RULES = payout.PayoutRules(max_failures=3)
 
@@ -75,7 +77,7 @@ def test_only_tip_readers_record_outcomes_and_a_unit_detective_only_on_their_tip
 ):
     with pytest.raises(rewards.NotAllowed):
         rewards.record_outcome(session, people["c1"], tip, OutcomeKind.ARREST, "K-1")
-    published_notice.unit = "homicide"
+    published_notice.unit = unit_named(session, "homicide")
     session.commit()
     other_unit = make_staff(Role.DETECTIVE, "det-burglary", unit="burglary")
     assert rewards.staff_tip(session, other_unit, tip.public_ref) is None

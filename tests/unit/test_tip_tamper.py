@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from tipline.auth.models import Role
 from tipline.db import utcnow
-from tipline.tips import dialog, integrity, receipts, retention
+from tipline.tips import dialog, receipts
 from tipline.tips import services as tips
 from tipline.tips.models import TipStatus
+from tipline.triage import retention, verification
 from tipline.triage import services as triage
 
 from ..conftest import PG_URL, sign_in
@@ -62,7 +63,7 @@ def verify(runner):
 
 
 def test_intact_tips_verify(worked, runner, session):
-    assert integrity.verify_tips(session) is None
+    assert verification.verify_tips(session) is None
     code, output = verify(runner)
     assert code == 0, output
 

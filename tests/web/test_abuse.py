@@ -1,20 +1,16 @@
 """Spam and abuse defence: rate limits (memory and Redis), the honeypot, double submits."""
 
-import os
 import re
 import threading
 import uuid
 
-import pytest
 from sqlalchemy import func, select
 
 from tipline.tips.models import Tip
 from tipline.web import limits
 
-from ..conftest import IN_CI, csrf_token
+from ..conftest import REDIS_URL, csrf_token
 from .tipster import form_token, open_receipt, send_tip
-
-REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own, emptied around each test
 
 
 def _tips(session) -> int:
@@ -184,22 +180,6 @@ def test_the_limiter_keys_on_a_daily_keyed_hash_never_the_address():
     assert one != limits.address_hash("203.0.113.5", "s" * 40, "2026-01-02")  # rotates daily
     assert one != limits.address_hash("203.0.113.6", "s" * 40, "2026-01-01")
     assert one != limits.address_hash("203.0.113.5", "t" * 40, "2026-01-01")
-
-
-@pytest.fixture
-def redis_db():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        if IN_CI or os.environ.get("TIPLINE_REQUIRE_REDIS"):
-            pytest.fail("Redis is not running on 127.0.0.1:6379")
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
 
 
 def test_limits_are_counted_in_redis_when_configured(database_url, tmp_path, redis_db):

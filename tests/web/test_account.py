@@ -156,7 +156,7 @@ def test_password_change_refuses_a_wrong_current_a_short_or_a_common_password(
     )
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
-    assert client.get("/staff/").status_code == 200  # still signed in
+    assert client.get("/staff/password").status_code == 200  # still signed in
 
 
 def _age_session(session, user, **shift):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tipline import audit
 from tipline.auth.models import Role, StaffUser
 
-from ..conftest import csrf_token, sign_in
+from ..conftest import csrf_token, sign_in, unit_named
 
 
 @pytest.fixture
@@ -27,17 +27,19 @@ def _fresh(session, username):
 def test_admin_adds_an_account_whose_first_password_is_shown_once_and_works(
     app, admin_client, session
 ):
+    homicide = unit_named(session, "Homicide")
+    session.commit()
     token = csrf_token(admin_client, "/staff/admin/staff/new")
     response = admin_client.post(
         "/staff/admin/staff/new",
-        data={"csrf_token": token, "username": "jdoe", "role": "detective", "unit": "Homicide"},
+        data={"csrf_token": token, "username": "jdoe", "role": "detective", "unit": homicide.id},
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     password = re.search(r'<p class="totp-key"><code>([0-9a-f-]+)</code>', page).group(1)
     user = _fresh(session, "jdoe")
-    assert (user.role, user.unit, user.totp_enrolled) == (Role.DETECTIVE, "Homicide", False)
+    assert (user.role, user.unit.name, user.totp_enrolled) == (Role.DETECTIVE, "Homicide", False)
     assert password not in user.password_hash
     assert "jdoe" in admin_client.get("/staff/admin/staff").get_data(as_text=True)
     assert sign_in(app.test_client(), "jdoe", password).status_code == 303
@@ -74,7 +76,11 @@ def test_disabling_signs_the_person_out_everywhere(app, admin_client, session, m
     sign_in(theirs, "det")
     url = f"/staff/admin/staff/{detective.id}"
     token = csrf_token(admin_client, url)
-    assert admin_client.post(f"{url}/active", data={"csrf_token": token}).status_code == 303
+    # Without the confirmation box nothing happens.
+    admin_client.post(f"{url}/active", data={"csrf_token": token})
+    assert theirs.get("/staff/queue").status_code == 200
+    confirmed = {"csrf_token": token, "confirm": "y"}
+    assert admin_client.post(f"{url}/active", data=confirmed).status_code == 303
     assert theirs.get("/staff/queue").status_code == 303
     assert sign_in(app.test_client(), "det").status_code == 401
     admin_client.post(f"{url}/active", data={"csrf_token": token, "active": "y"})
@@ -85,7 +91,7 @@ def test_an_admin_cannot_disable_or_demote_themself(admin_client, session):
     me = _fresh(session, "boss")
     url = f"/staff/admin/staff/{me.id}"
     token = csrf_token(admin_client, url)
-    admin_client.post(f"{url}/active", data={"csrf_token": token})
+    admin_client.post(f"{url}/active", data={"csrf_token": token, "confirm": "y"})
     admin_client.post(f"{url}/role", data={"csrf_token": token, "role": "detective"})
     me = _fresh(session, "boss")
     assert me.active and me.role is Role.ADMIN
@@ -100,7 +106,10 @@ def test_reset_authenticator_sends_the_next_sign_in_through_enrolment(
     sign_in(theirs, "det")
     url = f"/staff/admin/staff/{detective.id}"
     token = csrf_token(admin_client, url)
-    assert admin_client.post(f"{url}/reset-totp", data={"csrf_token": token}).status_code == 303
+    admin_client.post(f"{url}/reset-totp", data={"csrf_token": token})  # not confirmed
+    assert theirs.get("/staff/queue").status_code == 200
+    confirmed = {"csrf_token": token, "confirm": "y"}
+    assert admin_client.post(f"{url}/reset-totp", data=confirmed).status_code == 303
     assert theirs.get("/staff/queue").status_code == 303
     assert not _fresh(session, "det").totp_enrolled
     again = app.test_client()

@@ -23,6 +23,7 @@ from tipline.web import limits
 
 from ..conftest import (
     PASSWORD,
+    REDIS_URL,
     SECRET,
     csrf_token,
     publish_new_notice,
@@ -30,7 +31,6 @@ from ..conftest import (
     sign_in,
 )
 from ..unit.test_media import jpeg_with_gps
-from .test_abuse import REDIS_URL, redis_db  # noqa: F401 - the fixture
 from .tipster import open_receipt, send_tip
 
 MARKS = {

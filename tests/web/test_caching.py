@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from tipline import audit, create_app, db
 from tipline.auth.models import Role
 from tipline.db import ReadOnlySessionError
-from tipline.notices import versions
+from tipline.notices import change_stamps
 from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus, Severity
 from tipline.tips.forms import new_form_token
 from tipline.tips.models import Tip
@@ -237,7 +237,7 @@ def test_requests_with_a_staff_session_are_private_and_never_kept(
 def test_a_flashed_message_never_reaches_a_kept_copy(app, client, make_staff, published_notice):
     make_staff(Role.PIO, "pio")
     sign_in(client, "pio")
-    token = csrf_token(client, "/staff/")
+    token = csrf_token(client, "/staff/password")
     # Signing out flashes "You are signed out." into the session cookie.
     client.post("/staff/logout", data={"csrf_token": token}, follow_redirects=False)
     client.get("/")  # the flash is shown to its owner here, privately
@@ -335,7 +335,7 @@ def test_postgresql_servers_hear_of_changes_made_elsewhere(
         pytest.skip("SQLite servers share the file and see its data_version instead")
     # Count no commit of this process: the change must arrive as a notification, as it does
     # from another machine.
-    monkeypatch.setattr(versions, "local_change_count", lambda: 0)
+    monkeypatch.setattr(change_stamps, "local_change_count", lambda: 0)
     second = other_app(app, tmp_path)
     try:
         two = second.test_client()

@@ -101,8 +101,8 @@ def test_call_takers_see_only_their_own_calls_and_supervisors_see_all(app, make_
 def test_a_phone_tips_dialog_is_not_open_to_whoever_typed_it_in_unless_flagged(
     app, session, make_staff, published_notice, flagged
 ):
-    from tipline.tips import dialog
     from tipline.tips.models import TipMessage
+    from tipline.triage import dialog
 
     from .tipster import open_receipt
 

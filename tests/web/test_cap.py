@@ -4,16 +4,16 @@ against the OASIS schema and referencing the ones before it."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from tipline import audit
-from tipline.notices import cap, workflow
+from tipline.notices import cap
 from tipline.notices import services as notices
-from tipline.notices.models import Resolution
+
+from ..conftest import approve_pending_edit, resolve_notice
 
 XSD = Path(__file__).resolve().parent.parent / "data" / "CAP-v1.2.xsd"
 NS = {"cap": cap.CAP_NS}
@@ -34,11 +34,12 @@ def edit(session, notice, **changes) -> None:
     """Edit through the PIO's service, which versions and audits the change."""
     draft = dataclasses.replace(notices.draft_of(notice), **changes)
     assert notices.update_notice(session, notice, draft, "pio-2")
+    approve_pending_edit(session, notice)
     session.commit()
 
 
 def resolve(session, notice) -> None:
-    workflow.resolve_notice(session, notice, "supervisor-2", Resolution.ARRESTED, date.today())
+    resolve_notice(session, notice, requester="supervisor-2")
     session.commit()
 
 

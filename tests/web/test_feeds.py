@@ -158,7 +158,7 @@ def test_notice_page_has_open_graph_twitter_and_json_ld(client, published_notice
     assert _meta(page, "property", "og:title") == "Wanted: Alexis Jane Doe"
     assert _meta(page, "property", "og:url") == url
     assert "504-822-1111" in _meta(page, "property", "og:description")
-    assert _meta(page, "name", "twitter:card") == "summary"
+    assert _meta(page, "name", "twitter:card") == "summary_large_image"
     assert _meta(page, "name", "twitter:title") == "Wanted: Alexis Jane Doe"
     data = _json_ld(page)
     assert data["@type"] == "SpecialAnnouncement"

@@ -50,7 +50,8 @@ def test_only_supervisors_open_the_audit_page(client, make_staff, role, a_tip):
     response = client.get("/staff/audit")
     assert response.status_code == 403
     assert "tip.received" not in response.get_data(as_text=True)
-    assert 'href="/staff/audit"' not in client.get("/staff/").get_data(as_text=True)
+    home = client.get("/staff/", follow_redirects=True).get_data(as_text=True)
+    assert 'href="/staff/audit"' not in home
 
 
 def test_the_public_is_sent_to_sign_in(client):

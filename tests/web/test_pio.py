@@ -19,7 +19,7 @@ from tipline.tips import receipts
 from tipline.tips import services as tips
 from tipline.triage import services as triage
 
-from ..conftest import csrf_token, sign_in
+from ..conftest import approve_pending_edit, csrf_token, resolve_notice, sign_in
 from ..unit.test_media import jpeg_with_gps
 
 
@@ -158,6 +158,7 @@ def test_two_people_publish_then_resolve_and_archive_through_the_screens(
     assert "CASE-SECRET-4411" not in public  # the case number is staff only
     assert "Wanted on a warrant for" in public
 
+    # Resolving: choose, confirm what the public page will say, then a second person approves.
     response = post_button(
         supervisor,
         url,
@@ -165,7 +166,21 @@ def test_two_people_publish_then_resolve_and_archive_through_the_screens(
         resolution="arrested",
         resolved_on=date.today().isoformat(),
     )
-    assert response.status_code == 303
+    assert response.status_code == 200
+    assert "the public page will say" in response.get_data(as_text=True)
+    response = post_button(
+        supervisor,
+        url,
+        f"{url}/resolve",
+        resolution="arrested",
+        resolved_on=date.today().isoformat(),
+        confirmed="yes",
+    )
+    assert response.status_code == 303 and response.location.endswith("#changes")
+    assert "Send a tip online" in client.get(f"/notices/{notice.slug}").get_data(as_text=True)
+    session.rollback()
+    change_id = session.get(Notice, notice_id).pending_changes[0].id
+    assert post_button(pio_client, url, f"{url}/changes/{change_id}/approve").status_code == 303
     public = client.get(f"/notices/{notice.slug}").get_data(as_text=True)
     banner = re.search(r'<div class="resolution-banner" role="status">(.*?)</div>', public, re.S)
     today = date.today()
@@ -182,6 +197,7 @@ def test_two_people_publish_then_resolve_and_archive_through_the_screens(
         "notice.created",
         "notice.submitted",
         "notice.published",
+        "notice.resolution_requested",
         "notice.resolved",
         "notice.archived",
     ]
@@ -206,23 +222,50 @@ def test_return_to_draft_needs_a_reason(app, pio_client, make_staff, session, ag
     assert "Wrong statute on charge 1." in page  # the author sees why, in the history
 
 
-def test_editing_a_published_notice_keeps_a_version(app, pio_client, make_staff, agency_lines):
+def test_editing_a_published_notice_waits_for_a_second_person(
+    app, client, session, pio_client, make_staff, agency_lines
+):
     url = create_through_form(pio_client, agency_lines)
     post_button(pio_client, url, f"{url}/submit")
     other = staff_client(app, make_staff, Role.PIO, "pio-bob")
     post_button(other, url, f"{url}/approve")
     token = csrf_token(pio_client, f"{url}/edit")
     page = pio_client.get(f"{url}/edit").get_data(as_text=True)
-    assert 'value="Armed robbery"' in page and "This notice is public" in page
-    data = notice_form(token, agency_lines, caution="Armed. Call 911 at once.")
-    assert pio_client.post(f"{url}/edit", data=data).status_code == 303
-    with app.app_context():
-        from tipline import db
+    assert 'value="Armed robbery"' in page and "waits for a second person" in page
+    data = notice_form(
+        token, agency_lines, caution="Armed. Call 911 at once.", subject_name="Someone Else"
+    )
+    response = pio_client.post(f"{url}/edit", data=data)
+    assert response.status_code == 303 and response.location.endswith("#changes")
 
-        notice = db.session().scalar(select(Notice))
-        assert notice.caution == "Armed. Call 911 at once."
-        assert [v.number for v in notice.versions] == [1, 2]
-        assert notice.versions[0].snapshot["caution"] == "Do not approach. Call 911."
+    def live() -> Notice:
+        session.rollback()  # a fresh read of what the requests committed
+        return session.scalar(select(Notice))
+
+    notice = live()
+    assert notice.caution == "Do not approach. Call 911." and notice.subject_name != "Someone Else"
+    public = client.get(f"/notices/{notice.slug}").get_data(as_text=True)
+    assert "Someone Else" not in public and "Do not approach" in public
+    assert "Someone Else" not in client.get("/api/v1/notices").get_data(as_text=True)
+    # The author is not offered the approval, and the service refuses it all the same.
+    change_id = notice.pending_changes[0].id
+    page = pio_client.get(url).get_data(as_text=True)
+    assert "then approve" not in page and "you proposed this" in page.lower()
+    preview = pio_client.get(f"{url}/preview?change={change_id}").get_data(as_text=True)
+    assert "Someone Else" in preview and "Approve and publish" not in preview
+    post_button(pio_client, url, f"{url}/changes/{change_id}/approve")
+    page = pio_client.get(url).get_data(as_text=True)
+    assert "You cannot approve a change you proposed" in page
+    assert live().subject_name != "Someone Else"
+    preview = other.get(f"{url}/preview?change={change_id}").get_data(as_text=True)
+    # The approval comes after the content: the public text first, then the button.
+    assert preview.index("Armed. Call 911 at once.") < preview.index("Approve and publish")
+    assert post_button(other, url, f"{url}/changes/{change_id}/approve").status_code == 303
+    notice = live()
+    assert notice.caution == "Armed. Call 911 at once." and notice.subject_name == "Someone Else"
+    assert [v.number for v in notice.versions] == [1, 2]
+    assert notice.versions[0].snapshot["caution"] == "Do not approach. Call 911."
+    assert "Someone Else" in client.get(f"/notices/{notice.slug}").get_data(as_text=True)
 
 
 def _upload(client, url, raw: bytes, alt="Photo of Jordan Q. Example", filename="p.jpg"):
@@ -310,8 +353,12 @@ def test_photos_stop_being_served_once_details_are_removed(app, client, session,
     photo = photos.add_photo(session, published_notice, jpeg_with_gps(), "Photo", "test-pio")
     session.commit()
     url = f"/notices/{published_notice.slug}/photos/{photo.id}/thumb"
+    assert client.get(url).status_code == 404  # waiting for a second person
+    approve_pending_edit(session, published_notice)
+    session.commit()
+    url = f"/notices/{published_notice.slug}/photos/{photo.id}/thumb"
     assert client.get(url).status_code == 200
-    workflow.resolve_notice(session, published_notice, "test-pio", Resolution.CLEARED, date.today())
+    resolve_notice(session, published_notice, Resolution.CLEARED)
     session.commit()
     assert client.get(url).status_code == 200  # resolved: still public until retention
     workflow.remove_details(session, published_notice, published_notice.resolved_at)
@@ -433,3 +480,28 @@ def test_only_a_signed_in_pio_may_send_a_large_upload(app, session, make_staff, 
     assert (
         supervisor.post(url, data=big, content_type="application/octet-stream").status_code == 413
     )
+
+
+def test_a_number_without_its_area_code_is_refused_and_an_extension_kept(
+    pio_client, session, agency_lines
+):
+    token = csrf_token(pio_client, "/staff/notices/new")
+    data = notice_form(token, agency_lines, **{"contact_lines-0-phone": "658-5300"})
+    response = pio_client.post("/staff/notices/new", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Add the area code" in page and 'value="658-5300"' in page
+    data["contact_lines-0-phone"] = "(504) 658-5300 x 12"
+    assert pio_client.post("/staff/notices/new", data=data).status_code == 303
+    line = session.scalar(select(Notice)).contact_lines[-1]
+    assert line.phone == "504-658-5300 ext. 12"
+    assert line.tel_uri == "tel:+1-504-658-5300;ext=12"
+
+
+def test_sending_an_incomplete_draft_lists_each_problem_once(pio_client, agency_lines):
+    blank = {f"charges-0-{f}": "" for f in ("citation", "description", "warrant_date")}
+    url = create_through_form(pio_client, agency_lines, **blank)
+    response = post_button(pio_client, url, f"{url}/submit")
+    assert response.location.endswith("#actions-heading")
+    page = pio_client.get(url).get_data(as_text=True)
+    assert page.count("Add at least one charge") == 1

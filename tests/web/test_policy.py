@@ -2,13 +2,13 @@
 
 import pytest
 
-from tipline.auth import policy
+from tipline.web import policy
 
 
 def test_every_route_is_in_the_role_table(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     missing = sorted(endpoints - set(policy.ROUTE_ROLES))
-    assert missing == [], f"routes without an entry in auth/policy.py ROUTE_ROLES: {missing}"
+    assert missing == [], f"routes without an entry in web/policy.py ROUTE_ROLES: {missing}"
     stale = sorted(set(policy.ROUTE_ROLES) - endpoints)
     assert stale == [], f"ROUTE_ROLES names routes that do not exist: {stale}"
 

@@ -9,12 +9,15 @@ import subprocess
 from io import BytesIO
 
 import pytest
+from PIL import Image
 from pypdf import PdfReader
 
+from tipline.notices import photos
 from tipline.notices import services as notices
 from tipline.notices.models import Severity
 
-from ..conftest import publish_new_notice
+from ..conftest import approve_pending_edit, publish_new_notice
+from ..unit.test_media import jpeg_with_gps
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -75,9 +78,48 @@ def test_poster_is_one_letter_page_with_charges_caution_reward_and_both_numbers(
         "La. R.S. 14:338",
         "Do not approach",
         "cash reward",
-        f"http://localhost/notices/{published_notice.slug}/tip",
+        f"localhost/n/{published_notice.id}",
     ]:
         assert expected in text, expected
+
+
+def test_poster_carries_the_photo_description_last_known_area_and_an_unbroken_short_link(
+    client, session, tmp_path
+):
+    notice = publish_new_notice(
+        session, last_known_area="Mid-City, near Canal Street", height="5 ft 6 in"
+    )
+    photos.add_photo(session, notice, jpeg_with_gps((900, 1200)), "Front view", "test-pio")
+    approve_pending_edit(session, notice)
+    session.commit()
+    data = poster(client, notice.slug)
+    pages, text = pdf_text(data)
+    assert pages == 1
+    assert "Last known area: Mid-City, near Canal Street" in text
+    assert "Height: 5 ft 6 in" in text and "Also known as: A. J. Doe" in text
+    # The short address is one line, never broken mid-word, and leads to the tip form.
+    short = f"localhost/n/{notice.id}"
+    assert short in text.splitlines()
+    response = client.get(f"/n/{notice.id}")
+    assert response.status_code == 302
+    assert response.location.endswith(f"/notices/{notice.slug}/tip")
+    images = PdfReader(BytesIO(data)).pages[0].images
+    assert len(images) == 2  # the photo and the QR code
+    sizes = sorted(Image.open(BytesIO(i.data)).size for i in images)
+    assert (900, 1200) in sizes
+    assert decode_qr(data, tmp_path) == [f"http://localhost/notices/{notice.slug}/tip"]
+
+
+def test_a_poster_without_a_photo_has_only_the_qr_code(client, published_notice):
+    images = PdfReader(BytesIO(poster(client, published_notice.slug))).pages[0].images
+    assert len(images) == 1
+
+
+def test_a_photo_waiting_for_approval_is_not_on_the_poster(client, session, published_notice):
+    photos.add_photo(session, published_notice, jpeg_with_gps(), "Front view", "test-pio")
+    session.commit()
+    images = PdfReader(BytesIO(poster(client, published_notice.slug))).pages[0].images
+    assert len(images) == 1
 
 
 def test_poster_qr_code_leads_to_the_notice_tip_form(client, published_notice, tmp_path):

@@ -1,5 +1,5 @@
 """The audit log. ``from tipline import audit; audit.record(...)``."""
 
-from tipline.audit.services import PUBLIC, SYSTEM, events_for, record
+from tipline.audit.services import PUBLIC, SYSTEM, Actor, NotAllowed, events_for, record
 
-__all__ = ["PUBLIC", "SYSTEM", "events_for", "record"]
+__all__ = ["PUBLIC", "SYSTEM", "Actor", "NotAllowed", "events_for", "record"]

@@ -54,8 +54,7 @@ def undeletable(cls: T) -> T:
     return cls
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_in_flush(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
+def refuse_in_flush(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
     for obj in session.deleted:
         for cls, table in _NO_DELETE.items():
             if isinstance(obj, cls):
@@ -66,8 +65,7 @@ def _refuse_in_flush(session: Session, _ctx: UOWTransaction, _instances: Any) ->
                 raise _refuse("updated", table)
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _refuse_bulk(state: ORMExecuteState) -> None:
+def refuse_bulk(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete):
         return
     table = getattr(getattr(state.statement, "table", None), "name", None)

@@ -17,18 +17,8 @@ from tipline.audit.checkpoints import CheckpointError, load_signing_key, read_ch
 from tipline.audit.models import AuditEvent, AuditVerification
 from tipline.audit.services import hash_of
 from tipline.db import utcnow
-from tipline.tips.models import Tip
 
 RECEIVED = "tip.received"
-
-#: Checks of domain rows against their audit events, by name: each returns the first
-#: disagreement as a sentence, or None. Domains register theirs at start-up
-#: (``register_check``), so verify never imports a domain's models.
-CROSS_CHECKS: dict[str, Callable[[Session], str | None]] = {}
-
-
-def register_check(name: str, check: Callable[[Session], str | None]) -> None:
-    CROSS_CHECKS[name] = check
 
 
 @dataclass
@@ -75,25 +65,32 @@ def verify(
     _walk(session, key, report, vouched, seen_at_checkpoint)
     if report.problem is None and public_key is not None:
         _check_checkpoints(report, checkpoints, seen_at_checkpoint)
-    report.tips = session.scalar(select(func.count()).select_from(Tip)) or 0
-    report.received = (
+    for check in _INVARIANTS:
+        check(session, report)
+    return report
+
+
+#: Checks the domains add (``register_invariant``): each reads the session and fills in the
+#: report (a count, a Finding when something is wrong). The log itself knows no domain.
+Invariant = Callable[[Session, "Report"], None]
+_INVARIANTS: list[Invariant] = []
+
+
+def register_invariant(check: Invariant) -> Invariant:
+    """Have ``verify`` run ``check`` after the chain walk (once, however often registered)."""
+    if check not in _INVARIANTS:
+        _INVARIANTS.append(check)
+    return check
+
+
+def count_events(session: Session, action: str) -> int:
+    """How many events of ``action`` the log holds (for the domains' invariants)."""
+    return (
         session.scalar(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == RECEIVED)
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
         )
         or 0
     )
-    if report.problem is None and report.tips != report.received:
-        report.problem = Finding(
-            f"there are {report.tips} tips but {report.received} {RECEIVED} events: "
-            "every tip must have exactly one."
-        )
-    for name, check in sorted(CROSS_CHECKS.items()):
-        if report.problem is not None:
-            break
-        found = check(session)
-        if found is not None:
-            report.problem = Finding(f"{name}: {found}")
-    return report
 
 
 def _checkpoints(

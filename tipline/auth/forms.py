@@ -78,21 +78,38 @@ class StaffCreateForm(FlaskForm):
         render_kw={"autocapitalize": "none", "spellcheck": "false"},
     )
     role = SelectField("Role", choices=_ROLE_CHOICES)
-    unit = StringField(
+    unit = SelectField(
         "Unit",
-        description="Optional. A detective with a unit reads only tips on that unit's notices "
-        "and tips on no notice.",
-        validators=[Optional(), Length(max=64)],
+        description="A detective with a unit reads only tips on that unit's notices and tips "
+        "on no notice. Units are kept on the Units page.",
+        validate_choice=False,  # the choices are the unit list, checked by the view
     )
 
 
 class StaffRoleForm(FlaskForm):
     role = SelectField("Role", choices=_ROLE_CHOICES)
-    unit = StringField("Unit", validators=[Optional(), Length(max=64)])
+    unit = SelectField("Unit", validate_choice=False)
+
+
+class UnitForm(FlaskForm):
+    name = StringField(
+        "Unit name",
+        validators=[DataRequired(message="Enter the unit's name."), Length(max=64)],
+    )
 
 
 class StaffActiveForm(FlaskForm):
     active = BooleanField("Account can sign in")
+    confirm = BooleanField("Yes, sign them out everywhere now (needed to disable)")
+
+
+class ConfirmForm(FlaskForm):
+    """A button for an action that signs someone out everywhere: it needs a ticked box."""
+
+    confirm = BooleanField(
+        "Yes, sign them out everywhere now",
+        validators=[DataRequired(message="Tick the box to confirm: this signs them out.")],
+    )
 
 
 class ButtonForm(FlaskForm):

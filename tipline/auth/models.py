@@ -6,10 +6,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, LargeBinary, String
+from sqlalchemy import ForeignKey, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tipline.db import Base, utcnow
+from tipline.db import Base, enum_column, utcnow
 
 
 class Role(enum.StrEnum):
@@ -35,20 +35,37 @@ class Role(enum.StrEnum):
 TIP_READERS = frozenset({Role.DETECTIVE, Role.SUPERVISOR})
 
 
+class Unit(Base):
+    """An investigating unit (Homicide, Fugitive...). Administrators keep the list; a notice
+    may carry one, and a detective with one reads only tips on that unit's notices and tips
+    on no notice (docs/triage.md)."""
+
+    __tablename__ = "unit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Unit {self.name}>"
+
+
 class StaffUser(Base):
     __tablename__ = "staff_user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[Role] = mapped_column(enum_column(Role))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     # A detective with a unit reads only tips on their unit's notices (and tips on no notice).
-    unit: Mapped[str | None] = mapped_column(String(64))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    unit: Mapped[Unit | None] = relationship()
+    # Set when an administrator handed over the password or gave access to tips: the next
+    # request of theirs goes to the password page until they choose their own.
+    password_change_required: Mapped[bool] = mapped_column(default=False, server_default=false())
     # TOTP (RFC 6238): the base32 secret, set when enrolment starts; enrolled once confirmed.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enrolled_at: Mapped[datetime | None]

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from tipline import audit
 from tipline.auth import sessions, totp
-from tipline.auth.models import LoginThrottle, Role, StaffUser
-from tipline.db import utcnow
+from tipline.auth.models import TIP_READERS, LoginThrottle, Role, StaffUser, Unit
+from tipline.db import rows_changed, utcnow
 
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -79,10 +79,13 @@ def create_user(
     role: Role,
     actor: StaffUser | str,
     min_length: int = 12,
-    unit: str | None = None,
+    unit: Unit | None = None,
+    handed_over: bool = False,
 ) -> StaffUser:
     """Create a staff account; refuses a taken username or a password that breaks the rules.
-    The account has no authenticator yet: its first sign-in enrols one."""
+    The account has no authenticator yet: its first sign-in enrols one. A ``handed_over``
+    password (an administrator's one-time password) must be changed at the first sign-in,
+    and a new tip reader made that way is reported to the supervisors."""
     username = username.strip()
     if not username or len(username) > 64:
         raise ValueError("The username must be 1 to 64 characters long.")
@@ -90,12 +93,64 @@ def create_user(
         raise UsernameTaken(f"There is already a staff account named {username!r}.")
     check_password_rules(password, min_length, username)
     user = StaffUser(
-        username=username, password_hash=hash_password(password), role=role, unit=unit or None
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        unit=unit,
+        password_change_required=handed_over,
     )
     session.add(user)
     session.flush()
     audit.record(session, actor, "staff.created", "staff_user", user.id, role=role.value)
+    if handed_over and role in TIP_READERS:
+        alert_supervisors(session, actor, user, "created a tip reader")
     return user
+
+
+#: The audit action supervisors are shown and e-mailed: an administrator's act that could let
+#: them read tips as someone (a new tip reader, more access, a reset password or authenticator).
+ACCESS_ALERT = "staff.access_alert"
+
+
+def alert_supervisors(session: Session, actor: StaffUser | str, user: StaffUser, what: str) -> int:
+    """Record an access alert for the supervisors' oversight page (the caller queues the
+    e-mail after commit with the returned event id)."""
+    event = audit.record(
+        session,
+        actor,
+        ACCESS_ALERT,
+        "staff_user",
+        user.id,
+        what=what,
+        username=user.username,
+        role=user.role.value,
+    )
+    return event.id
+
+
+def latest_alert_id(session: Session, user: StaffUser) -> int | None:
+    """The newest access alert about ``user`` (flushed or committed), if any."""
+    found = audit.events_for(session, "staff_user", user.id)
+    ids = [e.id for e in found if e.action == ACCESS_ALERT]
+    return ids[-1] if ids else None
+
+
+def reset_password(
+    session: Session, user: StaffUser, actor: StaffUser, min_length: int = 12
+) -> tuple[str, int]:
+    """An administrator resets a staff member's password: a one-time password (returned, shown
+    once), every session of theirs ends, they must choose their own at the next sign-in, and
+    the supervisors are alerted. Returns the password and the alert's event id."""
+    if user.id == actor.id:
+        raise ValueError("Change your own password on the Password page.")
+    password = new_temporary_password()
+    check_password_rules(password, min_length, user.username)
+    user.password_hash = hash_password(password)
+    user.password_change_required = True
+    sessions.end_all_sessions(session, user, "password_reset")
+    session.flush()
+    audit.record(session, actor, "staff.password_reset", "staff_user", user.id)
+    return password, alert_supervisors(session, actor, user, "reset the password")
 
 
 def set_password(
@@ -120,6 +175,7 @@ def change_password(
         raise PasswordRejected("The new password must be different from the current one.")
     check_password_rules(new, min_length, user.username)
     user.password_hash = hash_password(new)
+    user.password_change_required = False
     sessions.end_all_sessions(session, user, "password_changed")
     session.flush()
     audit.record(session, user, "staff.password_changed", "staff_user", user.id)
@@ -150,14 +206,21 @@ def record_wrong_current_password(
 
 
 def set_role(
-    session: Session, user: StaffUser, role: Role, unit: str | None, actor: StaffUser
+    session: Session, user: StaffUser, role: Role, unit: Unit | None, actor: StaffUser
 ) -> None:
     """Change what a staff member does (and their unit). Administrators cannot change their
     own role, so nobody locks the last administrator out by mistake."""
     if user.id == actor.id and role is not user.role:
         raise ValueError("You cannot change your own role. Ask another administrator.")
-    before = (user.role.value, user.unit)
-    user.role, user.unit = role, (unit or "").strip() or None
+    before = (user.role.value, user.unit.name if user.unit else None)
+    previous = user.role
+    user.role, user.unit = role, unit
+    more_access = role in TIP_READERS and (
+        previous not in TIP_READERS or (role is Role.SUPERVISOR and previous is not role)
+    )
+    if more_access:
+        # A password someone else may know stops working: they choose their own first.
+        user.password_change_required = True
     session.flush()
     audit.record(
         session,
@@ -166,8 +229,10 @@ def set_role(
         "staff_user",
         user.id,
         before={"role": before[0], "unit": before[1]},
-        after={"role": user.role.value, "unit": user.unit},
+        after={"role": user.role.value, "unit": unit.name if unit else None},
     )
+    if more_access:
+        alert_supervisors(session, actor, user, f"gave {role.label} access")
 
 
 def set_active(session: Session, user: StaffUser, active: bool, actor: StaffUser) -> None:
@@ -183,10 +248,15 @@ def set_active(session: Session, user: StaffUser, active: bool, actor: StaffUser
     )
 
 
-def reset_second_factor(session: Session, user: StaffUser, actor: StaffUser | str) -> None:
-    """Remove the authenticator (lost phone); their sessions end and the next sign-in enrols."""
+def reset_second_factor(session: Session, user: StaffUser, actor: StaffUser | str) -> int:
+    """Remove the authenticator (lost phone); their sessions end, the next sign-in enrols a
+    new one and then asks for a new password, and the supervisors are alerted. Returns the
+    alert's event id."""
     totp.reset_totp(session, user, actor)
     sessions.end_all_sessions(session, user, "totp_reset")
+    user.password_change_required = True
+    session.flush()
+    return alert_supervisors(session, actor, user, "reset the authenticator")
 
 
 # --- signing in -------------------------------------------------------------------------
@@ -305,9 +375,7 @@ def prune_login_throttle(session: Session, now: datetime, rules: ThrottleRules, 
         or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
     )
     batch = select(LoginThrottle.id).where(*stale).order_by(LoginThrottle.id).limit(limit)
-    return session.execute(
-        delete(LoginThrottle).where(LoginThrottle.id.in_(batch), *stale)
-    ).rowcount
+    return rows_changed(session, delete(LoginThrottle).where(LoginThrottle.id.in_(batch), *stale))
 
 
 def _is_locked(locked_until: datetime | None, now: datetime) -> bool:

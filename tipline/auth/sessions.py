@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tipline.auth.models import StaffSession, StaffUser
-from tipline.db import utcnow
+from tipline.db import rows_changed, utcnow
 
 #: Writing last_seen on every request would turn every page view into a write.
 TOUCH_EVERY = timedelta(seconds=60)
@@ -87,10 +87,11 @@ def end_session(session: Session, staff_session: StaffSession, reason: str) -> N
 
 def end_all_sessions(session: Session, user: StaffUser, reason: str) -> int:
     """End every open session of ``user`` (password change, disable, second factor reset)."""
-    result = session.execute(
+    changed = rows_changed(
+        session,
         update(StaffSession)
         .where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
         .values(ended_at=utcnow(), ended_reason=reason)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session="fetch"),
     )
-    return result.rowcount
+    return changed

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tipline import audit
 from tipline.auth.models import RecoveryCode, StaffUser
-from tipline.db import utcnow
+from tipline.db import rows_changed, utcnow
 
 ISSUER = "Tipline"
 DRIFT_STEPS = 1
@@ -90,13 +90,14 @@ def accept_totp(session: Session, user: StaffUser, code: str, now: datetime | No
     guard = StaffUser.totp_last_step.is_(None) if last is None else StaffUser.totp_last_step < step
     if last is not None and step <= last:
         return False
-    result = session.execute(
+    changed = rows_changed(
+        session,
         update(StaffUser)
         .where(StaffUser.id == user.id, guard)
         .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if result.rowcount != 1:
+    if changed != 1:
         return False
     session.refresh(user, ["totp_last_step"])
     return True
@@ -148,7 +149,8 @@ def _new_recovery_codes(session: Session, user: StaffUser, key: bytes) -> list[s
 
 def accept_recovery_code(session: Session, user: StaffUser, code: str, key: bytes) -> bool:
     """True if ``code`` is one of ``user``'s unused recovery codes; it is then used up."""
-    result = session.execute(
+    changed = rows_changed(
+        session,
         update(RecoveryCode)
         .where(
             RecoveryCode.user_id == user.id,
@@ -156,9 +158,9 @@ def accept_recovery_code(session: Session, user: StaffUser, code: str, key: byte
             RecoveryCode.used_at.is_(None),
         )
         .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if result.rowcount != 1:
+    if changed != 1:
         return False
     audit.record(session, user, "staff.recovery_code_used", "staff_user", user.id)
     return True

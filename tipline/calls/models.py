@@ -6,11 +6,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Text
+from sqlalchemy import ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.auth.models import StaffUser
-from tipline.db import Base, utcnow
+from tipline.db import Base, enum_column, utcnow
 from tipline.tips.models import Tip
 
 
@@ -39,14 +39,7 @@ class CallRecord(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     operator_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
-    disposition: Mapped[Disposition] = mapped_column(
-        Enum(
-            Disposition,
-            native_enum=False,
-            length=20,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    disposition: Mapped[Disposition] = mapped_column(enum_column(Disposition))
     tip_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id"))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

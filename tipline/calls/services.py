@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
+from tipline.audit import NotAllowed
 from tipline.auth.models import Role, StaffUser
 from tipline.calls.models import CallRecord, Disposition
 from tipline.notices.models import Notice
@@ -16,10 +17,6 @@ from tipline.tips.models import Tip
 
 #: Who may read the call log: a call-taker reads their own entries, a supervisor all.
 CALL_LOG_READERS = frozenset({Role.CALL_TAKER, Role.SUPERVISOR})
-
-
-class NotAllowed(PermissionError):
-    """The staff member may not do this with the call log."""
 
 
 def log_call(

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
+
+from tipline import outbox as _outbox  # noqa: F401
+from tipline import schedule as _schedule  # noqa: F401
 
 # Import every model module so autogenerate sees the whole schema.
 from tipline.audit import models as _audit  # noqa: F401
@@ -16,7 +22,7 @@ from tipline.tips import models as _tips  # noqa: F401
 from tipline.triage import models as _triage  # noqa: F401
 
 
-def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write our UTCDateTime as a plain timezone-aware DateTime in revisions."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

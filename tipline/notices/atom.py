@@ -60,6 +60,16 @@ def render_feed(
         _el(entry, "link", rel="alternate", type="text/html", href=doc["url"])
         _el(entry, "link", rel="alternate", type="application/json", href=doc["links"]["api"])
         _el(entry, "link", rel="related", type="application/cap+xml", href=doc["links"]["cap"])
+        image = doc.get("image")
+        if image:
+            _el(
+                entry,
+                "link",
+                rel="enclosure",
+                type=image["mime"],
+                length=str(image["size"]),
+                href=doc["links"]["share_image"],
+            )
         _el(entry, "summary", summary_text(doc), type="text")
         for charge in doc["charges"]:
             _el(entry, "category", term=charge["severity"], label=xml_text(charge["description"]))

@@ -26,6 +26,7 @@ CONTENT_TYPE = "application/cap+xml; charset=utf-8"
 PUBLISHED = "notice.published"
 EDITED = "notice.edited"
 RESOLVED = "notice.resolved"
+CORRECTED = "notice.resolution_corrected"
 
 # CAP's own vocabulary. A warrant is a fact ("Observed"); the public is asked to watch for the
 # person and call, not to act ("Monitor"); the danger is to be judged by the caution text.
@@ -46,6 +47,7 @@ class Message:
     identifier: str
     msg_type: str  # Alert, Update or Cancel
     sent: datetime
+    corrects_cancel: bool = False  # an Update that withdraws a Cancel sent in error
 
     def reference(self, sender: str) -> str:
         return f"{sender},{self.identifier},{cap_time(self.sent)}"
@@ -72,7 +74,18 @@ def message_history(session: Session, notice: Notice) -> list[Message]:
     messages: list[Message] = []
     for event in audit.events_for(session, "notice", notice.slug):
         if messages and messages[-1].msg_type == "Cancel":
-            break  # a cancelled message stream is closed
+            # A cancelled stream is closed, unless the resolution is corrected: an Update
+            # that references every message, the Cancel included, supersedes them.
+            if event.action == CORRECTED:
+                messages.append(
+                    Message(
+                        _identifier(notice, len(messages) + 1),
+                        "Update",
+                        event.occurred_at,
+                        True,
+                    )
+                )
+            continue
         if event.action == PUBLISHED:
             kind = "Update" if messages else "Alert"
         elif event.action == EDITED and messages:
@@ -114,6 +127,8 @@ def render_message(
     _add(alert, "scope", "Public")
     if message.msg_type == "Cancel":
         _add(alert, "note", f"{document['subject_name']} is no longer sought.")
+    elif message.corrects_cancel:
+        _add(alert, "note", f"The earlier Cancel was sent in error. {document['correction']}")
     if index > 0:
         _add(alert, "references", " ".join(m.reference(sender) for m in history[:index]))
 
@@ -132,6 +147,15 @@ def render_message(
     _add(info, "web", document["url"])
     if document["contact_lines"]:
         _add(info, "contact", "; ".join(_line(c) for c in document["contact_lines"]))
+    image = document.get("image")
+    if image:
+        # CAP 1.2 section 3.2.3: size in bytes and a SHA-1 digest of the resource.
+        resource = etree.SubElement(info, f"{{{CAP_NS}}}resource")
+        _add(resource, "resourceDesc", "Share image (photo, name and numbers to call)")
+        _add(resource, "mimeType", image["mime"])
+        _add(resource, "size", str(image["size"]))
+        _add(resource, "uri", document["links"]["share_image"])
+        _add(resource, "digest", image["sha1"])
     return etree.tostring(alert, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 

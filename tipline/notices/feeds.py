@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline.notices.models import (
+    PUBLIC_STATUSES,
     SLUG_PATTERN,
     Charge,
     ContactLine,
@@ -27,7 +28,6 @@ from tipline.notices.models import (
 )
 
 #: Statuses the public may see. Anything else (draft, in review, archived…) is not public.
-PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -45,6 +45,8 @@ class NoticeLinks:
     poster: str | None  # None once a poster would mislead (resolved)
     cap: str
     api: str
+    share_image: str  # the 1200x630 share picture, versioned by the notice's last change
+    short: str | None  # a short address for the tip form, to print; None once resolved
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,13 @@ def public_notice(session: Session, slug: str) -> Notice | None:
     if not is_slug(slug):
         return None  # and PostgreSQL never sees a NUL byte from the address bar
     return session.scalar(_with_children(select(Notice).where(Notice.slug == slug, _public())))
+
+
+def public_notice_by_id(session: Session, notice_id: int) -> Notice | None:
+    """A notice the public may see, by id (the short links on posters), or None."""
+    if not 0 < notice_id < 2**31:
+        return None
+    return session.scalar(select(Notice).where(Notice.id == notice_id, _public()))
 
 
 def public_notices(
@@ -168,13 +177,20 @@ def notice_document(
         "aliases": notice.alias_list,
         "status": notice.status.value,
         "description": notice.description,
-        "caution": notice.caution,
+        "physical_description": [
+            {"label": label, "value": value} for label, value in notice.physical_description
+        ],
+        "last_known_area": notice.last_known_area,
+        # A resolved notice no longer warns anyone: nobody is asked to look for the person.
+        "caution": "" if resolved else notice.caution,
         "reward_text": notice.reward_text,
         "max_reward": (
             {"amount": notice.max_reward, "currency": reward_currency}
             if notice.max_reward
             else None
         ),
+        "resolution": notice.resolution_text if resolved else "",
+        "correction": notice.correction_note if not resolved else "",
         "charges": [
             {
                 "citation": c.citation,
@@ -195,6 +211,8 @@ def notice_document(
             "poster": links.poster,
             "cap": links.cap,
             "api": links.api,
+            "share_image": links.share_image,
+            "short": links.short,
         },
     }
 
@@ -215,9 +233,13 @@ NOTICE_SCHEMA: dict[str, Any] = {
         "aliases",
         "status",
         "description",
+        "physical_description",
+        "last_known_area",
         "caution",
         "reward_text",
         "max_reward",
+        "resolution",
+        "correction",
         "charges",
         "contact_lines",
         "published_at",
@@ -236,6 +258,17 @@ NOTICE_SCHEMA: dict[str, Any] = {
             "description": "`resolved` once the person is no longer sought.",
         },
         "description": _TEXT,
+        "physical_description": {
+            "type": "array",
+            "description": "Sex, age, height and the like, as the warrant gives them.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["label", "value"],
+                "properties": {"label": _TEXT, "value": _TEXT},
+            },
+        },
+        "last_known_area": _TEXT,
         "caution": {**_TEXT, "description": "Caution and warning, e.g. do not approach."},
         "reward_text": _TEXT,
         "max_reward": {
@@ -247,6 +280,14 @@ NOTICE_SCHEMA: dict[str, Any] = {
                 "currency": {**_TEXT, "description": "ISO 4217 code, e.g. USD."},
             },
             "description": "The most the reward programme may pay, if the notice says.",
+        },
+        "resolution": {
+            **_TEXT,
+            "description": "What happened, e.g. `Arrested on 2026-12-01`; empty unless resolved.",
+        },
+        "correction": {
+            **_TEXT,
+            "description": "Set when an earlier resolution was made in error and withdrawn.",
         },
         "charges": {
             "type": "array",
@@ -280,13 +321,15 @@ NOTICE_SCHEMA: dict[str, Any] = {
         "links": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["page", "tip", "poster", "cap", "api"],
+            "required": ["page", "tip", "poster", "cap", "api", "share_image", "short"],
             "properties": {
                 "page": _URL,
                 "tip": {**_NULLABLE_URL, "description": "The tip form; null once resolved."},
                 "poster": {**_NULLABLE_URL, "description": "Printable PDF; null once resolved."},
                 "cap": {**_URL, "description": "The latest CAP 1.2 message."},
                 "api": _URL,
+                "share_image": {**_URL, "description": "A 1200×630 PNG for link previews."},
+                "short": {**_NULLABLE_URL, "description": "Short tip-form address, to print."},
             },
         },
     },
@@ -325,8 +368,15 @@ def json_ld(document: dict[str, Any], agency_name: str) -> dict[str, Any]:
 def summary_text(document: dict[str, Any]) -> str:
     """One plain paragraph: what the person is wanted for and whom to call."""
     parts = []
-    if document["charges"]:
-        charges = "; ".join(f"{c['description']} ({c['citation']})" for c in document["charges"])
+    charges = "; ".join(f"{c['description']} ({c['citation']})" for c in document["charges"])
+    if document["resolution"]:
+        parts.append(f"{document['resolution']}. No longer sought through this notice.")
+        if charges:
+            parts.append(f"Was wanted on a warrant for {charges}.")
+        return " ".join(parts)
+    if document["correction"]:
+        parts.append(f"Correction: {document['correction']}")
+    if charges:
         parts.append(f"Wanted on a warrant for {charges}.")
     if document["caution"]:
         parts.append(document["caution"])

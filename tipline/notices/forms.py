@@ -4,8 +4,7 @@ resolution and photos. Rows left blank are ignored, so a fixed number of blank r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -15,6 +14,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -26,8 +26,22 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from tipline.notices.models import ContactLine, Notice, Resolution, Severity
-from tipline.notices.services import ChargeDraft, ContactDraft, NoticeDraft
+from tipline.notices.models import (
+    ContactLine,
+    Notice,
+    PhoneInvalid,
+    Resolution,
+    Severity,
+    format_phone,
+)
+from tipline.notices.services import (
+    TRANSLATED_FIELDS,
+    TRANSLATION_LANGUAGES,
+    ChargeDraft,
+    ContactDraft,
+    NoticeDraft,
+    pending_draft,
+)
 
 BLANK_CHARGE_ROWS = 2
 BLANK_CONTACT_ROWS = 1
@@ -86,7 +100,7 @@ class ChargeRow(Form):
         "Class",
         choices=[
             SelectChoice(Severity.FELONY.value, "Felony"),
-            SelectChoice(Severity.MISDEMEANOR.value, "Misdemeanour"),
+            SelectChoice(Severity.MISDEMEANOR.value, "Misdemeanor"),
         ],
         default=Severity.FELONY.value,
     )
@@ -113,9 +127,10 @@ class ContactRow(Form):
     def validate_phone(self, field: StringField) -> None:
         if _row_is_blank(self):
             return
-        digits = sum(ch.isdigit() for ch in field.data or "")
-        if digits < 3:
-            raise ValidationError("Give the number as it should be printed, e.g. 504-658-6030.")
+        try:
+            format_phone(field.data or "")
+        except PhoneInvalid as invalid:
+            raise ValidationError(str(invalid)) from None
 
 
 class NoticeForm(FlaskForm):
@@ -142,7 +157,7 @@ class NoticeForm(FlaskForm):
     hair = _short("Hair", 80)
     eyes = _short("Eyes", 80)
     scars_marks = _long("Scars, marks and tattoos", 2000)
-    last_known_area = _short("Last known area", 300, description="A neighbourhood, not an address.")
+    last_known_area = _short("Last known area", 300, description="A neighborhood, not an address.")
     description = _long("Details", description="What the public should know about the case.")
     caution = _long(
         "Caution", 1000, description="For example “Do not approach. Call 911.”", default=""
@@ -157,7 +172,19 @@ class NoticeForm(FlaskForm):
             NumberRange(1, 10_000_000, message="Enter the maximum reward as a whole amount."),
         ],
     )
+    caution_es = _long("Caution in Spanish", 1000)
+    caution_vi = _long("Caution in Vietnamese", 1000)
+    description_es = _long("Details in Spanish")
+    description_vi = _long("Details in Vietnamese")
+    reward_text_es = _long("Reward in Spanish", 1000)
+    reward_text_vi = _long("Reward in Vietnamese", 1000)
     case_number = _short("Case number (staff only, never shown to the public)", 60)
+    unit_id = SelectField(
+        "Investigating unit (staff only)",
+        description="Detectives of this unit read the notice's tips; detectives of other "
+        "units do not. Choose “No unit” when every detective should.",
+        validate_choice=False,  # the unit list is the view's; the service checks the choice
+    )
     default_lines = SelectMultipleField(
         "The agency's contact lines to show",
         coerce=int,
@@ -171,28 +198,44 @@ class NoticeForm(FlaskForm):
     add_contact = SubmitField("Add another contact row")
     save = SubmitField("Save")
 
-    def __init__(self, defaults: list[ContactLine], *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        defaults: list[ContactLine],
+        *args: Any,
+        units: Sequence[tuple[int, str]] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._defaults = defaults
+        self.unit_id.choices = [SelectChoice("", "No unit")] + [
+            SelectChoice(str(unit_id), name) for unit_id, name in units
+        ]
         self.default_lines.choices = [
             SelectChoice(str(c.id), f"{c.label}: {c.phone}") for c in defaults
         ]
         self.pad_rows()
 
     @classmethod
-    def for_notice(cls, notice: Notice, defaults: list[ContactLine]) -> NoticeForm:
-        """The edit form filled from ``notice`` (a POST's own data wins, as WTForms does)."""
+    def for_notice(
+        cls, notice: Notice, defaults: list[ContactLine], units: Sequence[tuple[int, str]] = ()
+    ) -> NoticeForm:
+        """The edit form filled from ``notice``, or from its pending edit when one waits for
+        approval (a POST's own data wins, as WTForms does)."""
+        draft = pending_draft(notice)
         by_number = {(c.label, c.phone): c.id for c in defaults}
         chosen, own = [], []
-        for line in notice.contact_lines:
+        for line in draft.contact_lines:
             default_id = by_number.get((line.label, line.phone))
             if default_id is not None and default_id not in chosen:
                 chosen.append(default_id)
             else:
                 own.append({"label": line.label, "phone": line.phone, "note": line.note})
-        data = {name: getattr(notice, name) for name in NoticeDraft.__dataclass_fields__}
+        data = {name: getattr(draft, name) for name in NoticeDraft.__dataclass_fields__}
+        for language in TRANSLATION_LANGUAGES:
+            for name in TRANSLATED_FIELDS:
+                data[f"{name}_{language}"] = draft.translations.get(language, {}).get(name, "")
         data.update(
-            aliases="\n".join(notice.alias_list),
+            aliases="\n".join(draft.aliases),
             default_lines=chosen,
             charges=[
                 {
@@ -201,11 +244,12 @@ class NoticeForm(FlaskForm):
                     "severity": c.severity.value,
                     "warrant_date": c.warrant_date,
                 }
-                for c in notice.charges
+                for c in draft.charges
             ],
             contact_lines=own,
+            unit_id=str(draft.unit_id) if draft.unit_id else "",
         )
-        return cls(defaults, data=data)
+        return cls(defaults, data=data, units=units)
 
     def pad_rows(self) -> None:
         """Leave blank rows to type into below the filled ones."""
@@ -279,9 +323,20 @@ class NoticeForm(FlaskForm):
             reward_text=self.reward_text.data or "",
             max_reward=self.max_reward.data,
             case_number=self.case_number.data or "",
+            unit_id=int(self.unit_id.data) if (self.unit_id.data or "").isdigit() else None,
             charges=charges,
             contact_lines=lines,
+            translations=self._translations(),
         )
+
+    def _translations(self) -> dict[str, dict[str, str]]:
+        given: dict[str, dict[str, str]] = {}
+        for language in TRANSLATION_LANGUAGES:
+            for name in TRANSLATED_FIELDS:
+                text = (getattr(self, f"{name}_{language}").data or "").strip()
+                if text:
+                    given.setdefault(language, {})[name] = text
+        return given
 
 
 class ReturnForm(FlaskForm):
@@ -295,15 +350,35 @@ class ReturnForm(FlaskForm):
 
 
 class ResolveForm(FlaskForm):
+    """What happened, with no outcome or date chosen in advance: resolving tells the public
+    someone is no longer sought, so the person says what and when, then confirms."""
+
     resolution = SelectField(
         "What happened",
-        choices=[SelectChoice(r.value, r.label) for r in Resolution],
+        # The empty first choice: nothing is chosen until the PIO chooses (valid HTML for a
+        # required select, and no accidental "arrested").
+        choices=[
+            SelectChoice("", "Choose…"),
+            *(SelectChoice(r.value, r.label) for r in Resolution),
+        ],
         validators=[DataRequired(message="Choose what happened.")],
     )
     resolved_on = PlainDateField(
         "On",
-        default=date.today,
+        description="The day it happened, for example 2026-12-01.",
         validators=[DataRequired(message="Enter the date it happened.")],
+    )
+    confirmed = HiddenField()
+
+
+class CorrectForm(FlaskForm):
+    reason = TextAreaField(
+        "What was wrong with the resolution",
+        description="For the record: the public page says only that it was made in error.",
+        validators=[
+            DataRequired(message="Say what was wrong with the resolution."),
+            Length(max=500, message="Please keep this under 500 characters."),
+        ],
     )
 
 

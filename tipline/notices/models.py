@@ -7,19 +7,20 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tipline.db import Base, utcnow
-
-
-def _values(e: type[enum.Enum]) -> list[str]:
-    return [m.value for m in e]
-
-
-def _enum(e: type[enum.Enum]) -> Enum:
-    return Enum(e, native_enum=False, length=20, values_callable=_values)
-
+from tipline.auth.models import Unit
+from tipline.db import Base, enum_column, utcnow
 
 #: What a slug can be (``slugify`` makes nothing else). Anything else from an address bar,
 #: a NUL byte say, is answered as unknown before it reaches the database.
@@ -96,9 +97,10 @@ class Notice(Base):
     case_number: Mapped[str] = mapped_column(String(60), default="")
     # The investigating unit, when units are configured; detectives of another unit do not
     # read tips on this notice.
-    unit: Mapped[str | None] = mapped_column(String(64), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    unit: Mapped[Unit | None] = relationship()
     status: Mapped[NoticeStatus] = mapped_column(
-        _enum(NoticeStatus), default=NoticeStatus.DRAFT, index=True
+        enum_column(NoticeStatus), default=NoticeStatus.DRAFT, index=True
     )
     # Who wrote it and who sent it for review: neither may approve it.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
@@ -109,11 +111,18 @@ class Notice(Base):
     # Changes on every change the public can see (caching relies on it).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     published_at: Mapped[datetime | None]
-    resolution: Mapped[Resolution | None] = mapped_column(_enum(Resolution))
+    resolution: Mapped[Resolution | None] = mapped_column(enum_column(Resolution))
     resolved_on: Mapped[date | None]  # the day it happened, as the PIO gives it
     resolved_at: Mapped[datetime | None]  # when it was recorded; retention counts from here
     archived_at: Mapped[datetime | None]
     details_removed_at: Mapped[datetime | None]
+    # Set when a resolution was approved in error and the notice went back to published: the
+    # public page and the feeds say so, with the date of the correction.
+    correction_note: Mapped[str] = mapped_column(Text, default="")
+    corrected_at: Mapped[datetime | None]
+    # The PIO's Spanish and Vietnamese text of the free-text parts, by language then field:
+    # {"es": {"caution": "..."}, "vi": {...}}. Missing parts are shown in English.
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
 
     charges: Mapped[list[Charge]] = relationship(
         back_populates="notice", order_by="Charge.position", cascade="all, delete-orphan"
@@ -127,6 +136,31 @@ class Notice(Base):
     versions: Mapped[list[NoticeVersion]] = relationship(
         back_populates="notice", order_by="NoticeVersion.number", cascade="all, delete-orphan"
     )
+    changes: Mapped[list[NoticeChange]] = relationship(
+        back_populates="notice", order_by="NoticeChange.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def public_photos(self) -> list[NoticePhoto]:
+        """The photos the public sees: those added to a public notice wait for approval."""
+        return [p for p in self.photos if p.approved]
+
+    def text_in(self, name: str, language: str) -> tuple[str, str | None]:
+        """A free-text field in ``language`` when the PIO gave it, else in English: the text
+        and, when it is not in ``language``, the language it is in (for a ``lang`` attribute)."""
+        translated = (self.translations or {}).get(language, {}).get(name, "")
+        if language != "en" and translated:
+            return translated, None
+        text = getattr(self, name)
+        return text, (None if language == "en" else "en")
+
+    @property
+    def pending_changes(self) -> list[NoticeChange]:
+        """Changes waiting for a second person (at most one of each kind)."""
+        return [c for c in self.changes if c.state is ChangeState.PENDING]
+
+    def pending(self, kind: ChangeKind) -> NoticeChange | None:
+        return next((c for c in self.pending_changes if c.kind is kind), None)
 
     @property
     def alias_list(self) -> list[str]:
@@ -172,7 +206,7 @@ class Charge(Base):
     position: Mapped[int] = mapped_column(default=0)
     citation: Mapped[str] = mapped_column(String(120))  # e.g. "La. R.S. 14:134"
     description: Mapped[str] = mapped_column(String(300))
-    severity: Mapped[Severity] = mapped_column(_enum(Severity))
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity))
     warrant_date: Mapped[date | None]
 
     notice: Mapped[Notice] = relationship(back_populates="charges")
@@ -218,6 +252,8 @@ class NoticePhoto(Base):
     thumb_width: Mapped[int]
     thumb_height: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # False while a photo added to a public notice waits for a second person's approval.
+    approved: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     notice: Mapped[Notice] = relationship(back_populates="photos")
 
@@ -244,26 +280,133 @@ class NoticeVersion(Base):
     notice: Mapped[Notice] = relationship(back_populates="versions")
 
 
-def tel_uri(phone: str, default_country_code: str = "1") -> str:
-    """An RFC 3966 ``tel:`` URI for a printed number; ten digits are taken as North American.
+class ChangeKind(enum.StrEnum):
+    EDIT = "edit"  # a new version of a public notice's record or photos
+    RESOLVE = "resolve"  # the person was arrested, surrendered, located...
+    CORRECT = "correct"  # a resolution made in error: back to published
 
-    >>> tel_uri("504-658-6030")
-    'tel:+1-504-658-6030'
+    @property
+    def label(self) -> str:
+        return {
+            "edit": "Changes to the public notice",
+            "resolve": "Resolution",
+            "correct": "Correction of a resolution made in error",
+        }[self.value]
+
+
+class ChangeState(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    WITHDRAWN = "withdrawn"
+
+
+class NoticeChange(Base):
+    """A change to a public notice that waits for a second person before the public sees it.
+
+    ``proposal`` holds what would change: for an edit, the new record (a ``snapshot``) and the
+    photos to add or remove; for a resolution, what happened and when; for a correction, the
+    reason. ``proposers`` lists everyone who shaped it ("id:label"): none of them may approve.
+    """
+
+    __tablename__ = "notice_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id"), index=True)
+    kind: Mapped[ChangeKind] = mapped_column(enum_column(ChangeKind))
+    state: Mapped[ChangeState] = mapped_column(
+        enum_column(ChangeState), default=ChangeState.PENDING, index=True
+    )
+    proposal: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    proposers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    proposed_by: Mapped[str] = mapped_column(String(80))
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    decided_by: Mapped[str] = mapped_column(String(80), default="")
+    decided_at: Mapped[datetime | None]
+
+    notice: Mapped[Notice] = relationship(back_populates="changes")
+
+    @property
+    def proposer_names(self) -> list[str]:
+        return [ref.partition(":")[2] for ref in self.proposers]
+
+    @property
+    def resolution_text(self) -> str:
+        """For a resolution: what the public banner will say, e.g. "Arrested on 2026-12-01"."""
+        if self.kind is not ChangeKind.RESOLVE:
+            return ""
+        on = date.fromisoformat(self.proposal["date"])
+        return Notice(
+            resolution=Resolution(self.proposal["resolution"]), resolved_on=on
+        ).resolution_text
+
+
+_EXTENSION = re.compile(r"\s*(?:,|;)?\s*(?:ext\.?|extension|x|#)\s*(\d{1,6})\s*$", re.I)
+_NANP = re.compile(r"^1?([2-9]\d{2})([2-9]\d{2})(\d{4})$")
+#: Three-digit service numbers (911, 311, 211...) dial as written.
+_SERVICE = re.compile(r"^[2-9]11$")
+
+
+class PhoneInvalid(ValueError):
+    """Not a number the public can dial; the message says what to type."""
+
+
+def format_phone(text: str) -> str:
+    """The one way a number is shown: ``504-658-6030``, ``504-658-6030 ext. 5``,
+    ``+44 2079460000``, ``911``. Raises ``PhoneInvalid`` for anything else.
+
+    >>> format_phone("(504) 658-6030 x12")
+    '504-658-6030 ext. 12'
+    """
+    text = text.strip()
+    ext = ""
+    match = _EXTENSION.search(text)
+    if match:
+        ext, text = match.group(1), text[: match.start()]
+    if re.search(r"[^\d\s().+-]", text):
+        raise PhoneInvalid("Use digits only, for example 504-658-6030 (or 504-658-6030 ext. 5).")
+    digits = re.sub(r"\D", "", text)
+    suffix = f" ext. {ext}" if ext else ""
+    if _SERVICE.match(digits) and not ext:
+        return digits
+    if text.startswith("+") and not text.startswith("+1"):
+        if not 8 <= len(digits) <= 15:
+            raise PhoneInvalid("An international number has 8 to 15 digits after the +.")
+        return f"+{digits}{suffix}"
+    nanp = _NANP.match(digits)
+    if nanp is None:
+        if len(digits) == 7:
+            raise PhoneInvalid(
+                "Add the area code, so the number works from any phone: for example 504-658-6030."
+            )
+        raise PhoneInvalid(
+            "Give a North American number with its area code, for example 504-658-6030, "
+            "or an international one starting with +."
+        )
+    return "-".join(nanp.groups()) + suffix
+
+
+def tel_uri(phone: str, default_country_code: str = "1") -> str:
+    """An RFC 3966 ``tel:`` URI for a printed number; ten digits are taken as North American,
+    and an extension is dialled after the number (``;ext=``). A number that cannot be dialled
+    from anywhere as written (seven digits without an area code) gives ``""``.
+
     >>> tel_uri("504-658-6030 ext. 5")
     'tel:+1-504-658-6030;ext=5'
     """
-    # An extension ("ext. 5", "x5", "extension 5") is not part of the number to dial: joining
-    # its digits on dialled a wrong number. RFC 3966 carries it as ";ext=".
-    parts = re.split(r"(?i)\s*(?:ext\.?|extension|x)\s*(?=\d)", phone, maxsplit=1)
-    number = parts[0]
-    extension = re.sub(r"\D", "", parts[1]) if len(parts) > 1 else ""
-    suffix = f";ext={extension}" if extension else ""
-    digits = re.sub(r"\D", "", number)
-    if number.strip().startswith("+"):
-        return f"tel:+{digits}{suffix}"
+    phone = phone.strip()
+    ext = ""
+    match = _EXTENSION.search(phone)
+    if match:
+        ext, phone = f";ext={match.group(1)}", phone[: match.start()]
+    digits = re.sub(r"\D", "", phone)
+    if phone.startswith("+"):
+        return f"tel:+{digits}{ext}"
     if len(digits) == 10:
-        return f"tel:+{default_country_code}-{digits[:3]}-{digits[3:6]}-{digits[6:]}{suffix}"
+        return f"tel:+{default_country_code}-{digits[:3]}-{digits[3:6]}-{digits[6:]}{ext}"
     if len(digits) == 11 and digits.startswith("1"):
-        return f"tel:+1-{digits[1:4]}-{digits[4:7]}-{digits[7:]}{suffix}"
-    # Short codes such as 911 dial as written.
-    return f"tel:{digits}{suffix}"
+        return f"tel:+1-{digits[1:4]}-{digits[4:7]}-{digits[7:]}{ext}"
+    if _SERVICE.match(digits) and not ext:
+        return f"tel:{digits}"  # 911 and the like dial as written
+    return ""

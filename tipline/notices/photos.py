@@ -8,11 +8,15 @@ from sqlalchemy.orm import Session
 
 from tipline import media
 from tipline.auth.models import StaffUser
-from tipline.notices.models import PUBLIC_STATUSES, Notice, NoticePhoto
+from tipline.notices.models import PUBLIC_STATUSES, Notice, NoticeChange, NoticePhoto
 from tipline.notices.services import (
     NOTICE_WRITERS,
     NoticeRefused,
+    changed_fields,
     check_editable,
+    draft_from_json,
+    pending_edit,
+    proposed_change,
     record_change,
     require_role,
 )
@@ -53,23 +57,54 @@ def add_photo(
         thumb_data=thumb.data,
         thumb_width=thumb.width,
         thumb_height=thumb.height,
+        # On a public notice the photo waits, hidden, for a second person's approval.
+        approved=not notice.is_public,
     )
     notice.photos.append(photo)
     session.flush()
-    record_change(session, notice, actor, ["photos"])
+    if notice.is_public:
+        change = pending_edit(session, notice, actor)
+        change.proposal = {
+            **change.proposal,
+            "add_photos": [*change.proposal.get("add_photos", []), photo.id],
+        }
+        _refresh_fields(notice, change)
+        proposed_change(session, notice, change, actor)
+    else:
+        record_change(session, notice, actor, ["photos"])
     return photo
 
 
+def _refresh_fields(notice: Notice, change: NoticeChange) -> None:
+    record = changed_fields(notice, draft_from_json(change.proposal["record"]))
+    photos = change.proposal.get("add_photos") or change.proposal.get("remove_photos")
+    change.fields = sorted(set(record) | ({"photos"} if photos else set()))
+
+
 def remove_photo(session: Session, notice: Notice, photo_id: int, actor: StaffUser | str) -> None:
-    """Take a photo off the notice (and out of the database)."""
+    """Take a photo off the notice (and out of the database). On a public notice the removal
+    of a live photo waits for a second person; a photo still waiting goes at once."""
     require_role(actor, NOTICE_WRITERS, "change notice photos")
     check_editable(notice)
     photo = next((p for p in notice.photos if p.id == photo_id), None)
     if photo is None:
         raise NoticeRefused("That photo is not on this notice.")
-    notice.photos.remove(photo)
-    session.flush()
-    record_change(session, notice, actor, ["photos"])
+    if not notice.is_public:
+        notice.photos.remove(photo)
+        session.flush()
+        record_change(session, notice, actor, ["photos"])
+        return
+    change = pending_edit(session, notice, actor)
+    added = change.proposal.get("add_photos", [])
+    removed = change.proposal.get("remove_photos", [])
+    if photo.id in added:
+        notice.photos.remove(photo)
+        added = [i for i in added if i != photo.id]
+    elif photo.id not in removed:
+        removed = [*removed, photo.id]
+    change.proposal = {**change.proposal, "add_photos": added, "remove_photos": removed}
+    _refresh_fields(notice, change)
+    proposed_change(session, notice, change, actor)
 
 
 def photo_bytes(
@@ -89,7 +124,11 @@ def photo_bytes(
         .where(NoticePhoto.id == photo_id, Notice.id == notice_id)
     )
     if public_only:
-        query = query.where(Notice.status.in_(PUBLIC_STATUSES), Notice.details_removed_at.is_(None))
+        query = query.where(
+            Notice.status.in_(PUBLIC_STATUSES),
+            Notice.details_removed_at.is_(None),
+            NoticePhoto.approved.is_(True),
+        )
     row = session.execute(query).first()
     return (row[0], row[1]) if row else None
 

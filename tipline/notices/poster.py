@@ -1,8 +1,9 @@
 """The printable poster: one US-letter page to pin up in a shop window or a precinct lobby.
 
-Built from ``notice_document()`` with fpdf2, in DejaVu Sans (embedded, subset) so names and
-text in Spanish or Vietnamese print with their accents. The QR code (segno) and the printed URL
-both lead to the notice's tip form, for people who scan and people who type.
+Built from ``notice_document()`` and the display photo with fpdf2, in DejaVu Sans (embedded,
+subset) so names and text in Spanish or Vietnamese print with their accents. The QR code
+(segno) and the printed short address both lead to the notice's tip form, for people who scan
+and people who type; the address is printed on one line, never broken.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import segno
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from PIL import Image
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
@@ -24,6 +26,7 @@ FONT = "DejaVu"
 PAGE_W, PAGE_H = 215.9, 279.4  # US letter, mm
 MARGIN = 15.0
 QR_SIZE = 55.0
+PHOTO_HEIGHT = 80.0  # mm, at full scale
 BOTTOM_BLOCK = QR_SIZE + 12.0  # the QR code and the footer line, pinned to the bottom
 RED = (176, 0, 32)
 INK = (20, 20, 20)
@@ -33,24 +36,36 @@ INK = (20, 20, 20)
 _TRUNCATE = {"text": 400, "charges": 8, "lines": 4}
 
 
-def render_poster(document: dict[str, Any], agency_name: str, emergency_number: str) -> bytes:
-    """A one-page PDF for a public notice; type shrinks until everything fits the page.
+def render_poster(
+    document: dict[str, Any],
+    agency_name: str,
+    emergency_number: str,
+    photo: bytes | None = None,
+) -> bytes:
+    """A one-page PDF for a public notice, with ``photo`` (the display variant's bytes) when
+    there is one; type shrinks until everything fits the page.
 
     Drawing one takes most of a second (fpdf2 parses the fonts each time), so the last few
     are kept in memory, keyed on everything they show: a changed notice is a new key.
     """
     key = json.dumps(document, sort_keys=True, ensure_ascii=False)
-    return _render_cached(key, agency_name, emergency_number)
+    return _render_cached(key, agency_name, emergency_number, photo)
 
 
 @functools.lru_cache(maxsize=32)
-def _render_cached(document_json: str, agency_name: str, emergency_number: str) -> bytes:
-    return _render(json.loads(document_json), agency_name, emergency_number)
+def _render_cached(
+    document_json: str, agency_name: str, emergency_number: str, photo: bytes | None
+) -> bytes:
+    return _render(json.loads(document_json), agency_name, emergency_number, photo)
 
 
-def _render(document: dict[str, Any], agency_name: str, emergency_number: str) -> bytes:
-    for scale in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, None):
-        pdf = _build(document, agency_name, emergency_number, scale or 0.5, truncate=not scale)
+def _render(
+    document: dict[str, Any], agency_name: str, emergency_number: str, photo: bytes | None
+) -> bytes:
+    for scale in (1.0, 0.9, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, None):
+        pdf = _build(
+            document, agency_name, emergency_number, photo, scale or 0.5, truncate=not scale
+        )
         try:
             if pdf.page_no() == 1:
                 return bytes(pdf.output())
@@ -81,6 +96,7 @@ def _build(
     document: dict[str, Any],
     agency_name: str,
     emergency_number: str,
+    photo: bytes | None,
     scale: float,
     truncate: bool,
 ) -> FPDF:
@@ -111,11 +127,25 @@ def _build(
     pdf.set_text_color(*INK)
     text(14, agency_name, "B", "C")
     pdf.set_text_color(*RED)
-    text(72, "WANTED", "B", "C", gap=0)
+    text(64, "WANTED", "B", "C", gap=0)
     pdf.set_text_color(*INK)
+    if photo:
+        # The face first: centred, as tall as the page allows at this scale.
+        height = PHOTO_HEIGHT * scale
+        with Image.open(BytesIO(photo)) as picture:
+            ratio = picture.width / picture.height
+            width_mm = min(height * ratio, width)
+            pdf.image(picture.copy(), x=(PAGE_W - width_mm) / 2, y=pdf.get_y(), w=width_mm)
+        pdf.set_y(pdf.get_y() + width_mm / ratio + 2 * scale)
     text(30, document["subject_name"], "B", "C", gap=2)
     if document["aliases"]:
-        text(14, "Also known as: " + ", ".join(document["aliases"]), align="C", gap=3)
+        text(14, "Also known as: " + ", ".join(document["aliases"]), align="C", gap=2)
+    facts = [f"{row['label']}: {row['value']}" for row in document["physical_description"]]
+    if facts:
+        text(13, _cut("   ·   ".join(facts), truncate), align="C", gap=1)
+    if document["last_known_area"]:
+        text(13, "Last known area: " + _cut(document["last_known_area"], truncate), "B", "C")
+    pdf.ln(2 * scale)
 
     charges = document["charges"][: _TRUNCATE["charges"]] if truncate else document["charges"]
     if charges:
@@ -143,6 +173,9 @@ def _build(
         )
         pdf.ln(3 * scale)
 
+    if document["description"]:
+        text(12, _cut(document["description"], truncate), gap=3)
+
     if document["reward_text"]:
         text(15, "Reward", "B")
         text(13, _cut(document["reward_text"], truncate), gap=3)
@@ -155,11 +188,20 @@ def _build(
     if lines:
         text(18, "Seen this person? Call", "B", gap=1)
         for line in lines:
-            text(14, line["label"], gap=0)
-            text(34, line["phone"], "B", gap=2)
+            # Label and number on one line: the number large enough to read across a room.
+            pdf.set_font(FONT, "", 14 * scale)
+            pdf.cell(width * 0.5, 30 * scale * 0.5, _nfc(line["label"]))
+            pdf.set_font(FONT, "B", 30 * scale)
+            pdf.cell(width * 0.5, 30 * scale * 0.5, line["phone"], align="R")
+            pdf.ln(30 * scale * 0.5 + 1.5 * scale)
 
     _bottom_block(pdf, document, emergency_number)
     return pdf
+
+
+def _short_form(url: str) -> str:
+    """An address as people type it: no scheme."""
+    return url.split("://", 1)[-1]
 
 
 def _bottom_block(pdf: FPDF, document: dict[str, Any], emergency_number: str) -> None:
@@ -179,8 +221,14 @@ def _bottom_block(pdf: FPDF, document: dict[str, Any], emergency_number: str) ->
     pdf.multi_cell(width, 8, "Send a tip online, anonymously", new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_font(FONT, "", 12)
     pdf.multi_cell(width, 6, "Scan the code, or type this address:", new_x=XPos.LEFT)
-    pdf.set_font(FONT, "B", 12)
-    pdf.multi_cell(width, 6, tip_url, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    short = _short_form(document["links"].get("short") or tip_url)
+    # One unbroken line: the type shrinks until the whole address fits.
+    size = 20.0
+    pdf.set_font(FONT, "B", size)
+    while pdf.get_string_width(short) > width and size > 6:
+        size -= 0.5
+        pdf.set_font(FONT, "B", size)
+    pdf.cell(width, size * 0.5, short, new_x=XPos.LEFT, new_y=YPos.NEXT)
     pdf.set_xy(left, pdf.get_y() + 3)  # ln() would return to the page margin, under the QR
     pdf.set_font(FONT, "B", 13)
     pdf.multi_cell(width, 6.5, f"In danger right now? Call {emergency_number}.", new_x=XPos.LEFT)

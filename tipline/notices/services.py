@@ -6,6 +6,7 @@ photos are in ``photos.py``.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
@@ -16,16 +17,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
-from tipline.auth.models import Role, StaffUser
+from tipline.auth.models import Role, StaffUser, Unit
 from tipline.db import utcnow
 from tipline.notices.models import (
     PUBLIC_STATUSES,
+    ChangeKind,
+    ChangeState,
     Charge,
     ContactLine,
     Notice,
+    NoticeChange,
     NoticeStatus,
     NoticeVersion,
+    PhoneInvalid,
     Severity,
+    format_phone,
     is_slug,
 )
 
@@ -53,6 +59,12 @@ class ContactDraft:
     note: str = ""
 
 
+#: The free text a PIO may also give in Spanish and Vietnamese (optional, reviewed with the
+#: rest); anything not given is shown in English, marked as such.
+TRANSLATION_LANGUAGES = ("es", "vi")
+TRANSLATED_FIELDS = ("caution", "description", "reward_text")
+
+
 @dataclass(frozen=True)
 class NoticeDraft:
     """Everything a PIO types into a notice, already parsed."""
@@ -74,8 +86,12 @@ class NoticeDraft:
     reward_text: str = ""
     max_reward: int | None = None
     case_number: str = ""
+    #: The investigating unit (staff only): its detectives read the notice's tips.
+    unit_id: int | None = None
     charges: list[ChargeDraft] = field(default_factory=list)
     contact_lines: list[ContactDraft] = field(default_factory=list)
+    # {"es": {"caution": "..."}, "vi": {...}}: only the parts that were translated.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 #: Notice columns copied straight from a draft.
@@ -95,6 +111,8 @@ _TEXT_FIELDS = (
     "reward_text",
     "max_reward",
     "case_number",
+    "translations",
+    "unit_id",
 )
 
 
@@ -129,9 +147,14 @@ def _check_draft(draft: NoticeDraft) -> None:
         raise NoticeRefused("A notice needs the name of the person who is wanted.")
     if draft.age is not None and not 0 < draft.age < 130:
         raise NoticeRefused("The age must be a number of years between 1 and 129.")
+    for line in draft.contact_lines:
+        try:
+            format_phone(line.phone)
+        except PhoneInvalid as invalid:
+            raise NoticeRefused(f"{line.label}: {invalid}") from None
 
 
-def _apply(notice: Notice, draft: NoticeDraft) -> None:
+def apply_draft(notice: Notice, draft: NoticeDraft) -> None:
     notice.subject_name = draft.subject_name.strip()
     notice.aliases = "\n".join(a.strip() for a in draft.aliases if a.strip())
     for name in _TEXT_FIELDS:
@@ -148,15 +171,28 @@ def _apply(notice: Notice, draft: NoticeDraft) -> None:
         for i, c in enumerate(draft.charges)
     ]
     notice.contact_lines = [
-        ContactLine(position=i, label=c.label.strip(), phone=c.phone.strip(), note=c.note.strip())
+        ContactLine(
+            position=i, label=c.label.strip(), phone=format_phone(c.phone), note=c.note.strip()
+        )
         for i, c in enumerate(draft.contact_lines)
     ]
+
+
+def _check_unit(session: Session, draft: NoticeDraft) -> None:
+    if draft.unit_id is not None and session.get(Unit, draft.unit_id) is None:
+        raise NoticeRefused("Choose the unit from the list, or “No unit”.")
+
+
+def notices_with_unit(session: Session, unit_id: int) -> int:
+    """How many notices carry the unit (none: its detectives would see no notice's tips)."""
+    return session.scalar(select(func.count()).where(Notice.unit_id == unit_id)) or 0
 
 
 def create_notice(session: Session, draft: NoticeDraft, actor: StaffUser | str) -> Notice:
     """Create a draft notice with its charges and contact lines; ``actor`` is its author."""
     require_role(actor, NOTICE_WRITERS, "write notices")
     _check_draft(draft)
+    _check_unit(session, draft)
     author_id, author = actor_ref(actor)
     notice = Notice(
         slug=_unique_slug(session, slugify(draft.subject_name)),
@@ -165,7 +201,7 @@ def create_notice(session: Session, draft: NoticeDraft, actor: StaffUser | str) 
         created_by=author,
         updated_at=utcnow(),
     )
-    _apply(notice, draft)
+    apply_draft(notice, draft)
     session.add(notice)
     session.flush()
     audit.record(session, actor, "notice.created", "notice", notice.slug)
@@ -186,17 +222,44 @@ def draft_of(notice: Notice) -> NoticeDraft:
     )
 
 
-def snapshot(notice: Notice) -> dict[str, Any]:
-    """A JSON-ready picture of the notice as the public would see it (plus the case number)."""
-    data = asdict(draft_of(notice))
-    data["date_of_birth"] = notice.date_of_birth.isoformat() if notice.date_of_birth else None
+def draft_json(draft: NoticeDraft) -> dict[str, Any]:
+    """The draft as JSON-ready values (``draft_from_json`` reads it back)."""
+    data = asdict(draft)
+    data["date_of_birth"] = draft.date_of_birth.isoformat() if draft.date_of_birth else None
     for charge in data["charges"]:
         charge["severity"] = str(charge["severity"])
         if charge["warrant_date"] is not None:
             charge["warrant_date"] = charge["warrant_date"].isoformat()
+    return data
+
+
+def draft_from_json(data: dict[str, Any]) -> NoticeDraft:
+    """The draft kept by ``draft_json`` (extra keys, such as a snapshot's status, ignored)."""
+    values = {k: v for k, v in data.items() if k in NoticeDraft.__dataclass_fields__}
+    if values.get("date_of_birth"):
+        values["date_of_birth"] = date.fromisoformat(values["date_of_birth"])
+    values["charges"] = [
+        ChargeDraft(
+            c["citation"],
+            c["description"],
+            Severity(c["severity"]),
+            date.fromisoformat(c["warrant_date"]) if c.get("warrant_date") else None,
+        )
+        for c in values.get("charges", [])
+    ]
+    values["contact_lines"] = [
+        ContactDraft(c["label"], c["phone"], c.get("note", ""))
+        for c in values.get("contact_lines", [])
+    ]
+    return NoticeDraft(**values)
+
+
+def snapshot(notice: Notice) -> dict[str, Any]:
+    """A JSON-ready picture of the notice as the public would see it (plus the case number)."""
+    data = draft_json(draft_of(notice))
     data["status"] = notice.status.value
     data["photos"] = [
-        {"id": p.id, "alt_text": p.alt_text, "caption": p.caption} for p in notice.photos
+        {"id": p.id, "alt_text": p.alt_text, "caption": p.caption} for p in notice.public_photos
     ]
     return data
 
@@ -219,7 +282,11 @@ def check_editable(notice: Notice) -> None:
 
 
 def record_change(
-    session: Session, notice: Notice, actor: StaffUser | str, fields: list[str]
+    session: Session,
+    notice: Notice,
+    actor: StaffUser | str,
+    fields: list[str],
+    **details: Any,
 ) -> None:
     """Audit an edit; on a public notice also keep a version and mark it changed."""
     version = None
@@ -236,6 +303,7 @@ def record_change(
         fields=fields,
         status=notice.status.value,
         version=version,
+        **details,
     )
 
 
@@ -258,22 +326,120 @@ def add_version(session: Session, notice: Notice, actor: StaffUser | str) -> Not
     return version
 
 
+#: A change to the free-text details of a public notice of at most this many characters is
+#: taken as a typo fix and goes live at once (audited as such); anything else a second
+#: person approves first.
+TYPO_FIX_CHARACTERS = 10
+
+
+def changed_fields(notice: Notice, draft: NoticeDraft) -> list[str]:
+    """The names of the fields in which ``draft`` differs from the notice's live record."""
+    before = asdict(draft_of(notice))
+    after = asdict(draft)
+    return [name for name in after if _normal(after[name]) != _normal(before[name])]
+
+
+def characters_changed(before: str, after: str) -> int:
+    """How many characters an edit touched (replaced, inserted or deleted)."""
+    matcher = difflib.SequenceMatcher(None, before.strip(), after.strip(), autojunk=False)
+    return sum(
+        max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal"
+    )
+
+
+def is_typo_fix(notice: Notice, draft: NoticeDraft, changed: list[str]) -> bool:
+    return changed == ["description"] and (
+        characters_changed(notice.description, draft.description) <= TYPO_FIX_CHARACTERS
+    )
+
+
 def update_notice(
     session: Session, notice: Notice, draft: NoticeDraft, actor: StaffUser | str
 ) -> list[str]:
     """Replace the notice's record with ``draft``. Returns the names of the fields that
-    changed (nothing is written or audited when none did). Archived notices are refused."""
+    changed (nothing is written or audited when none did). Archived notices are refused.
+
+    On a public notice the change waits for a second person (``pending_edit``) and the public
+    keeps seeing the live version, except a typo fix in the details (``is_typo_fix``)."""
     require_role(actor, NOTICE_WRITERS, "edit notices")
     check_editable(notice)
     _check_draft(draft)
-    before = asdict(draft_of(notice))
-    after = asdict(draft)
-    changed = [name for name in after if _normal(after[name]) != _normal(before[name])]
-    if not changed:
+    _check_unit(session, draft)
+    changed = changed_fields(notice, draft)
+    pending = notice.pending(ChangeKind.EDIT)
+    if not changed and pending is None:
         return []
-    _apply(notice, draft)
-    record_change(session, notice, actor, changed)
+    if notice.is_public and not is_typo_fix(notice, draft, changed):
+        change = pending_edit(session, notice, actor)
+        if pending is not None and change.proposal["record"] == draft_json(draft):
+            return []
+        change.proposal = {**change.proposal, "record": draft_json(draft)}
+        change.fields = sorted(set(changed) | ({"photos"} if _photo_changes(change) else set()))
+        proposed_change(session, notice, change, actor)
+        return changed
+    apply_draft(notice, draft)
+    record_change(
+        session, notice, actor, changed, **({"typo_fix": True} if notice.is_public else {})
+    )
     return changed
+
+
+def _photo_changes(change: NoticeChange) -> bool:
+    return bool(change.proposal.get("add_photos") or change.proposal.get("remove_photos"))
+
+
+def proposer_ref(actor: StaffUser | str) -> str:
+    actor_id, label = actor_ref(actor)
+    return f"{actor_id if actor_id is not None else ''}:{label}"
+
+
+def pending_edit(session: Session, notice: Notice, actor: StaffUser | str) -> NoticeChange:
+    """The notice's pending edit, opened now (from the live record) if there is none; ``actor``
+    joins its proposers, who may not approve it."""
+    change = notice.pending(ChangeKind.EDIT)
+    if change is None:
+        change = NoticeChange(
+            kind=ChangeKind.EDIT,
+            state=ChangeState.PENDING,
+            proposal={
+                "record": draft_json(draft_of(notice)),
+                "add_photos": [],
+                "remove_photos": [],
+            },
+            fields=[],
+            proposers=[],
+            proposed_by="",
+            proposed_at=utcnow(),
+            decided_by="",
+        )
+        notice.changes.append(change)
+    ref = proposer_ref(actor)
+    if ref not in change.proposers:
+        change.proposers = [*change.proposers, ref]
+    change.proposed_by = actor_ref(actor)[1]
+    change.proposed_at = utcnow()
+    return change
+
+
+def proposed_change(
+    session: Session, notice: Notice, change: NoticeChange, actor: StaffUser | str
+) -> None:
+    """Audit a new or revised pending edit; one that no longer changes anything is dropped."""
+    if not change.fields:
+        change.state = ChangeState.WITHDRAWN
+        session.flush()
+        audit.record(session, actor, "notice.change_withdrawn", "notice", notice.slug)
+        return
+    session.flush()
+    audit.record(
+        session, actor, "notice.change_proposed", "notice", notice.slug, fields=change.fields
+    )
+
+
+def pending_draft(notice: Notice) -> NoticeDraft:
+    """What the edit form starts from: the pending edit's record, or the live one."""
+    change = notice.pending(ChangeKind.EDIT)
+    return draft_from_json(change.proposal["record"]) if change else draft_of(notice)
 
 
 def _normal(value: Any) -> Any:
@@ -284,11 +450,6 @@ def _normal(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _normal(v) for k, v in value.items()}
     return value
-
-
-def get_notice(session: Session, notice_id: int) -> Notice | None:
-    """Any notice by id, for staff screens."""
-    return session.get(Notice, notice_id)
 
 
 def notices_by_status(session: Session) -> dict[NoticeStatus, list[Notice]]:
@@ -309,6 +470,18 @@ def published_notices(session: Session) -> list[Notice]:
             .where(Notice.status == NoticeStatus.PUBLISHED)
             .options(selectinload(Notice.charges), selectinload(Notice.photos))
             .order_by(Notice.published_at.desc(), Notice.id.desc())
+        )
+    )
+
+
+def resolved_notices(session: Session) -> list[Notice]:
+    """Resolved notices (not archived), most recently resolved first, for the public list."""
+    return list(
+        session.scalars(
+            select(Notice)
+            .where(Notice.status == NoticeStatus.RESOLVED)
+            .options(selectinload(Notice.charges), selectinload(Notice.photos))
+            .order_by(Notice.resolved_at.desc(), Notice.id.desc())
         )
     )
 

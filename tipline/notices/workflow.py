@@ -1,14 +1,15 @@
 """A notice's life: draft → in review → published → resolved → archived, and retention.
 
 Every step is audited with who and when, using the actions ``notice.submitted``,
-``notice.returned``, ``notice.published``, ``notice.resolved``, ``notice.archived`` and
-``notice.details_removed`` (the feeds and CAP messages are built from them). Publishing takes
-a second person: neither the author nor whoever sent it for review may approve it.
+``notice.returned``, ``notice.published``, ``notice.archived`` and ``notice.details_removed``
+(the feeds and CAP messages are built from them). Publishing takes a second person: neither
+the author nor whoever sent it for review may approve it. Resolving, correcting a resolution
+and changing a public notice take a second person too (``changes.py``).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from tipline import audit, db
 from tipline.auth.models import StaffUser
 from tipline.db import utcnow
-from tipline.notices.models import Notice, NoticeStatus, NoticeVersion, Resolution
+from tipline.notices.models import Notice, NoticeStatus, NoticeVersion
 from tipline.notices.services import (
     NOTICE_REVIEWERS,
     NOTICE_WRITERS,
@@ -74,6 +75,14 @@ def _is(actor: StaffUser | str, person_id: int | None, label: str) -> bool:
     return bool(label) and actor_label == label
 
 
+def may_publish(notice: Notice, actor: StaffUser | str) -> bool:
+    """Whether ``actor`` is a second person for this notice (their role is checked apart)."""
+    return not (
+        _is(actor, notice.created_by_id, notice.created_by)
+        or _is(actor, notice.submitted_by_id, notice.submitted_by)
+    )
+
+
 def submit_for_review(session: Session, notice: Notice, actor: StaffUser | str) -> None:
     """Send a draft to a second person for approval."""
     require_role(actor, NOTICE_WRITERS, "send notices for review")
@@ -103,9 +112,7 @@ def publish_notice(session: Session, notice: Notice, approver: StaffUser | str) 
     not its author and not whoever sent it for review. Keeps version 1 of the notice."""
     require_role(approver, NOTICE_REVIEWERS, "approve notices")
     _require_status(notice, NoticeStatus.IN_REVIEW, "published")
-    if _is(approver, notice.created_by_id, notice.created_by) or _is(
-        approver, notice.submitted_by_id, notice.submitted_by
-    ):
+    if not may_publish(notice, approver):
         raise SelfApproval(
             "You cannot approve a notice you wrote or sent for review. "
             "Another PIO or a supervisor must approve it."
@@ -120,38 +127,6 @@ def publish_notice(session: Session, notice: Notice, approver: StaffUser | str) 
     version = add_version(session, notice, approver)
     audit.record(
         session, approver, "notice.published", "notice", notice.slug, version=version.number
-    )
-
-
-def resolve_notice(
-    session: Session,
-    notice: Notice,
-    actor: StaffUser | str,
-    resolution: Resolution,
-    on: date,
-    now: datetime | None = None,
-) -> None:
-    """Record that the person was arrested, surrendered, was located, or that the warrant was
-    cleared or the notice withdrawn. The public page shows it at once."""
-    require_role(actor, NOTICE_REVIEWERS, "resolve notices")
-    _require_status(notice, NoticeStatus.PUBLISHED, "resolved")
-    now = now or utcnow()
-    if on > now.date():
-        raise NoticeRefused("The date of the resolution cannot be in the future.")
-    notice.status = NoticeStatus.RESOLVED
-    notice.resolution = resolution
-    notice.resolved_on = on
-    notice.resolved_at = now
-    notice.updated_at = now
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "notice.resolved",
-        "notice",
-        notice.slug,
-        resolution=resolution.value,
-        date=on.isoformat(),
     )
 
 
@@ -172,6 +147,10 @@ def remove_details(session: Session, notice: Notice, now: datetime) -> None:
     from its kept versions, leaving the name, the charges and the resolution."""
     for name, empty in PERSONAL_FIELDS.items():
         setattr(notice, name, empty)
+    notice.translations = {
+        language: {k: v for k, v in texts.items() if k not in PERSONAL_FIELDS}
+        for language, texts in (notice.translations or {}).items()
+    }
     notice.photos.clear()
     for version in session.scalars(
         select(NoticeVersion).where(NoticeVersion.notice_id == notice.id)

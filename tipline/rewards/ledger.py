@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
+from tipline.audit import verify
 from tipline.audit.models import AuditEvent
 from tipline.auth.models import StaffUser
 from tipline.rewards.models import Reward, RewardCorrection, RewardStatus
@@ -208,6 +209,14 @@ _STATUS_OF_EVENT = {
 }
 
 
+def rewards_agree_with_audit(session: Session, report: verify.Report) -> None:
+    """The ``tipline audit verify`` invariant (registered from ``tipline.hooks``)."""
+    if report.problem is None:
+        found = check_against_audit(session)
+        if found is not None:
+            report.problem = verify.Finding(f"rewards: {found}")
+
+
 def check_against_audit(session: Session) -> str | None:
     """The first reward row that disagrees with its audit events (amount, currency or
     status of its latest decision event), as a sentence; None when all agree. The chain
@@ -218,13 +227,13 @@ def check_against_audit(session: Session) -> str | None:
         .where(AuditEvent.object_type == "reward", AuditEvent.action.in_(_STATUS_OF_EVENT))
         .order_by(AuditEvent.seq)
     )
-    for event in events:
-        latest[event.object_id] = event
+    for found in events:
+        latest[found.object_id] = found
     rows = session.execute(
         select(Reward.id, Reward.status, Reward.amount, Reward.currency).order_by(Reward.id)
     )
     for row in rows:
-        event = latest.pop(str(row.id), None)
+        event: AuditEvent | None = latest.pop(str(row.id), None)
         if event is None:
             return f"reward {row.id} has no audit event: it was not made by the application."
         expected = _STATUS_OF_EVENT[event.action]

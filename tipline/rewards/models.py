@@ -10,18 +10,14 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text, event, inspect
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.audit.guards import ProtectedRowError, append_only
 from tipline.auth.models import StaffUser
-from tipline.db import Base, utcnow
+from tipline.db import Base, enum_column, utcnow
 from tipline.notices.models import Notice
 from tipline.tips.models import Tip
-
-
-def _values(e: type[enum.Enum]) -> list[str]:
-    return [m.value for m in e]
 
 
 class OutcomeKind(enum.StrEnum):
@@ -48,9 +44,7 @@ class TipOutcome(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
-    kind: Mapped[OutcomeKind] = mapped_column(
-        Enum(OutcomeKind, native_enum=False, length=20, values_callable=_values)
-    )
+    kind: Mapped[OutcomeKind] = mapped_column(enum_column(OutcomeKind))
     case_reference: Mapped[str] = mapped_column(String(64))
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -101,7 +95,7 @@ class Reward(Base):
     tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"), index=True)
     status: Mapped[RewardStatus] = mapped_column(
-        Enum(RewardStatus, native_enum=False, length=20, values_callable=_values),
+        enum_column(RewardStatus),
         default=RewardStatus.PROPOSED,
     )
     # Whole units of ``currency`` (Crime Stoppers rewards are whole amounts).

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
 from tipline.auth.models import TIP_READERS, Role, StaffUser
-from tipline.auth.policy import tip_visibility_clause
 from tipline.db import utcnow
 from tipline.rewards.models import (
     LIVE_STATUSES,
@@ -28,6 +27,7 @@ from tipline.rewards.models import (
 )
 from tipline.tips.models import Tip
 from tipline.triage import services as triage
+from tipline.triage.access import tip_visibility_clause
 
 #: Who proposes rewards and, as the second person, approves or declines them.
 COORDINATORS = frozenset({Role.COORDINATOR})
@@ -85,19 +85,9 @@ def _clean(text: str, limit: int = 2000) -> str:
 
 
 def staff_tip(session: Session, actor: StaffUser, public_ref: str) -> Tip | None:
-    """A tip a detective or supervisor may see, for recording its outcome.
-
-    The one place this domain loads a tip for a tip reader: the triage lookup, narrowed to the
-    tips ``actor`` may see (a detective with a unit: that unit's notices and no notice).
-    """
-    tip = triage.find_tip(session, actor, public_ref)
-    if (
-        tip is None
-        or session.scalar(select(Tip.id).where(Tip.id == tip.id, tip_visibility_clause(actor)))
-        is None
-    ):
-        return None
-    return tip
+    """A tip a detective or supervisor may see, for recording its outcome: the triage lookup
+    (``triage.access.visible_tip``), the one place this domain loads a tip for a tip reader."""
+    return triage.find_tip(session, actor, public_ref)
 
 
 def _tip_by_ref(session: Session, public_ref: str) -> Tip | None:

@@ -1,5 +1,6 @@
-"""The receipt dialog: a detective asks, the tipster (known only by a receipt code) answers
-and adds photos, and a short receipt session ties the two visits together."""
+"""The tipster's side of the receipt dialog: the tipster (known only by a receipt code) reads
+the questions, answers and adds photos, and a short receipt session ties the visits together.
+The staff side (asking, photos for staff, spam) is ``tipline.triage.dialog``."""
 
 from __future__ import annotations
 
@@ -13,38 +14,13 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from tipline import audit
-from tipline.auth.models import StaffUser
 from tipline.db import utcnow
 from tipline.tips import attachments, integrity
 from tipline.tips.attachments import PhotoLimits
-from tipline.tips.models import MessageDirection, ReceiptSession, Tip, TipAttachment, TipMessage
+from tipline.tips.models import MessageDirection, ReceiptSession, Tip, TipMessage
 from tipline.tips.services import clean_text, find_by_receipt
-from tipline.triage.services import TIP_READERS, NotAllowed
 
 MAX_MESSAGE_CHARS = 10_000
-
-
-def _require_reader(staff: StaffUser) -> None:
-    if staff.role not in TIP_READERS or not staff.active:
-        raise NotAllowed(f"{staff.role.value} may not work tips")
-
-
-def ask_tipster(session: Session, tip: Tip, staff: StaffUser, body: str) -> TipMessage:
-    """Send the tipster a question; they read it on /receipt with their code."""
-    _require_reader(staff)
-    text = clean_text(body)
-    if not text:
-        raise ValueError("A question needs some words.")
-    message = TipMessage(
-        tip_id=tip.id,
-        direction=MessageDirection.TO_TIPSTER,
-        body=text[:MAX_MESSAGE_CHARS],
-        author_id=staff.id,
-    )
-    session.add(message)
-    session.flush()
-    audit.record(session, staff, "tip.question_sent", "tip", tip.public_ref, message=message.id)
-    return message
 
 
 class DialogClosed(ValueError):
@@ -93,35 +69,6 @@ def messages_for(session: Session, tip: Tip) -> list[TipMessage]:
             select(TipMessage).where(TipMessage.tip_id == tip.id).order_by(TipMessage.id)
         )
     )
-
-
-def photo_for_staff(
-    session: Session, staff: StaffUser, tip_ref: str, photo_ref: str, data_key: bytes | str | None
-) -> tuple[TipAttachment, bytes] | None:
-    """Open one photo for a detective or supervisor, recording that they did."""
-    _require_reader(staff)
-    found = session.execute(
-        select(Tip, TipAttachment)
-        .join(TipAttachment, TipAttachment.tip_id == Tip.id)
-        .where(Tip.public_ref == tip_ref, TipAttachment.public_ref == photo_ref)
-    ).first()
-    if found is None:
-        return None
-    tip, attachment = found
-    data = attachments.open_photo(tip, attachment, data_key)
-    audit.record(
-        session, staff, "tip.photo_viewed", "tip", tip.public_ref, photo=attachment.public_ref
-    )
-    return attachment, data
-
-
-def mark_spam(session: Session, tip: Tip, staff: StaffUser) -> None:
-    """Label a tip as spam. It stays in place, readable and audited: nothing is deleted."""
-    _require_reader(staff)
-    if tip.spam_marked_at is None:
-        tip.spam_marked_at = utcnow()
-        session.flush()
-        audit.record(session, staff, "tip.marked_spam", "tip", tip.public_ref)
 
 
 # Receipt sessions ---------------------------------------------------------------------------
@@ -173,9 +120,3 @@ def leave_receipt(session: Session, receipt_key: bytes, token: str | None) -> No
         conditions.append(ReceiptSession.token_hash == _session_hash(receipt_key, token))
     session.execute(delete(ReceiptSession).where(or_(*conditions)))
     session.flush()
-
-
-def tip_for_work(session: Session, staff: StaffUser, public_ref: str) -> Tip | None:
-    """A tip a detective or supervisor is acting on (the page view is audited elsewhere)."""
-    _require_reader(staff)
-    return session.scalar(select(Tip).where(Tip.public_ref == public_ref))

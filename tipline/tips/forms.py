@@ -55,7 +55,7 @@ class TipFields(FlaskForm):
     )
     seen_where = TextAreaField(
         _l("Where did you see them?"),
-        description=_l("An address, a cross street or a neighbourhood."),
+        description=_l("An address, a cross street or a neighborhood."),
         validators=[_max(2000)],
     )
     landmark = StringField(
@@ -70,9 +70,9 @@ class TipFields(FlaskForm):
         validators=[_max(5000)],
     )
     vehicle_make = StringField(_l("Vehicle make and model"), validators=[_max(100)])
-    vehicle_colour = StringField(_l("Vehicle colour"), validators=[_max(50)])
+    vehicle_colour = StringField(_l("Vehicle color"), validators=[_max(50)])
     vehicle_plate = StringField(
-        _l("Licence plate"),
+        _l("License plate"),
         description=_l("All or part of it, and the state if you saw it."),
         validators=[_max(20)],
     )

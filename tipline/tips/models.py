@@ -5,12 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.audit.guards import undeletable
 from tipline.auth.models import StaffUser
-from tipline.db import Base, utcnow
+from tipline.db import Base, enum_column, utcnow
 from tipline.notices.models import Notice
 
 
@@ -65,10 +65,6 @@ class TipPriority(enum.StrEnum):
         return self.value.capitalize()
 
 
-def _values(e: type[enum.Enum]) -> list[str]:
-    return [m.value for m in e]
-
-
 #: Statuses a tip can still be worked in; the queue views show these.
 OPEN_STATUSES = tuple(s for s in TipStatus if s.is_open)
 
@@ -91,7 +87,7 @@ class Tip(Base):
     __tablename__ = "tip"
     __table_args__ = (
         Index("ix_tip_queue", "status", "there_now", "received_at"),
-        # Triage (issue 5): one index per queue view's keyset order. A trailing column after
+        # Triage: one index per queue view's keyset order. A trailing column after
         # the order (claimed_by_id, status) does not change the order; it lets the views'
         # other condition and their capped counts be answered from the index alone, without
         # reading a table row per tip (revision 0603: "mine" counted 1,001 open tips in 27 ms
@@ -103,7 +99,7 @@ class Tip(Base):
         # A view by status under a notice filter (e.g. "new" for one notice), and its count.
         Index("ix_tip_triage_notice_status", *TRIAGE_NOTICE_STATUS_COLUMNS),
         Index("ix_tip_triage_due", "due_at", "id"),
-        # Retention (issue 6): closed tips not yet purged, oldest first.
+        # Retention: closed tips not yet purged, oldest first.
         Index("ix_tip_retention", "purged_at", "closed_at"),
     )
 
@@ -117,7 +113,7 @@ class Tip(Base):
     seen_where: Mapped[str] = mapped_column(Text, default="")
     narrative: Mapped[str] = mapped_column(Text)
     there_now: Mapped[bool] = mapped_column(default=False)
-    # Issue 4: the structured parts of the form. All optional; empty string when not given.
+    # The structured parts of the form. All optional; empty string when not given.
     landmark: Mapped[str] = mapped_column(String(200), default="")
     activity: Mapped[str] = mapped_column(Text, default="")
     companions: Mapped[str] = mapped_column(Text, default="")
@@ -128,6 +124,9 @@ class Tip(Base):
     how_known: Mapped[str] = mapped_column(Text, default="")
     # Contact details the tipster chose to give, AES-GCM sealed (tips.sealing); None if none.
     contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The language of the form the tipster wrote in ("en", "es", "vi"); "" when not known
+    # (tips taken by phone, tips from before it was recorded).
+    language: Mapped[str] = mapped_column(String(8), default="")
     # Marked as spam by staff: a label only, it deletes and hides nothing.
     spam_marked_at: Mapped[datetime | None]
     # Received while everyone together was past the flood rate: taken at low priority and
@@ -143,7 +142,7 @@ class Tip(Base):
         return self.operator_id is None or bool(self.caller_dialog)
 
     status: Mapped[TipStatus] = mapped_column(
-        Enum(TipStatus, native_enum=False, length=20, values_callable=_values),
+        enum_column(TipStatus),
         default=TipStatus.NEW,
     )
     # Set when a call-taker typed the tip in for a caller.
@@ -151,10 +150,10 @@ class Tip(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    # Triage (issue 5, tipline/triage/): priority and due_at are set for every new tip by the
+    # Triage: priority and due_at are set for every new tip by the
     # session events in triage/intake.py.
     priority: Mapped[TipPriority] = mapped_column(
-        Enum(TipPriority, native_enum=False, length=20, values_callable=_values),
+        enum_column(TipPriority),
         default=TipPriority.NORMAL,
     )
     priority_rank: Mapped[int] = mapped_column(default=TipPriority.NORMAL.rank)
@@ -167,7 +166,7 @@ class Tip(Base):
     # Why the last status change was made (required for negative outcomes).
     status_reason: Mapped[str] = mapped_column(Text, default="")
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id"))
-    # Issue 6: when and by whom the tip was closed (cleared on reopening), and when retention
+    # When and by whom the tip was closed (cleared on reopening), and when retention
     # emptied it. A purged tip is a tombstone: id, reference, dates and outcome only.
     closed_at: Mapped[datetime | None]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
@@ -195,14 +194,7 @@ class TipMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
-    direction: Mapped[MessageDirection] = mapped_column(
-        Enum(
-            MessageDirection,
-            native_enum=False,
-            length=20,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    direction: Mapped[MessageDirection] = mapped_column(enum_column(MessageDirection))
     body: Mapped[str] = mapped_column(Text, default="")
     # The staff member who asked; None for the tipster's answers.
     author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))

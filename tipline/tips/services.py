@@ -105,6 +105,7 @@ def submit_tip(
     replay_window: timedelta = timedelta(minutes=30),
     possible_flood: bool = False,
     caller_dialog: bool = False,
+    language: str = "",
 ) -> tuple[Tip, str]:
     """Record a tip and return it with its receipt code (the only plain copy of the code).
 
@@ -128,6 +129,7 @@ def submit_tip(
         receipt_hash=receipts.hash_code(receipt_key, code),
         notice=notice,
         notice_id=notice.id if notice is not None else None,
+        language=language[:8],
         narrative=clean_text(report.narrative),
         seen_when=clean_text(report.seen_when),
         seen_where=clean_text(report.seen_where),

@@ -8,17 +8,19 @@ from sqlalchemy.orm import Session
 
 from tipline import audit
 from tipline.auth.models import StaffUser
-from tipline.auth.policy import tip_visibility_clause
 from tipline.db import utcnow
 from tipline.tips.models import OPEN_STATUSES, Tip, TipStatus
 from tipline.triage.access import (
     TIP_READERS,
     AlreadyClaimed,
+    TipNotFound,
     TransitionRefused,
+    can_see_tip,
     clean_reason,
     require_holder,
     require_reader,
     require_supervisor,
+    tip_visibility_clause,
 )
 
 _QUEUE_ORDER = (Tip.priority_rank, Tip.due_at, Tip.id)
@@ -79,8 +81,11 @@ def claim_next_tip(session: Session, detective: StaffUser) -> Tip | None:
 
 
 def claim_tip(session: Session, detective: StaffUser, tip: Tip) -> Tip:
-    """Claim this tip (from its page). Refused when someone already holds it."""
+    """Claim this tip (from its page). Refused when someone already holds it; TipNotFound
+    when ``detective`` may not see it (never "already claimed", which would tell it exists)."""
     require_reader(detective)
+    if not can_see_tip(session, detective, tip):
+        raise TipNotFound("There is no tip with that reference.")
     if not tip.status.is_open:
         raise TransitionRefused("This tip is closed and cannot be claimed.")
     now = utcnow()
@@ -128,10 +133,16 @@ def release_tip(session: Session, actor: StaffUser, tip: Tip, reason: str) -> No
 def reassign_tip(
     session: Session, supervisor: StaffUser, tip: Tip, to: StaffUser, reason: str
 ) -> None:
-    """A supervisor hands a tip to another detective (or supervisor), saying why."""
+    """A supervisor hands a tip to another detective (or supervisor), saying why. Refused
+    when the new holder may not see the tip (another unit's), so it cannot sit in limbo."""
     require_supervisor(supervisor)
     if to.role not in TIP_READERS or not to.active:
         raise TransitionRefused("A tip can only be given to an active detective or supervisor.")
+    if not can_see_tip(session, to, tip):
+        raise TransitionRefused(
+            f"{to.username} cannot see this tip: it is on a notice of another unit. "
+            "Choose someone in the notice's unit, a detective without a unit or a supervisor."
+        )
     reason = clean_reason(reason)
     if not reason:
         raise TransitionRefused("Say why you are reassigning this tip.")

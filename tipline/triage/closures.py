@@ -42,7 +42,7 @@ class ReviewPolicy:
     def from_config(cls, config: Mapping[str, object]) -> ReviewPolicy:
         secret = str(config.get("SECRET_KEY") or "").encode()
         key = hmac.new(secret, b"tipline no-action review sample", hashlib.sha256).digest()
-        return cls(float(config.get("NO_ACTION_REVIEW_SAMPLE") or 0.0), key)
+        return cls(float(str(config.get("NO_ACTION_REVIEW_SAMPLE") or 0.0)), key)
 
     def sampled(self, public_ref: str) -> bool:
         if self.sample_rate <= 0:

@@ -1,4 +1,4 @@
-"""Clocks that escalate (issue 6). ``escalate_overdue`` brings tips that breached their due
+"""Clocks that escalate. ``escalate_overdue`` brings tips that breached their due
 time to the supervisors, exactly once per breach; ``return_stale_claims`` puts claims nobody
 worked back in the queue. Both are called by periodic jobs (tipline/jobs.py) with the time
 passed in, so tests run them with a frozen clock.
@@ -12,8 +12,9 @@ and gets the escalation back to e-mail (after its commit, through the queue).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, SQLColumnExpression, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -31,7 +32,7 @@ BATCH = 500
 NOT_WORK = ("tip.viewed", "tip.claimed", "tip.escalated", "tip.claim_expired")
 
 
-def _worked_since(since: ColumnElement[datetime] | datetime) -> ColumnElement[bool]:
+def _worked_since(since: SQLColumnExpression[Any] | datetime) -> ColumnElement[bool]:
     """Someone did something with the tip (a note, a question, a status...) after ``since``."""
     return exists().where(
         AuditEvent.object_type == "tip",

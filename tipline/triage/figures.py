@@ -1,4 +1,4 @@
-"""Oversight figures for the supervisors' page (issue 6): per staff member over a window, tips
+"""Oversight figures for the supervisors' page: per staff member over a window, tips
 viewed, claimed, closed as "no action", the median time from receipt to their claim, and
 escalations on tips they held; members far from their peers are flagged with the reason.
 
@@ -43,7 +43,7 @@ class StaffFigures:
         return self.no_action / self.claimed if self.claimed else None
 
 
-def _counts(session: Session, query: Select[tuple[int | None, int]]) -> dict[int, int]:
+def _counts(session: Session, query: Select[int | None, int]) -> dict[int, int]:
     return {actor: count for actor, count in session.execute(query) if actor is not None}
 
 
@@ -65,7 +65,7 @@ def staff_figures(
     )
     rows = {user.id: StaffFigures(user) for user in staff}
 
-    def events(action: str) -> Select[tuple[int | None, int]]:
+    def events(action: str) -> Select[int | None, int]:
         return (
             select(AuditEvent.actor_id, func.count())
             .where(AuditEvent.action == action, AuditEvent.occurred_at >= since)

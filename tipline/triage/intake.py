@@ -1,102 +1,88 @@
-"""What happens to every new tip, however it arrives (public form, call-taker, receipt path):
-a priority and a due time at flush, and a notification to the notice's followers (if it has
-any) after commit.
+"""After a new tip on a followed notice, its followers are told: their e-mails (a link, no
+content) are written into the outbox in the tip's own transaction, and delivery is asked for
+after commit. Priority and due time are the tips domain's (``tipline.tips.intake``,
+re-exported here for the triage services).
 
-These are session events on the app's sessionmaker rather than calls inside ``submit_tip``, so
-no path that creates a tip can forget them, and a notification is only ever queued for a tip
-that is on disk. A queue that is down never fails or slows the submission: the error is logged
-(with the tip's reference, no content) and the tip stays saved.
+A session event on the app's sessionmakers (installed from ``tipline.hooks``), so no path
+that creates a tip can forget it, and a notification exists exactly when its tip is on disk.
+A queue that is down never fails or slows the submission: the error is logged and the outbox
+keeps the e-mail for the worker's next run.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tipline.db import utcnow
-from tipline.tips.models import Tip, TipPriority
+from tipline.outbox import OutboxMessage, new_message_id
+from tipline.tips.intake import DEFAULT_DUE_MINUTES, due_time, initial_priority
+from tipline.tips.models import Tip
+from tipline.triage import follows
 from tipline.triage.models import NoticeFollow
 
-log = logging.getLogger(__name__)
+__all__ = ["DEFAULT_DUE_MINUTES", "FollowerMail", "due_time", "initial_priority", "install"]
 
-#: Minutes from receipt to due, per priority. "They are there right now" is urgent: minutes.
-DEFAULT_DUE_MINUTES: dict[str, int] = {
-    "urgent": 15,
-    "high": 4 * 60,
-    "normal": 3 * 24 * 60,
-    "low": 14 * 24 * 60,
-}
+log = logging.getLogger(__name__)
 
 _PENDING = "triage.received_tip_ids"
 
 
-def due_time(
-    priority: TipPriority, received_at: datetime, due_minutes: Mapping[str, int] | None = None
-) -> datetime:
-    """When a tip of ``priority`` received at ``received_at`` must have been acted on."""
-    minutes = {**DEFAULT_DUE_MINUTES, **(due_minutes or {})}[priority.value]
-    return received_at + timedelta(minutes=int(minutes))
-
-
-def initial_priority(tip: Tip) -> TipPriority:
-    """Urgent when "they are there right now"; low for a tip taken during a flood (ticking the
-    box is free for a flooder; the tip is still listed and read in the flood view)."""
-    if tip.possible_flood:
-        return TipPriority.LOW
-    return TipPriority.URGENT if tip.there_now else (tip.priority or TipPriority.NORMAL)
-
-
 def _followed(session: Session, tip: Tip) -> bool:
-    """Whether anyone follows the tip's notice: a task that would mail no one is not queued
-    (on the default SQLite queue, each one is a second committed write per tip). Someone who
-    follows the notice after this tip arrived is not told about it, as intended."""
+    """Whether anyone follows the tip's notice (someone who follows the notice after this tip
+    arrived is not told about it, as intended)."""
     found = session.execute(
         select(NoticeFollow.id).where(NoticeFollow.notice_id == tip.notice_id).limit(1)
     )
     return found.first() is not None
 
 
-def install(
-    maker: sessionmaker[Session],
-    due_minutes: Mapping[str, int],
-    notify: Callable[[int], Any] | None,
-) -> None:
-    """Attach the intake events to ``maker``: priority and due time, then ``notify(tip_id)``
-    after commit for each new tip on a notice."""
+@dataclass(frozen=True)
+class FollowerMail:
+    """How followers' e-mails are written: links under ``base_url``, Message-IDs in
+    ``domain``, and ``deliver()`` called after a commit that wrote any."""
 
-    @event.listens_for(maker, "before_flush")
-    def _prioritise(session: Session, _ctx: Any, _instances: Any) -> None:
-        for obj in session.new:
-            if isinstance(obj, Tip) and obj.due_at is None:
-                if obj.received_at is None:
-                    obj.received_at = utcnow()
-                obj.priority = initial_priority(obj)
-                obj.priority_rank = obj.priority.rank
-                obj.ever_urgent = obj.ever_urgent or obj.priority is TipPriority.URGENT
-                obj.due_at = due_time(obj.priority, obj.received_at, due_minutes)
+    base_url: str
+    domain: str
+    deliver: Callable[[], Any]
 
-    if notify is None:
-        return
+
+def install(maker: sessionmaker[Session], notify: FollowerMail) -> None:
+    """Attach to ``maker``: for each new tip on a followed notice, its followers' e-mails in
+    the outbox (same transaction), and ``notify.deliver()`` after commit."""
 
     @event.listens_for(maker, "after_flush")
-    def _remember(session: Session, _ctx: Any) -> None:
+    def _write_mail(session: Session, _ctx: Any) -> None:
         # session.new still lists what this flush inserted.
         for obj in session.new:
             if isinstance(obj, Tip) and obj.notice_id is not None and _followed(session, obj):
-                session.info.setdefault(_PENDING, []).append((obj.id, obj.public_ref))
+                mails = follows.notifications_for_tip(session, obj.id, notify.base_url)
+                now = utcnow()
+                for mail in mails:
+                    session.connection().execute(
+                        insert(OutboxMessage).values(
+                            kind="follower",
+                            recipient=mail.to,
+                            subject=mail.subject,
+                            body=mail.body,
+                            message_id=new_message_id(notify.domain),
+                            created_at=now,
+                            next_attempt_at=now,
+                            attempts=0,
+                        )
+                    )
+                if mails:
+                    session.info.setdefault(_PENDING, []).append(obj.public_ref)
 
     @event.listens_for(maker, "after_commit")
     def _notify(session: Session) -> None:
-        for tip_id, ref in session.info.pop(_PENDING, []):
-            try:
-                notify(tip_id)
-            except Exception:  # the tip is saved; a dead queue must not undo or fail that
-                log.exception("could not queue the follower notification for tip %s", ref)
+        if session.info.pop(_PENDING, None):
+            notify.deliver()  # logs and carries on if the queue is down: the outbox has them
 
     @event.listens_for(maker, "after_soft_rollback")
     def _forget(session: Session, _previous: Any) -> None:

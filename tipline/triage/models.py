@@ -7,17 +7,13 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.auth.models import StaffUser
-from tipline.db import Base, utcnow
+from tipline.db import Base, enum_column, utcnow
 from tipline.notices.models import Notice
 from tipline.tips.models import Tip
-
-
-def _values(e: type[enum.Enum]) -> list[str]:
-    return [m.value for m in e]
 
 
 class TipNote(Base):
@@ -55,9 +51,7 @@ class TipLink(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
     other_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
-    kind: Mapped[LinkKind] = mapped_column(
-        Enum(LinkKind, native_enum=False, length=20, values_callable=_values)
-    )
+    kind: Mapped[LinkKind] = mapped_column(enum_column(LinkKind))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -84,7 +78,7 @@ class NoticeFollow(Base):
     notice: Mapped[Notice] = relationship()
 
 
-# --- Issue 6: escalations and reviewed closures ----------------------------------------------
+# --- Escalations and reviewed closures ---------------------------------------------------------
 
 
 class EscalationKind(enum.StrEnum):
@@ -110,9 +104,7 @@ class Escalation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
-    kind: Mapped[EscalationKind] = mapped_column(
-        Enum(EscalationKind, native_enum=False, length=20, values_callable=_values)
-    )
+    kind: Mapped[EscalationKind] = mapped_column(enum_column(EscalationKind))
     #: The due time that was breached.
     due_at: Mapped[datetime]
     #: Who held the tip when it breached (None when unclaimed).
@@ -150,11 +142,9 @@ class ClosureReview(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tip_id: Mapped[int] = mapped_column(ForeignKey("tip.id"), index=True)
-    kind: Mapped[ReviewKind] = mapped_column(
-        Enum(ReviewKind, native_enum=False, length=20, values_callable=_values)
-    )
+    kind: Mapped[ReviewKind] = mapped_column(enum_column(ReviewKind))
     state: Mapped[ReviewState] = mapped_column(
-        Enum(ReviewState, native_enum=False, length=20, values_callable=_values),
+        enum_column(ReviewState),
         default=ReviewState.PENDING,
     )
     #: Who closed (or proposed closing) the tip, and why.

@@ -14,15 +14,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    and_,
+    func,
+    literal,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from tipline.auth.models import StaffUser
-from tipline.auth.policy import tip_visibility_clause
 from tipline.db import utcnow
 from tipline.notices.models import Notice
 from tipline.tips.models import OPEN_STATUSES, Tip, TipPriority, TipStatus
-from tipline.triage.access import require_reader
+from tipline.triage.access import (
+    require_reader,
+    tip_visibility_clause,
+    visible_notices_clause,
+)
 from tipline.triage.services import tags_for
 
 #: Counts stop at this many: "1,000+" is all a detective needs, and it keeps counting cheap.
@@ -150,7 +162,7 @@ def _after(sort: Sort, values: tuple[Any, ...]) -> ColumnElement[bool]:
     return tuple_(*cols) > tuple_(*bound)
 
 
-def capped_count(condition: ColumnElement[bool]) -> Select[Any]:
+def capped_count(condition: ColumnElement[bool]) -> ScalarSelect[int]:
     """How many tips meet ``condition``, counting no further than COUNT_CAP + 1."""
     inner = select(Tip.id).where(condition).limit(COUNT_CAP + 1).subquery()
     return select(func.count()).select_from(inner).scalar_subquery()
@@ -171,7 +183,7 @@ def queue_page(
     now = utcnow()
     common = filters.conditions()
     counts_row = session.execute(
-        select(*(capped_count(and_(view_condition(v, viewer, now), *common)) for v in View))
+        select(*[capped_count(and_(view_condition(v, viewer, now), *common)) for v in View])
     ).one()
     counts = dict(zip(View, counts_row, strict=True))
 
@@ -198,9 +210,15 @@ def queue_page(
     )
 
 
-def notices_for_filter(session: Session) -> list[Notice]:
-    """Notices a tip can be filtered by (all of them: resolved ones still have tips)."""
-    return list(session.scalars(select(Notice).order_by(Notice.subject_name, Notice.id)))
+def notices_for_filter(session: Session, viewer: StaffUser) -> list[Notice]:
+    """Notices ``viewer``'s tips can be filtered by (resolved ones too: they still have tips)."""
+    return list(
+        session.scalars(
+            select(Notice)
+            .where(visible_notices_clause(viewer))
+            .order_by(Notice.subject_name, Notice.id)
+        )
+    )
 
 
 def notice_timeline(

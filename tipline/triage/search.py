@@ -21,10 +21,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
 from tipline.auth.models import StaffUser
-from tipline.auth.policy import tip_visibility_clause
 from tipline.tips.models import Tip
 from tipline.triage import fulltext
-from tipline.triage.access import require_reader
+from tipline.triage.access import require_reader, tip_visibility_clause
 from tipline.triage.queue import QueueFilters
 
 MAX_TERMS = 8
@@ -71,9 +70,9 @@ def _matching(
     if session.get_bind().dialect.name == "postgresql":
         joiner = " | " if any_word else " & "
         tsquery = joiner.join(f"'{w}'" for w in words)  # quoted lexemes: no operators survive
-        document = literal_column(f"{Tip.__tablename__}.{fulltext.PG_COLUMN}")
+        document: ColumnElement[Any] = literal_column(f"{Tip.__tablename__}.{fulltext.PG_COLUMN}")
         matches = document.op("@@")(text("to_tsquery('english', :tsq)").bindparams(tsq=tsquery))
-        return stmt.where(matches), Tip.id
+        return stmt.where(matches), Tip.__table__.c.id
     joiner = " OR " if any_word else " "
     match = joiner.join('"' + w.replace('"', "") + '"' for w in words)
     # A join ordered by the FTS5 table's rowid (not ``id IN (matches)``, which collects every

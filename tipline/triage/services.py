@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from tipline import audit, db
+from tipline import audit
 from tipline.auth.models import StaffUser
-from tipline.auth.policy import tip_visibility_clause
 from tipline.tips import integrity
 from tipline.tips.models import Tip, TipPriority, TipStatus
 from tipline.triage.access import (
@@ -24,11 +23,15 @@ from tipline.triage.access import (
     AlreadyClaimed,
     NeedsSupervisor,
     NotAllowed,
+    TipNotFound,
     TransitionRefused,
+    can_see_tip,
     clean_reason,
     require_holder,
     require_reader,
     require_supervisor,
+    tip_visibility_clause,
+    visible_tip,
 )
 from tipline.triage.claims import claim_next_tip, claim_tip, reassign_tip, release_tip
 from tipline.triage.closures import (
@@ -48,6 +51,7 @@ __all__ = [
     "AlreadyClaimed",
     "NeedsSupervisor",
     "NotAllowed",
+    "TipNotFound",
     "TransitionRefused",
     "claim_next_tip",
     "claim_tip",
@@ -76,38 +80,27 @@ REASON_REQUIRED = frozenset({S.NO_ACTION, S.DUPLICATE, S.FORWARDED, S.CLOSED})
 
 
 def view_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None:
-    """Open one tip for reading, recording that ``viewer`` saw it."""
+    """Open one tip for reading, recording that ``viewer`` saw it; None when there is no such
+    tip or ``viewer`` may not see it."""
     require_reader(viewer)
-    tip = session.scalar(
-        select(Tip)
-        .where(Tip.public_ref == public_ref, tip_visibility_clause(viewer))
-        .options(selectinload(Tip.notice), selectinload(Tip.claimed_by))
-    )
+    tip = visible_tip(session, viewer, public_ref)
     if tip is not None:
         audit.record(session, viewer, "tip.viewed", "tip", tip.public_ref)
     return tip
 
 
 def find_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None:
-    """A tip by reference for an action on it (the action writes its own audit event)."""
+    """A tip by reference for an action on it (the action writes its own audit event); None
+    when there is no such tip or ``viewer`` may not see it."""
     require_reader(viewer)
-    return session.scalar(select(Tip).where(Tip.public_ref == public_ref))
+    return visible_tip(session, viewer, public_ref)
 
 
 def tip_to_work(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None:
-    """A tip for a write request, read under the writers' lock the write will hold.
-
-    Permission checks (who holds the claim, the status) are then made on what is committed
-    when this request is the only writer: a supervisor's reassignment committed a moment
-    before cannot be missed. PostgreSQL: the audit chain's lock (``db.hold_chain_lock``),
-    taken before the read. SQLite: request transactions begin IMMEDIATE, which already holds
-    the write lock before the first read.
-    """
+    """``find_tip`` for a write request: the same rule, the tip read fresh under the writers'
+    lock the write will hold (``visible_tip(..., for_write=True)``)."""
     require_reader(viewer)
-    db.hold_chain_lock(session.connection())
-    return session.scalar(
-        select(Tip).where(Tip.public_ref == public_ref).execution_options(populate_existing=True)
-    )
+    return visible_tip(session, viewer, public_ref, for_write=True)
 
 
 # --- Status and priority ---------------------------------------------------------------------
@@ -153,6 +146,8 @@ def change_status(
     if new_status is TipStatus.DUPLICATE:
         if duplicate_of is None:
             raise TransitionRefused("Name the tip this one duplicates.")
+        if not can_see_tip(session, actor, duplicate_of):
+            raise TipNotFound("There is no tip with that reference.")
         original = duplicate_of
         while original.duplicate_of_id is not None:  # point at the first report, not a copy
             found = session.get(Tip, original.duplicate_of_id)
@@ -349,8 +344,11 @@ def _ensure_link(
 def link_tips(
     session: Session, actor: StaffUser, tip: Tip, other: Tip, kind: LinkKind = LinkKind.RELATED
 ) -> TipLink:
-    """Record that two tips are related. (Marking a duplicate goes through change_status.)"""
+    """Record that two tips are related. (Marking a duplicate goes through change_status.)
+    Both must be tips ``actor`` may see (TipNotFound otherwise)."""
     require_reader(actor)
+    if not (can_see_tip(session, actor, tip) and can_see_tip(session, actor, other)):
+        raise TipNotFound("There is no tip with that reference.")
     if tip.id == other.id:
         raise ValueError("A tip cannot be linked to itself.")
     return _ensure_link(session, actor, tip, other, kind)
@@ -364,12 +362,23 @@ def links_for(session: Session, viewer: StaffUser, tip: Tip) -> list[LinkedTip]:
         .options(selectinload(TipLink.tip), selectinload(TipLink.other))
         .order_by(TipLink.id)
     )
-    return [
+    linked = [
         LinkedTip(
             link.kind, link.other if link.tip_id == tip.id else link.tip, link.tip_id == tip.id
         )
         for link in rows
     ]
+    if not linked:
+        return []
+    # A link to a tip the viewer may not see (another unit's) is left out, not shown.
+    visible = set(
+        session.scalars(
+            select(Tip.id).where(
+                Tip.id.in_([found.tip.id for found in linked]), tip_visibility_clause(viewer)
+            )
+        )
+    )
+    return [found for found in linked if found.tip.id in visible]
 
 
 def assignable_staff(session: Session, supervisor: StaffUser) -> list[StaffUser]:

@@ -23,13 +23,13 @@ from tipline.auth import services as auth
 from tipline.auth import sessions, totp
 from tipline.auth.forms import ButtonForm, EnrolForm, LoginForm, PasswordChangeForm
 from tipline.auth.models import StaffSession, StaffUser
-from tipline.auth.policy import SESSION_KEY, current_staff, current_staff_session
+from tipline.web.policy import SESSION_KEY, current_staff, current_staff_session
 
 bp = Blueprint("account", __name__, url_prefix="/staff")
 
 
 def _keys() -> auth.SignInKeys:
-    return auth.SignInKeys.from_secret(current_app.secret_key)
+    return auth.SignInKeys.from_secret(current_app.config["SECRET_KEY"])
 
 
 def _rules() -> auth.ThrottleRules:
@@ -83,9 +83,8 @@ def login() -> Response | tuple[str, int]:
             return redirect(_safe_next(request.args.get("next")), code=303)
         if outcome is auth.Outcome.ENROL:
             return redirect(url_for("account.enrol"), code=303)
-    status = {auth.Outcome.FAILED: 401, auth.Outcome.LOCKED: 429}.get(
-        outcome, 400 if form.errors else 200
-    )
+    codes = {auth.Outcome.FAILED: 401, auth.Outcome.LOCKED: 429}
+    status = codes.get(outcome, 400) if outcome else (400 if form.errors else 200)
     minutes = current_app.config["LOGIN_LOCKOUT_SECONDS"] // 60
     page = render_template(
         "staff/login.html", form=form, outcome=outcome and outcome.value, minutes=minutes

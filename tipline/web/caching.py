@@ -3,12 +3,12 @@
 A view opts in with one line, naming how to read its content version from the database::
 
     @bp.get("/notices/<slug>")
-    @caching.public_page(versions.notice_version)
+    @caching.public_page(change_stamps.notice_version)
     def notice(slug): ...
 
 Then, for GET and HEAD:
 
-* the version is read first (one cheap query, ``tipline.notices.versions``); the ETag is a
+* the version is read first (one cheap query, ``tipline.notices.change_stamps``); the ETag is a
   digest of it, the URL, the language and the release (templates, package version, the
   settings the pages print), and Last-Modified is the content's newest change;
 * a conditional request that still matches (If-None-Match, or If-Modified-Since alone) gets a
@@ -65,8 +65,9 @@ from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_current_url
 
 from tipline import db, i18n
-from tipline.notices import versions
-from tipline.notices.versions import ContentVersion
+from tipline.notices import change_stamps
+from tipline.notices.change_stamps import ContentVersion
+from tipline.web import outage
 
 PUBLIC_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
 PRIVATE_CACHE_CONTROL = "private, no-cache"
@@ -153,10 +154,10 @@ class VersionReader:
     changes whenever any other connection (another worker, another server on the same file, or
     this process's request sessions) commits: exact, for one pragma instead of one query.
 
-    PostgreSQL: a connection of this process's own LISTENs on ``versions.CHANGE_CHANNEL``;
+    PostgreSQL: a connection of this process's own LISTENs on ``change_stamps.CHANGE_CHANNEL``;
     every transaction that changes notice content NOTIFYs it, delivered when it commits.
     Reading pending notifications costs no round trip. Commits made in this process count at
-    once (``versions.local_change_count``); another server's reach this one as fast as
+    once (``change_stamps.local_change_count``); another server's reach this one as fast as
     PostgreSQL delivers a notification (well under a millisecond on a local network), and a
     lost listening connection makes every request read again until it is back.
     """
@@ -193,7 +194,7 @@ class VersionReader:
         try:
             if self._fresh_connection():
                 self._connection = sqlite3.connect(
-                    self._sqlite_path, check_same_thread=False, timeout=15
+                    str(self._sqlite_path), check_same_thread=False, timeout=15
                 )
                 self._pid = os.getpid()
             return (self._connection.execute("PRAGMA data_version").fetchone()[0],)
@@ -212,7 +213,7 @@ class VersionReader:
                 self._connection = pq.PGconn.connect(self._pg_conninfo.encode())
                 if self._connection.status != pq.ConnStatus.OK:
                     raise psycopg.OperationalError("cannot connect to listen")
-                listen = self._connection.exec_(f"LISTEN {versions.CHANGE_CHANNEL}".encode())
+                listen = self._connection.exec_(f"LISTEN {change_stamps.CHANGE_CHANNEL}".encode())
                 if listen.status != pq.ExecStatus.COMMAND_OK:
                     raise psycopg.OperationalError("LISTEN failed")
                 self._pid = os.getpid()
@@ -223,7 +224,7 @@ class VersionReader:
         except psycopg.Error:
             self._connection = None
             return None
-        return (self._notified, versions.local_change_count())
+        return (self._notified, change_stamps.local_change_count())
 
     def _change_counter(self) -> tuple[int, ...] | None:
         if self._backend == "sqlite":
@@ -285,9 +286,9 @@ def request_language() -> str:
     return i18n.current_locale()
 
 
-def _fast_path_language(environ: dict[str, Any]) -> str | None:
+def _fast_path_language(environ: dict[str, Any]) -> str:
     """The language of a plain GET, from its query and Accept-Language as i18n decides it;
-    None for a path whose language is not the negotiated one (staff, API)."""
+    the default language for a path whose language is not the negotiated one (staff, API)."""
     path = environ.get("PATH_INFO", "")
     if path.startswith(("/staff", "/api/")):
         return i18n.DEFAULT_LOCALE
@@ -345,6 +346,19 @@ def public_page(version_of: VersionOf) -> Callable[[Callable[..., Any]], Callabl
         def cached_view(**view_args: Any) -> Any:
             if request.method not in ("GET", "HEAD"):
                 return view(**view_args)
+            try:
+                return answer(**view_args)
+            except outage.OUTAGE_ERRORS:
+                # The database is unreachable or too slow: the last good copy this process
+                # holds, whatever its version, beats an error page. None: the 503 page.
+                kept = store_of(current_app).peek(_page_key(request.environ, request_language()))
+                if kept is None:
+                    raise
+                outage.drop_session()
+                headers = {"Cache-Control": "no-cache", "Vary": VARY}
+                return Response(kept.body, content_type=kept.content_type, headers=headers)
+
+        def answer(**view_args: Any) -> Any:
             db.read_only_request()
             version = current_app.extensions[VERSIONS].read(version_of, view_args)
             if version is None:

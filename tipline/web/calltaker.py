@@ -17,7 +17,6 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from tipline import db
-from tipline.auth.policy import current_staff
 from tipline.calls import services as calls
 from tipline.calls.forms import CallForm
 from tipline.calls.models import Disposition
@@ -26,6 +25,7 @@ from tipline.tips import services as tips
 from tipline.tips.forms import new_form_token
 from tipline.tips.receipts import receipt_key
 from tipline.tips.sealing import SealBroken
+from tipline.web.policy import current_staff
 from tipline.web.public import submission_options
 
 bp = Blueprint("calltaker", __name__, url_prefix="/staff/calls")
@@ -59,7 +59,9 @@ def new_call() -> Response:
                 form.chosen,
                 form.note.data or "",
                 form.report(form.narrative.data or "") if taken else None,
-                receipt_key(current_app.config.get("RECEIPT_SECRET") or current_app.secret_key),
+                receipt_key(
+                    current_app.config.get("RECEIPT_SECRET") or current_app.config["SECRET_KEY"]
+                ),
                 notice=chosen,
                 form_token=form.form_token.data or None,
                 caller_dialog=bool(form.caller_dialog.data),

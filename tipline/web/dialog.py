@@ -14,12 +14,14 @@ from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import current_staff
-from tipline.tips import attachments, dialog
+from tipline.tips import attachments
+from tipline.tips import dialog as tipster_dialog
 from tipline.tips import services as tips
 from tipline.tips.forms import AskForm
 from tipline.tips.models import Tip
 from tipline.tips.sealing import SealBroken
+from tipline.triage import dialog
+from tipline.web.policy import current_staff, signed_in_staff
 from tipline.web.responses import attachment
 
 bp = Blueprint("dialog", __name__, url_prefix="/staff/tips")
@@ -43,7 +45,7 @@ def ask(ref: str) -> Response:
     tip = _tip(ref)
     form = AskForm()
     if form.validate_on_submit():
-        dialog.ask_tipster(db.session(), tip, current_staff(), form.body.data)
+        dialog.ask_tipster(db.session(), tip, signed_in_staff(), form.body.data)
         db.session().commit()
         flash("Question sent. The tipster sees it when they next enter their code.", "success")
     else:
@@ -55,7 +57,7 @@ def ask(ref: str) -> Response:
 def spam(ref: str) -> Response:
     tip = _tip(ref)
     if ButtonForm().validate_on_submit():
-        dialog.mark_spam(db.session(), tip, current_staff())
+        dialog.mark_spam(db.session(), tip, signed_in_staff())
         db.session().commit()
         flash("Marked as spam. The tip stays on record; nothing was deleted.", "info")
     return _back(ref)
@@ -87,7 +89,7 @@ def tip_dialog(tip: Tip) -> dict[str, Any]:
         current_app.logger.error("contact details of a tip did not open: %s", error)
         contact_error = str(error)
     return {
-        "messages": dialog.messages_for(session, tip),
+        "messages": tipster_dialog.messages_for(session, tip),
         "photos": attachments.attachments_for(session, tip),
         "contact": contact,
         "contact_error": contact_error,

@@ -8,6 +8,10 @@ sentence naming what is missing; connection details stay in the server's log.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import redis
 from flask import Blueprint, Flask, current_app, make_response
@@ -22,6 +26,22 @@ log = logging.getLogger(__name__)
 
 #: Seconds a readiness check waits for Redis before calling it unreachable.
 REDIS_TIMEOUT = 2.0
+_checks: dict[int, ThreadPoolExecutor] = {}
+
+
+def _answers_within(check: Callable[[], bool], seconds: float, what: str) -> bool:
+    """Run ``check`` in a helper thread and wait at most ``seconds`` for it: a database whose
+    server is stopped (not refusing, just silent) holds a socket read past every timeout the
+    server enforces, and a readiness probe must answer anyway. A check still stuck is left to
+    finish on its own; the next probe uses another thread (two per process at most)."""
+    pool = _checks.get(os.getpid())
+    if pool is None:  # none survives a fork
+        pool = _checks[os.getpid()] = ThreadPoolExecutor(2, thread_name_prefix="readyz")
+    try:
+        return pool.submit(check).result(timeout=seconds)
+    except FutureTimeout:
+        log.warning("readiness: %s did not answer within %s s", what, seconds)
+        return False
 
 
 def database_answers(engine: Engine) -> bool:
@@ -58,9 +78,14 @@ def redis_answers(app: Flask) -> bool:
 @bp.get("/readyz")
 def readyz() -> Response:
     missing = []
-    if not database_answers(db.engine()):
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    bound = float(app.config["READY_TIMEOUT"])
+    engine = db.engine()
+    if not _answers_within(lambda: database_answers(engine), bound, "the database"):
         missing.append("the database does not answer")
-    if current_app.config.get("REDIS_URL") and not redis_answers(current_app._get_current_object()):
+    if app.config.get("REDIS_URL") and not _answers_within(
+        lambda: redis_answers(app), bound, "Redis"
+    ):
         missing.append("Redis does not answer")
     if missing:
         body, status = "not ready: " + "; ".join(missing) + "\n", 503

@@ -27,6 +27,7 @@ import ipaddress
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
@@ -75,7 +76,7 @@ def client_key() -> str:
     network = network_of(
         request.remote_addr or "unknown", current_app.config.get("RATE_LIMIT_IPV6_PREFIX", 64)
     )
-    return address_hash(network, current_app.secret_key)
+    return address_hash(network, current_app.config["SECRET_KEY"])
 
 
 def everyone() -> str:
@@ -170,7 +171,7 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     app.extensions["tipline.limiter"] = limiter
     for endpoint, (scope, per_address, everyone_together) in LIMITED_POSTS.items():
-        view = app.view_functions[endpoint]
+        view: Any = app.view_functions[endpoint]
         deduct = accepted if scope in ("tip-post", "answer-post") else None
         view = limiter.shared_limit(per_address, scope, methods=["POST"], deduct_when=deduct)(view)
         if everyone_together is not None:

@@ -44,6 +44,10 @@ def notice_links(notice: Notice) -> feeds.NoticeLinks:
         poster=external_url("feeds.poster_pdf", slug=notice.slug) if live else None,
         cap=external_url("feeds.cap_message", slug=notice.slug),
         api=external_url("api.notice", slug=notice.slug),
+        share_image=external_url(
+            "feeds.share_image_png", slug=notice.slug, v=int(notice.updated_at.timestamp())
+        ),
+        short=external_url("feeds.short_link", notice_id=notice.id) if live else None,
     )
 
 

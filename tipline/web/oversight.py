@@ -6,6 +6,7 @@ per-staff figures."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
@@ -14,12 +15,16 @@ from werkzeug.wrappers import Response
 from tipline import db
 from tipline.audit import services as audit
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import signed_in_staff
+from tipline.auth.services import ACCESS_ALERT
 from tipline.triage import closures, escalation, figures
 from tipline.triage.access import NotAllowed
 from tipline.triage.forms import ReasonForm
+from tipline.web.policy import signed_in_staff
 
 bp = Blueprint("oversight", __name__, url_prefix="/staff")
+
+#: How far back the oversight page lists administrators' access changes.
+ACCESS_ALERT_DAYS = 30
 
 
 @bp.get("/audit")
@@ -43,6 +48,9 @@ def oversight() -> str:
     return render_template(
         "staff/oversight.html",
         escalations=escalation.open_escalations(session, me),
+        access_alerts=audit.recent(
+            session, me, ACCESS_ALERT, now - timedelta(days=ACCESS_ALERT_DAYS)
+        ),
         confirmations=[r for r in reviews if r.kind.value == "confirmation"],
         samples=[r for r in reviews if r.kind.value == "sample"],
         refusals=closures.recent_refusals(session, me),

@@ -7,13 +7,23 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tipline import db
-from tipline.notices import photos, versions
+from tipline.i18n import current_locale
+from tipline.notices import change_stamps, photos
 from tipline.notices import services as notices
 from tipline.notices.models import Notice
 from tipline.tips import services as tips
@@ -21,7 +31,7 @@ from tipline.tips.attachments import PhotoLimits, PhotoRejected
 from tipline.tips.forms import TipForm, new_form_token, uploaded
 from tipline.tips.receipts import receipt_key
 from tipline.tips.sealing import SealBroken
-from tipline.web import caching, limits
+from tipline.web import caching, limits, outage
 from tipline.web.responses import image_response
 
 bp = Blueprint("public", __name__)
@@ -60,13 +70,13 @@ def submission_options(app: Flask) -> dict[str, Any]:
 
 
 @bp.get("/")
-@caching.public_page(versions.gallery_version)
+@caching.public_page(change_stamps.gallery_version)
 def gallery() -> str:
     return render_template("public/gallery.html", notices=notices.published_notices(db.session()))
 
 
 @bp.get("/notices/<slug>")
-@caching.public_page(versions.notice_version)
+@caching.public_page(change_stamps.notice_version)
 def notice(slug: str) -> str:
     found = notices.public_notice(db.session(), slug)
     if found is None:
@@ -88,19 +98,53 @@ def notice_photo(slug: str, photo_id: int, variant: str) -> Response:
 @bp.route("/notices/<slug>/tip", methods=["GET", "POST"])
 @db.read_only_on_get
 def notice_tip(slug: str) -> Response:
+    if request.method == "GET" and outage.recently_unavailable():
+        return outage.tip_form_page()
     if request.method == "GET":
         # The tip form of a notice in the news is the most requested page that cannot be
         # shared: it carries per-visitor tokens. A visitor without a session gets the kept
         # page of this notice version and language with fresh tokens (web/caching.py).
         kept = caching.filled_form(
-            versions.notice_version, {"slug": slug}, lambda: _tip_form_shell(slug), new_form_token()
+            change_stamps.notice_version,
+            {"slug": slug},
+            lambda: _tip_form_shell(slug),
+            new_form_token(),
         )
         if kept is not None:
             return _no_store(kept)
     found = notices.notice_taking_tips(db.session(), slug)
     if found is None:
+        if request.method == "POST":
+            resolved = notices.public_notice(db.session(), slug)
+            if resolved is not None:
+                return _resolved_while_typing(resolved)
         abort(404)
     return _tip_form(found)
+
+
+def _resolved_while_typing(resolved: Notice) -> Response:
+    """The notice was resolved while the tipster was writing: nothing is saved, and what they
+    typed comes back as a general tip, ready to send (photos must be chosen again)."""
+    form = TipForm()
+    if not form.form_token.data:
+        form.form_token.data = new_form_token()
+    page = render_template(
+        "public/tip_form.html",
+        form=form,
+        notice=None,
+        resolved_notice=resolved,
+        form_action=url_for("public.tip"),
+        contact_lines=notices.contact_lines_for(db.session(), None),
+        max_photos=current_app.config["MAX_TIP_PHOTOS"],
+    )
+    return _no_store(make_response(page, 409))
+
+
+@bp.get("/resolved")
+@caching.public_page(change_stamps.resolved_version)
+def resolved() -> str:
+    """Notices whose person is no longer sought, with what happened: tips work."""
+    return render_template("public/resolved.html", notices=notices.resolved_notices(db.session()))
 
 
 def _tip_form_shell(slug: str) -> str:
@@ -147,12 +191,14 @@ def _tip_form(notice: Notice | None) -> Response:
                         session,
                         form.to_report(),
                         receipt_key(
-                            current_app.config.get("RECEIPT_SECRET") or current_app.secret_key
+                            current_app.config.get("RECEIPT_SECRET")
+                            or current_app.config["SECRET_KEY"]
                         ),
                         notice=notice,
                         photos=uploaded(form.photos.data),
                         form_token=form.form_token.data or None,
                         possible_flood=flood,
+                        language=current_locale(),
                         **submission_options(current_app),
                     )
                     session.commit()
@@ -164,13 +210,19 @@ def _tip_form(notice: Notice | None) -> Response:
                     form.photos.errors = [str(error), gettext("Please choose the photos again.")]
                 except (SQLAlchemyError, SealBroken) as error:
                     session.rollback()
-                    if attempt + 1 < SAVE_ATTEMPTS and isinstance(error, SQLAlchemyError):
+                    if (
+                        attempt + 1 < SAVE_ATTEMPTS
+                        and isinstance(error, SQLAlchemyError)
+                        and not outage.is_outage(error)
+                    ):
                         # Two submits of one form at once (a double click) collide here, as a
                         # unique-key error or, on SQLite, a locked database; a later try finds
                         # the tip the other request saved and shows it.
                         time.sleep(0.05 * (attempt + 1))
                         continue
-                    # Never show a receipt for a tip that is not on disk. Log no tip content.
+                    # Never show a receipt for a tip that is not on disk. Log no tip content
+                    # (the engine hides statement parameters). An unreachable or timed-out
+                    # database is not retried: each try would wait out the timeouts again.
                     log.exception("a tip could not be saved")
                     save_failed = True
                 else:
@@ -179,18 +231,21 @@ def _tip_form(notice: Notice | None) -> Response:
     if form.form_token.errors or not form.form_token.data:
         form.form_token.data = new_form_token()
     page = _render_tip_form(form, notice, save_failed=save_failed, honeypot=honeypot)
-    status = 503 if save_failed else (400 if form.errors or honeypot else 200)
-    return _no_store(make_response(page, status))
+    if save_failed:
+        return outage.unavailable(make_response(page))
+    return _no_store(make_response(page, 400 if form.errors or honeypot else 200))
 
 
 def _render_tip_form(
     form: TipForm, notice: Notice | None, save_failed: bool = False, honeypot: bool = False
 ) -> str:
+    notice, lines = outage.tip_form_context(notice)
     return render_template(
         "public/tip_form.html",
         form=form,
         notice=notice,
-        contact_lines=notices.contact_lines_for(db.session(), notice),
+        contact_lines=lines,
+        outage=not save_failed and outage.recently_unavailable(),
         save_failed=save_failed,
         honeypot=honeypot,
         max_photos=current_app.config["MAX_TIP_PHOTOS"],

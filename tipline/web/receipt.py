@@ -48,7 +48,7 @@ def _no_store(response: Response) -> Response:
 
 
 def _key() -> bytes:
-    return receipt_key(current_app.config.get("RECEIPT_SECRET") or current_app.secret_key)
+    return receipt_key(current_app.config.get("RECEIPT_SECRET") or current_app.config["SECRET_KEY"])
 
 
 def _current_tip() -> Tip | None:
@@ -169,7 +169,9 @@ def payout_code() -> Response:
     tip = _current_tip()
     if tip is None or not ButtonForm().validate_on_submit():
         return redirect(url_for("receipt.lookup"), code=303)
-    issued = payout.issue_payout_code(db.session(), tip, payout.payout_key(current_app.secret_key))
+    issued = payout.issue_payout_code(
+        db.session(), tip, payout.payout_key(current_app.config["SECRET_KEY"])
+    )
     if issued is None:
         db.session().rollback()
         flash(gettext("There is no reward to collect for this tip now."), "info")

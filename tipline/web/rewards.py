@@ -24,7 +24,6 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from tipline import db
-from tipline.auth.policy import signed_in_staff
 from tipline.rewards import ledger as ledgers
 from tipline.rewards import payout
 from tipline.rewards import services as rewards
@@ -38,6 +37,7 @@ from tipline.rewards.forms import (
 )
 from tipline.rewards.models import OutcomeKind, RewardStatus
 from tipline.rewards.services import NotAllowed, RewardRefused
+from tipline.web.policy import signed_in_staff
 
 bp = Blueprint("rewards", __name__, url_prefix="/staff")
 
@@ -257,7 +257,7 @@ def correction() -> Response:
 
 
 def _payout_args() -> tuple[bytes, str, payout.PayoutRules]:
-    secret = current_app.secret_key
+    secret: str = current_app.config["SECRET_KEY"]
     return payout.payout_key(secret), secret, payout.PayoutRules.from_config(current_app.config)
 
 

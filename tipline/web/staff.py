@@ -11,7 +11,7 @@ from wtforms import SelectChoice
 
 from tipline import db
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import current_staff, signed_in_staff
+from tipline.auth.models import Role
 from tipline.db import utcnow
 from tipline.tips.models import TipStatus
 from tipline.triage import queue as queue_views
@@ -20,17 +20,25 @@ from tipline.triage import services as triage
 from tipline.triage.forms import QueueForm
 from tipline.triage.queue import QueueFilters, Sort, View
 from tipline.web import tip_page
+from tipline.web.policy import signed_in_staff
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
+#: Where each role's work is: the page "Staff" (and signing in) leads to.
+ROLE_HOMES = {
+    Role.DETECTIVE: "staff.queue",
+    Role.SUPERVISOR: "staff.queue",
+    Role.PIO: "pio.index",
+    Role.CALL_TAKER: "calltaker.new_call",
+    Role.ADMIN: "admin.staff_list",
+}
+
+
 @bp.get("/")
-def home() -> Response | str:
-    user = current_staff()
-    assert user is not None  # the policy guarantees a signed-in user here
-    if user.role in triage.TIP_READERS:
-        return redirect(url_for("staff.queue"), code=303)
-    return render_template("staff/home.html", agency=current_app.config["AGENCY_NAME"])
+def home() -> Response:
+    """Each role starts where its work is."""
+    return redirect(url_for(ROLE_HOMES[signed_in_staff().role]), code=303)
 
 
 def _queue_filters(form: QueueForm) -> QueueFilters:
@@ -50,7 +58,7 @@ def queue() -> tuple[str, int]:
     user = signed_in_staff()
     session = db.session()
     form = QueueForm(request.args)
-    notices = queue_views.notices_for_filter(session)
+    notices = queue_views.notices_for_filter(session, user)
     form.notice.choices = [SelectChoice("", "Any notice")] + [
         SelectChoice(str(n.id), n.subject_name) for n in notices
     ]
@@ -70,7 +78,7 @@ def queue() -> tuple[str, int]:
     # The page shows tip text (snippets): who read which tips is audited, like opening one.
     if results is not None:
         refs = [hit.tip.public_ref for hit in results.hits]
-        digest = search.query_hash(current_app.secret_key, form.q.data or "")
+        digest = search.query_hash(current_app.config["SECRET_KEY"], form.q.data or "")
         search.record_listing(session, user, refs, view.value, digest)
     elif page is not None:
         search.record_listing(session, user, [t.public_ref for t in page.tips], view.value)

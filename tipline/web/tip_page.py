@@ -56,6 +56,6 @@ def context(session: Session, user: StaffUser, tip: Tip, config: Any) -> dict[st
         "reassign_form": reassign_form,
         "follow": follow,
         "follow_form": FollowForm(formdata=None),
-        # Issue 6: an urgent "no action" proposal waiting for a supervisor's confirmation.
+        # An urgent "no action" proposal waiting for a supervisor's confirmation.
         "pending_closure": closures.pending_confirmation(session, tip),
     }

@@ -16,18 +16,16 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.auth.forms import ButtonForm
-from tipline.auth.policy import signed_in_staff
 from tipline.notices.models import Notice
 from tipline.tips.models import Tip, TipPriority, TipStatus
-from tipline.triage import export, follows
+from tipline.triage import access, export, follows
 from tipline.triage import queue as queue_views
 from tipline.triage import services as triage
-from tipline.triage.access import NotAllowed
+from tipline.triage.access import NotAllowed, TipNotFound
 from tipline.triage.closures import ReviewPolicy
 from tipline.triage.forms import (
     FollowForm,
@@ -40,6 +38,7 @@ from tipline.triage.forms import (
     TagForm,
 )
 from tipline.triage.models import LinkKind, ReviewKind
+from tipline.web.policy import signed_in_staff
 from tipline.web.responses import attachment
 
 bp = Blueprint("triage", __name__, url_prefix="/staff")
@@ -65,6 +64,9 @@ def _act(ref: str, form: FlaskForm, action: Callable[[Tip], str | None]) -> Resp
         return redirect(url_for("staff.tip", ref=ref), code=303)
     try:
         message = action(tip)
+    except TipNotFound as error:  # a tip named in the form that the viewer may not see
+        session.rollback()
+        flash(str(error), "error")
     except (ValueError, NotAllowed) as error:
         session.rollback()
         flash(str(error), "error")
@@ -222,7 +224,7 @@ def export_pdf(ref: str) -> Response:
 
 
 def _notice_or_404(slug: str) -> Notice:
-    notice = db.session().scalar(select(Notice).where(Notice.slug == slug))
+    notice = access.visible_notice(db.session(), signed_in_staff(), slug=slug)
     if notice is None:
         abort(404)
     return notice

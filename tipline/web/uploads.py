@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 
-from tipline.auth.policy import current_staff
 from tipline.notices.services import NOTICE_WRITERS
+from tipline.web.policy import current_staff
 
 #: Forms where the public may attach tip photos (the form and later answers on /receipt).
 TIP_PHOTO_ENDPOINTS = frozenset({"public.tip", "public.notice_tip", "receipt.answer"})

@@ -17,7 +17,7 @@ application role can be denied UPDATE on submitted columns and DELETE on message
 notes (`tipline db grant-app-role`) and still run the retention purge, for closed tips only.
 
 Revision ID: 0808
-Revises: 0805
+Revises: 0807
 Create Date: 2026-12-02 05:00:00
 """
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0808"
-down_revision: str | None = "0805"
+down_revision: str | None = "0807"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,7 @@
-"""Database triggers behind the ORM guards: the audit log is append-only, tips are never deleted.
+"""Triggers that refuse changes to audit rows and deletion of tips, version 1.
 
-Used by migration 0601. On SQLite, a batch migration that rebuilds ``audit_event`` or ``tip``
-(for example to add a foreign key) drops that table's triggers: such a revision must call
-``create(op.execute, "sqlite")`` again at its end. A test checks they all exist at head.
+Run by revisions 0601, 0501 and 0602 (the last two re-create them after SQLite's batch rebuild
+of ``tip`` dropped them). Never edited: see the package docstring.
 """
 
 from __future__ import annotations

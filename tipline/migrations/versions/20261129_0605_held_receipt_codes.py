@@ -1,8 +1,8 @@
 """index of held receipt codes
 
-Issue 8 (production path): the hourly housekeeping job clears each form's sealed receipt
-code once the resubmit window has passed. A partial index over the submissions that still
-hold one lets it find those few rows without reading one row per tip ever received.
+The hourly housekeeping job clears each form's sealed receipt code once the resubmit window
+has passed. A partial index over the submissions that still hold one lets it find those few
+rows without reading one row per tip ever received.
 
 Revision ID: 0605
 Revises: 0604

@@ -1,4 +1,4 @@
-"""Retention (issue 6): after ``TIP_RETENTION_DAYS`` a closed tip's contents are removed in
+"""Retention: after ``TIP_RETENTION_DAYS`` a closed tip's contents are removed in
 place. Nothing is deleted from ``tip`` (the ORM guards and database triggers refuse it): the
 row stays as a tombstone with its id, reference, dates, priority and outcome, and its audit
 trail stays whole, so ``tipline audit verify`` still counts one "tip.received" per tip.
@@ -71,15 +71,15 @@ def purge_tip(session: Session, tip: Tip, now: datetime) -> None:
         _purge_on_postgresql(session, tip, now)
         return
     counts = {
-        "messages": session.execute(
-            update(TipMessage).where(TipMessage.tip_id == tip.id).values(body="")
-        ).rowcount,
-        "photos": session.execute(
-            delete(TipAttachment).where(TipAttachment.tip_id == tip.id)
-        ).rowcount,
-        "notes": session.execute(
-            update(TipNote).where(TipNote.tip_id == tip.id).values(body="")
-        ).rowcount,
+        "messages": db.rows_changed(
+            session, update(TipMessage).where(TipMessage.tip_id == tip.id).values(body="")
+        ),
+        "photos": db.rows_changed(
+            session, delete(TipAttachment).where(TipAttachment.tip_id == tip.id)
+        ),
+        "notes": db.rows_changed(
+            session, update(TipNote).where(TipNote.tip_id == tip.id).values(body="")
+        ),
     }
     session.execute(
         update(TipSubmission).where(TipSubmission.tip_id == tip.id).values(sealed_code=None)
@@ -113,8 +113,9 @@ def _purge_on_postgresql(session: Session, tip: Tip, now: datetime) -> None:
     _record_purge(session, tip, counts)
 
 
-def _count(session: Session, model: type, tip_id: int) -> int:
-    return session.scalar(select(func.count()).where(model.tip_id == tip_id)) or 0
+def _count(session: Session, model: type[TipMessage | TipAttachment | TipNote], tip_id: int) -> int:
+    query = select(func.count()).select_from(model).where(model.tip_id == tip_id)
+    return session.scalar(query) or 0
 
 
 def _record_purge(session: Session, tip: Tip, counts: dict[str, int]) -> None:
@@ -158,7 +159,7 @@ def drop_expired_receipt_sessions(session: Session, now: datetime, limit: int) -
         .order_by(ReceiptSession.id)
         .limit(limit)
     )
-    return session.execute(delete(ReceiptSession).where(ReceiptSession.id.in_(batch))).rowcount
+    return db.rows_changed(session, delete(ReceiptSession).where(ReceiptSession.id.in_(batch)))
 
 
 def forget_shown_codes(session: Session, shown_before: datetime, limit: int) -> int:
@@ -170,6 +171,6 @@ def forget_shown_codes(session: Session, shown_before: datetime, limit: int) -> 
     """
     held = (TipSubmission.sealed_code.is_not(None), TipSubmission.created_at <= shown_before)
     batch = select(TipSubmission.id).where(*held).order_by(TipSubmission.id).limit(limit)
-    return session.execute(
-        update(TipSubmission).where(TipSubmission.id.in_(batch)).values(sealed_code=None)
-    ).rowcount
+    return db.rows_changed(
+        session, update(TipSubmission).where(TipSubmission.id.in_(batch)).values(sealed_code=None)
+    )

@@ -1,6 +1,6 @@
 """escalations, reviewed closures, retention
 
-Issue 6: the escalation and closure_review tables; tip.closed_at, closed_by_id and purged_at.
+The escalation and closure_review tables; tip.closed_at, closed_by_id and purged_at.
 Tips closed before this revision get closed_at = updated_at, so retention can age them. On
 SQLite the batch rebuild of ``tip`` drops its triggers: the full-text index and the
 protection triggers are made again at the end.
@@ -15,10 +15,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from tipline.audit import triggers
-from tipline.triage import fulltext
+from tipline.migrations.frozen import fulltext_v1, protect_v1
 
-#: The searched columns at this revision (see tipline.triage.fulltext).
+#: The searched columns at this revision.
 SEARCH_COLUMNS = ("narrative", "seen_where")
 
 revision: str = "0602"
@@ -105,7 +104,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_escalation_open", ["acknowledged_at", "created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_escalation_tip_id"), ["tip_id"], unique=False)
 
-    fulltext.drop(op)
+    fulltext_v1.drop(op)
     with op.batch_alter_table("tip", schema=None) as batch_op:
         batch_op.add_column(sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("closed_by_id", sa.Integer(), nullable=True))
@@ -120,12 +119,12 @@ def upgrade() -> None:
         "UPDATE tip SET closed_at = updated_at "
         "WHERE status IN ('no_action', 'duplicate', 'closed') AND closed_at IS NULL"
     )
-    fulltext.create(op, SEARCH_COLUMNS)
-    triggers.create(op.execute, op.get_bind().dialect.name)
+    fulltext_v1.create(op, SEARCH_COLUMNS)
+    protect_v1.create(op.execute, op.get_bind().dialect.name)
 
 
 def downgrade() -> None:
-    fulltext.drop(op)
+    fulltext_v1.drop(op)
     with op.batch_alter_table("tip", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_tip_closed_by_id_staff_user"), type_="foreignkey")
         batch_op.drop_index("ix_tip_retention")
@@ -145,5 +144,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_closure_review_state")
 
     op.drop_table("closure_review")
-    fulltext.create(op, SEARCH_COLUMNS)
-    triggers.create(op.execute, op.get_bind().dialect.name)
+    fulltext_v1.create(op, SEARCH_COLUMNS)
+    protect_v1.create(op.execute, op.get_bind().dialect.name)

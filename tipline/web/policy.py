@@ -10,20 +10,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
-from sqlalchemy import ColumnElement, or_, select, true
 from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.auth import sessions
 from tipline.auth.models import TIP_READERS, Role, StaffSession, StaffUser
-from tipline.notices.models import Notice
 from tipline.notices.services import NOTICE_REVIEWERS, NOTICE_WRITERS
-from tipline.tips.models import Tip
 
 PUBLIC = "public"  # anyone, signed in or not
 ENROLLING = "enrolling"  # right password, authenticator not yet set up: enrolment only
 ANY_STAFF = frozenset(Role)
 ADMINS = frozenset({Role.ADMIN})
+
+#: What a staff member who must choose a new password may still open.
+CHANGING_PASSWORD = frozenset({"account.password", "account.logout"})
 
 #: The key in the (signed) Flask session that carries the staff session's token.
 SESSION_KEY = "staff_token"
@@ -43,6 +43,8 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "feeds.atom": PUBLIC,
     "feeds.cap_message": PUBLIC,
     "feeds.poster_pdf": PUBLIC,
+    "feeds.share_image_png": PUBLIC,
+    "feeds.short_link": PUBLIC,
     "api.notices": PUBLIC,
     "api.notice": PUBLIC,
     "api.openapi": PUBLIC,
@@ -51,6 +53,8 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "staff.queue": TIP_READERS,
     "staff.tip": TIP_READERS,
     "oversight.audit_log": frozenset({Role.SUPERVISOR}),
+    "mail.undelivered": frozenset({Role.SUPERVISOR, Role.ADMIN}),
+    "mail.retry": frozenset({Role.SUPERVISOR, Role.ADMIN}),
     "oversight.oversight": frozenset({Role.SUPERVISOR}),
     "oversight.acknowledge": frozenset({Role.SUPERVISOR}),
     "oversight.confirm": frozenset({Role.SUPERVISOR}),
@@ -69,6 +73,12 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "pio.approve": NOTICE_REVIEWERS,
     "pio.return_": NOTICE_REVIEWERS,
     "pio.resolve": NOTICE_REVIEWERS,
+    "pio.correct": NOTICE_REVIEWERS,
+    "pio.preview": NOTICE_REVIEWERS,
+    "pio.preview_poster": NOTICE_REVIEWERS,
+    "pio.preview_share": NOTICE_REVIEWERS,
+    "pio.approve_change": NOTICE_REVIEWERS,
+    "pio.withdraw_change": NOTICE_REVIEWERS,
     "pio.archive": NOTICE_REVIEWERS,
     "admin.staff_list": ADMINS,
     "admin.staff_create": ADMINS,
@@ -77,7 +87,10 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "admin.staff_active": ADMINS,
     "admin.staff_reset_totp": ADMINS,
     "admin.staff_unlock": ADMINS,
+    "admin.units_list": ADMINS,
+    "admin.staff_reset_password": ADMINS,
     "public.robots": PUBLIC,
+    "public.resolved": PUBLIC,
     "receipt.lookup": PUBLIC,
     "receipt.answer": PUBLIC,
     "receipt.leave": PUBLIC,
@@ -86,7 +99,7 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "dialog.photo": TIP_READERS,
     "calltaker.calls_log": frozenset({Role.CALL_TAKER, Role.SUPERVISOR}),
     "calltaker.new_call": frozenset({Role.CALL_TAKER}),
-    # Triage (issue 5): every action re-checks the role in its service.
+    # Triage: every action re-checks the role in its service.
     "staff.next_tip": TIP_READERS,
     "triage.claim": TIP_READERS,
     "triage.release": TIP_READERS,
@@ -119,18 +132,6 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "rewards.payout_pay": frozenset({Role.PAYOUT_DESK}),
     "receipt.payout_code": PUBLIC,
 }
-
-
-def tip_visibility_clause(viewer: StaffUser) -> ColumnElement[bool]:
-    """The tips ``viewer`` may read, as a condition on ``Tip``: a detective with a unit reads
-    tips on their unit's notices and tips on no notice; everyone else the whole queue (the
-    role check itself is the triage service's)."""
-    if viewer.role is not Role.DETECTIVE or not viewer.unit:
-        return true()
-    return or_(
-        Tip.notice_id.is_(None),
-        Tip.notice_id.in_(select(Notice.id).where(Notice.unit == viewer.unit)),
-    )
 
 
 def _timeouts() -> sessions.Timeouts:
@@ -190,6 +191,9 @@ def enforce() -> Response | None:
     user = current_staff()
     if user is None:
         return redirect(url_for("account.login", next=request.path), code=303)
+    if user.password_change_required and endpoint not in CHANGING_PASSWORD:
+        # A password an administrator handed over opens nothing but the password page.
+        return redirect(url_for("account.password"), code=303)
     if user.role not in allowed:
         abort(403)
     return None

@@ -1,6 +1,6 @@
 """stored search document (PostgreSQL)
 
-Issue 5: on PostgreSQL the tip's search document moves from an expression index to a stored
+On PostgreSQL the tip's search document moves from an expression index to a stored
 generated column with the GIN index over it, so a search can test a row without recomputing
 its document and walk tips newest first, stopping after a page. SQLite's FTS5 table is
 unchanged (nothing to do there).
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from tipline.triage import fulltext
+from tipline.migrations.frozen import fulltext_v1, fulltext_v2
 
-#: The searched columns at this revision (see tipline.triage.fulltext).
+#: The searched columns at this revision.
 SEARCH_COLUMNS = ("narrative", "seen_where")
 
 revision: str = "0604"
@@ -27,11 +27,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        fulltext.drop(op)
-        fulltext.create(op, SEARCH_COLUMNS, stored=True)
+        fulltext_v1.drop(op)
+        fulltext_v2.create(op, SEARCH_COLUMNS)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        fulltext.drop(op)
-        fulltext.create(op, SEARCH_COLUMNS)
+        fulltext_v2.drop(op)
+        fulltext_v1.create(op, SEARCH_COLUMNS)

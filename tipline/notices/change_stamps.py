@@ -19,14 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, func, inspect, select
+from sqlalchemy import Connection, bindparam, func, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from tipline.db import utcnow
-from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus, is_slug
+from tipline.notices.models import (
+    PUBLIC_STATUSES,
+    Charge,
+    ContactLine,
+    Notice,
+    NoticeStatus,
+    is_slug,
+)
 
 #: Notices whose page the public may open.
-PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
 
 # Built once: these run on every public page request, on a plain connection (no ORM session),
 # which keeps the check for an unchanged page near the cost of the query itself.
@@ -36,6 +42,13 @@ _NOTICE_STAMP = select(Notice.id, Notice.status, Notice.updated_at).where(
 _GALLERY_STAMPS = (
     select(Notice.id, Notice.updated_at)
     .where(Notice.status == NoticeStatus.PUBLISHED)
+    .order_by(Notice.id)
+)
+
+
+_RESOLVED_STAMPS = (
+    select(Notice.id, Notice.updated_at)
+    .where(Notice.status == NoticeStatus.RESOLVED)
     .order_by(Notice.id)
 )
 
@@ -66,12 +79,21 @@ def gallery_version(connection: Connection | Session) -> ContentVersion:
     A digest over every published notice's id and time, not just the newest time, so a notice
     leaving the list or changing with an older clock still changes the stamp.
     """
-    rows = connection.execute(_GALLERY_STAMPS).all()
+    return _list_version(connection, _GALLERY_STAMPS, "gallery")
+
+
+def resolved_version(connection: Connection | Session) -> ContentVersion:
+    """The version of the public list of resolved notices (as ``gallery_version``)."""
+    return _list_version(connection, _RESOLVED_STAMPS, "resolved")
+
+
+def _list_version(connection: Connection | Session, query: Any, name: str) -> ContentVersion:
+    rows = connection.execute(query).all()
     digest = hashlib.sha256()
     for row in rows:
         digest.update(f"{row.id}:{row.updated_at.isoformat()};".encode())
     newest = max((row.updated_at for row in rows), default=None)
-    return ContentVersion(f"gallery:{len(rows)}:{digest.hexdigest()}", newest)
+    return ContentVersion(f"{name}:{len(rows)}:{digest.hexdigest()}", newest)
 
 
 #: PostgreSQL channel on which a transaction that changed what the public sees announces it
@@ -90,8 +112,7 @@ def _updated_at_set(notice: Notice) -> bool:
     return bool(inspect(notice).attrs.updated_at.history.added)
 
 
-@event.listens_for(Session, "before_flush")
-def _touch_changed_notices(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
+def touch_changed_notices(session: Session, _ctx: UOWTransaction, _instances: Any) -> None:
     touched: set[Notice] = set()
     all_notices = False
     changed = False
@@ -122,12 +143,10 @@ def _touch_changed_notices(session: Session, _ctx: UOWTransaction, _instances: A
             session.execute(select(func.pg_notify(CHANGE_CHANNEL, "")))
 
 
-@event.listens_for(Session, "after_commit")
-def _count_committed_change(session: Session) -> None:
+def count_committed_change(session: Session) -> None:
     if session.info.pop(_CHANGED, False):
         _local_commits[0] += 1
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back_change(session: Session) -> None:
+def forget_rolled_back_change(session: Session) -> None:
     session.info.pop(_CHANGED, None)

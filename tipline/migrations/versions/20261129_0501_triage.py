@@ -10,8 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from tipline.audit import triggers
-from tipline.triage import fulltext
+from tipline.migrations.frozen import fulltext_v1, protect_v1
 
 revision: str = "0501"
 down_revision: str | None = "0401"
@@ -154,13 +153,13 @@ def upgrade() -> None:
     op.execute("UPDATE tip SET due_at = received_at")
     op.execute("UPDATE tip SET priority = 'urgent', priority_rank = 0 WHERE there_now")
     # Full text last: on SQLite a batch "move and copy" of tip would drop the triggers.
-    fulltext.create(op, ("narrative", "seen_where"))
-    # The batch rebuild of tip on SQLite also dropped the audit protection triggers (0601).
-    triggers.create(op.execute, op.get_bind().dialect.name)
+    fulltext_v1.create(op, ("narrative", "seen_where"))
+    # The batch rebuild of tip on SQLite also dropped the audit protection triggers (revision 0601).
+    protect_v1.create(op.execute, op.get_bind().dialect.name)
 
 
 def downgrade() -> None:
-    fulltext.drop(op)
+    fulltext_v1.drop(op)
     with op.batch_alter_table("tip", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_tip_claimed_by_id_staff_user"), type_="foreignkey")
         batch_op.drop_constraint(batch_op.f("fk_tip_duplicate_of_id_tip"), type_="foreignkey")
@@ -195,4 +194,4 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notice_follow_notice")
 
     op.drop_table("notice_follow")
-    triggers.create(op.execute, op.get_bind().dialect.name)
+    protect_v1.create(op.execute, op.get_bind().dialect.name)

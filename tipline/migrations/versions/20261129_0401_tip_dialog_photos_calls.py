@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from tipline.migrations.frozen import protect_v1
+
 revision: str = "0401"
 down_revision: str | None = "0701"
 branch_labels: str | Sequence[str] | None = None
@@ -161,6 +163,8 @@ def downgrade() -> None:
         batch_op.drop_column("companions")
         batch_op.drop_column("activity")
         batch_op.drop_column("landmark")
+    # SQLite's batch rebuild of tip dropped the tip's protection trigger (revision 0601).
+    protect_v1.create(op.execute, op.get_bind().dialect.name)
 
     with op.batch_alter_table("tip_attachment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tip_attachment_tip_id"))

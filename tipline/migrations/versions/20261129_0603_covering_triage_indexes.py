@@ -1,6 +1,6 @@
 """covering triage indexes
 
-Issue 5: three triage indexes get a trailing column after their order, so a queue view's
+Three triage indexes get a trailing column after their order, so a queue view's
 other condition (unclaimed, claimed by me, open) and its capped count are answered from the
 index alone. Index changes only: no table is rebuilt, so no trigger is touched.
 

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from tipline.audit import chain, triggers
-from tipline.db import UTCDateTime
+from tipline.migrations.frozen import audit_hash_v1, protect_v1
 
 revision: str = "0601"
 down_revision: str | None = "0001"
@@ -55,7 +54,7 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f("uq_audit_event_seq"), ["seq"])
 
     # After the batch operations above: rebuilding a SQLite table drops its triggers.
-    triggers.create(op.execute, op.get_bind().dialect.name)
+    protect_v1.create(op.execute, op.get_bind().dialect.name)
 
 
 def _chain_existing_rows() -> None:
@@ -64,7 +63,7 @@ def _chain_existing_rows() -> None:
         "audit_event",
         sa.column("id", sa.Integer()),
         sa.column("seq", sa.BigInteger()),
-        sa.column("occurred_at", UTCDateTime()),
+        sa.column("occurred_at", sa.DateTime(timezone=True)),
         sa.column("actor_id", sa.Integer()),
         sa.column("actor_label", sa.String()),
         sa.column("action", sa.String()),
@@ -78,27 +77,27 @@ def _chain_existing_rows() -> None:
     rows = bind.execute(sa.select(audit).order_by(audit.c.id)).all()
     if not rows:
         return
-    key = op.get_context().config.attributes.get("audit_key")
+    config = op.get_context().config
+    key = config.attributes.get("audit_key") if config else None
     if key is None:
         raise RuntimeError(
             "audit_event has rows to chain: run this upgrade through `tipline db upgrade` so "
             "it uses the application's audit key."
         )
-    prev = chain.GENESIS
+    prev = audit_hash_v1.GENESIS
     for seq, row in enumerate(rows, start=1):
-        details = chain.normalise_details(row.details or {})
-        digest = chain.row_hash(
-            key,
-            seq=seq,
-            occurred_at=row.occurred_at,
-            actor_id=row.actor_id,
-            actor_label=row.actor_label,
-            action=row.action,
-            object_type=row.object_type,
-            object_id=row.object_id,
-            details=details,
-            prev_hash=prev,
-        )
+        details = audit_hash_v1.normalise_details(row.details or {})
+        fields = {
+            "seq": seq,
+            "occurred_at": row.occurred_at,
+            "actor_id": row.actor_id,
+            "actor_label": row.actor_label,
+            "action": row.action,
+            "object_type": row.object_type,
+            "object_id": row.object_id,
+            "details": details,
+        }
+        digest = audit_hash_v1.row_hash_v1(key, fields, prev)
         bind.execute(
             sa.update(audit)
             .where(audit.c.id == row.id)
@@ -108,7 +107,7 @@ def _chain_existing_rows() -> None:
 
 
 def downgrade() -> None:
-    triggers.drop(op.execute, op.get_bind().dialect.name)
+    protect_v1.drop(op.execute, op.get_bind().dialect.name)
 
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_audit_event_seq"), type_="unique")

@@ -1,0 +1,604 @@
+"""Faults under load: what a tipster sees, and whether any tip or staff e-mail is lost.
+
+Not collected by pytest. From the top of the repository, as root (it starts a PostgreSQL
+cluster and a redis-server of its own on spare ports, never touching shared servers):
+
+    .venv/bin/python -m tests.bench.bench_faults [--only deploy,pg-stopped,...]
+
+Each scenario runs client threads that submit tips like a browser (GET the form, POST it)
+against gunicorn with the shipped settings, injects one fault, ends it, and counts. A tip is
+sent once and never retried, so a duplicate could only come from the server. Columns:
+
+    sent, receipts (a code shown), stored (tips in the database), lost (a code shown with no
+    stored tip), dup (a narrative stored twice), 5xx (other than the "not saved" page), what
+    the tipster saw (r: receipt, 503t: the "not saved" page with their text, x: a connection
+    refused or reset, e: anything else), notifications lost, escalation delay, recovery (from
+    the fault's end to the next receipt).
+
+Bounded: every scenario has a fixed duration; the whole run takes about five minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import itertools
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import redis
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, func, select, text
+
+from tipline import create_app, db, migrations
+from tipline.auth import services as auth
+from tipline.auth.models import Role
+from tipline.demo import DEMO_SLUG, seed_demo
+from tipline.notices.models import Notice
+from tipline.outbox import OutboxMessage
+from tipline.tips.models import Tip, TipPriority
+from tipline.tips.receipts import hash_code, receipt_key
+from tipline.triage import follows
+from tipline.triage.models import Escalation
+
+from ..conftest import RECEIPT_RE, SECRET
+from ..servers import VENV_BIN, free_port, start_gunicorn, stop
+from .stack import BENCH_TIP_LIMIT, COOKIE_RE, FORM_TOKEN_RE, TOKEN_RE
+
+TIP_PATH = f"/notices/{DEMO_SLUG}/tip"
+CLIENTS = 6
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
+
+
+# --- private servers -------------------------------------------------------------------------
+
+
+class PrivatePostgres:
+    """A throw-away PostgreSQL cluster under /tmp on a spare port, run as the postgres user."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="tipline-faults-pg-"))
+        self.port = free_port()
+        shutil.chown(self.folder, "postgres")
+
+    def _as_postgres(self, *args: str) -> None:
+        subprocess.run(
+            ["su", "postgres", "-c", " ".join(args)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def init(self) -> None:
+        self._as_postgres(f"{PG_BIN}/initdb", "-D", str(self.folder / "data"), "-A trust")
+        self.start()
+
+    def start(self) -> None:
+        options = f"'-p {self.port} -k {self.folder} -c fsync=off -c max_connections=100'"
+        self._as_postgres(
+            f"{PG_BIN}/pg_ctl", "-D", str(self.folder / "data"), "-o", options, "-w", "start",
+            "-l", str(self.folder / "log"),
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._as_postgres(f"{PG_BIN}/pg_ctl", "-D", str(self.folder / "data"), "-m fast stop")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def destroy(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class PrivateRedis:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            with contextlib.suppress(redis.ConnectionError):
+                client.ping()
+                break
+            time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+class Inbox:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.message_ids: list[str] = []
+        self.delay = delay
+
+    async def handle_DATA(self, _server, _session, envelope):
+        if self.delay:
+            time.sleep(self.delay)
+        found = re.search(rb"^Message-ID: (\S+)", envelope.content, re.MULTILINE | re.IGNORECASE)
+        self.message_ids.append(found.group(1).decode() if found else "")
+        return "250 OK"
+
+
+# --- the stack -------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    pg: PrivatePostgres
+    redis: PrivateRedis
+    smtp_port: int
+    database_url: str = ""
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tipline-f-")))
+
+    def fresh_database(self) -> None:
+        name = f"faults_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(self.pg.url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        self.database_url = self.pg.url(name)
+        app = self.app()
+        with app.app_context():
+            migrations.upgrade(db.engine())
+            seed_demo(db.session())
+            db.session().commit()
+        app.extensions["tipline.engine"].dispose()
+
+    def config(self) -> dict[str, object]:
+        return {
+            "SECRET_KEY": SECRET,
+            "DATABASE_URL": self.database_url,
+            "INSTANCE_PATH": str(self.folder),
+            "REDIS_URL": self.redis.url,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": self.smtp_port,
+            "MAIL_FROM": "tipline@example.org",
+            "SUPERVISOR_EMAILS": ["sgt@example.org"],
+        }
+
+    def env(self) -> dict[str, str]:
+        env = {f"TIPLINE_{k}": str(v) for k, v in self.config().items()}
+        env["TIPLINE_SUPERVISOR_EMAILS"] = '["sgt@example.org"]'
+        env["TIPLINE_TIP_RATE_LIMIT"] = BENCH_TIP_LIMIT
+        env["TIPLINE_TIP_GLOBAL_RATE_LIMIT"] = BENCH_TIP_LIMIT
+        return env
+
+    def app(self):
+        return create_app(self.config())
+
+    def gunicorn(self, port: int) -> subprocess.Popen:
+        return start_gunicorn("tipline:create_app()", port, self.env(), workers=2)
+
+    def worker(self) -> subprocess.Popen:
+        return subprocess.Popen(
+            [str(VENV_BIN / "tipline"), "worker", "--workers", "2"],
+            env={**os.environ, **self.env()},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+# --- load --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    ports: list[int]
+    counter: Iterator[int] = field(default_factory=itertools.count)
+    seen: Counter = field(default_factory=Counter)
+    receipts: list[tuple[str, str, float]] = field(default_factory=list)
+    sent: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def _request(self, port: int, method: str, path: str, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=40)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def submit(self, port: int) -> str:
+        narrative = f"fault tip {next(self.counter)} {uuid.uuid4().hex[:6]}: by the levee"
+        with self.lock:
+            self.sent += 1
+        try:
+            status, headers, page = self._request(port, "GET", TIP_PATH)
+            cookie = COOKIE_RE.search(headers.get("Set-Cookie", ""))
+            csrf, token = TOKEN_RE.search(page), FORM_TOKEN_RE.search(page)
+            if status != 200 or not (cookie and csrf and token):
+                return "e" if status < 500 else "5xx"
+            fields = {
+                "narrative": narrative,
+                "csrf_token": csrf.group(1).decode(),
+                "form_token": token.group(1).decode(),
+            }
+            status, _h, page = self._request(
+                port,
+                "POST",
+                TIP_PATH,
+                urlencode(fields),
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Cookie": cookie.group(1),
+                },
+            )
+        except (OSError, http.client.HTTPException):
+            return "x"
+        body = page.decode(errors="replace")
+        if status == 200:
+            found = RECEIPT_RE.search(re.sub(r"<[^>]+>", "", body))
+            if found:
+                with self.lock:
+                    self.receipts.append((narrative, found.group(0), time.monotonic()))
+                return "r"
+            return "e"
+        if status == 503 and narrative in body and "not saved" in body:
+            return "503t"
+        return "5xx" if status >= 500 else "e"
+
+    def start(self, clients: int = CLIENTS) -> None:
+        def run(n: int) -> None:
+            turn = itertools.count(n)
+            while not self.stop.is_set():
+                ports = list(self.ports)  # the servers in rotation now (a proxy's view)
+                outcome = self.submit(ports[next(turn) % len(ports)])
+                with self.lock:
+                    self.seen[outcome] += 1
+                if outcome != "r":
+                    time.sleep(0.05)
+
+        self.threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def finish(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+    def first_receipt_after(self, moment: float) -> float | None:
+        with self.lock:
+            later = [at for _n, _c, at in self.receipts if at > moment]
+        return min(later) - moment if later else None
+
+
+@dataclass
+class Row:
+    scenario: str
+    sent: int = 0
+    receipts: int = 0
+    stored: int = 0
+    lost: int = 0
+    dup: int = 0
+    errors5xx: int = 0
+    saw: str = ""
+    mail_lost: str = "-"
+    escalation: str = "-"
+    recovery: str = "-"
+
+
+def count_tips(stack: Stack, load: Load, row: Row) -> Row:
+    app = stack.app()
+    key = receipt_key(SECRET)
+    with app.extensions["tipline.sessionmaker"]() as s:
+        stored = set(s.scalars(select(Tip.receipt_hash)))
+        twice = s.execute(
+            select(Tip.narrative).group_by(Tip.narrative).having(func.count() > 1)
+        ).all()
+    app.extensions["tipline.engine"].dispose()
+    row.sent, row.receipts, row.stored = load.sent, len(load.receipts), len(stored)
+    row.lost = sum(1 for _n, code, _t in load.receipts if hash_code(key, code) not in stored)
+    row.dup = len(twice)
+    row.errors5xx = load.seen["5xx"]
+    row.saw = " ".join(f"{k}:{v}" for k, v in sorted(load.seen.items()))
+    return row
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+
+def with_load(stack: Stack, name: str, fault: Callable[[Load, list[int]], float | None]) -> Row:
+    """Fresh database, gunicorn, load for the fault; ``fault`` returns when it ended."""
+    stack.fresh_database()
+    ports = [free_port()]
+    servers = [stack.gunicorn(ports[0])]
+    load = Load(ports)
+    load.start()
+    ended = None
+    try:
+        time.sleep(2)
+        ended = fault(load, servers)
+        time.sleep(4)
+    finally:
+        load.finish()
+        for server in servers:
+            stop(server)
+    row = count_tips(stack, load, Row(name))
+    if ended is not None:
+        took = load.first_receipt_after(ended)
+        row.recovery = f"{took:.1f} s" if took is not None else "none"
+    return row
+
+
+def deploy(stack: Stack) -> Row:
+    def fault(_load: Load, servers: list) -> float:
+        for _ in range(2):  # two deploys: `systemctl reload` is a SIGHUP to the master
+            os.kill(servers[0].pid, signal.SIGHUP)
+            time.sleep(5)
+        return time.monotonic()
+
+    return with_load(stack, "deploy (HUP x2) under load", fault)
+
+
+def pg_stopped(stack: Stack) -> Row:
+    def fault(_load: Load, _servers: list) -> float:
+        stack.pg.stop()
+        time.sleep(8)
+        stack.pg.start()
+        return time.monotonic()
+
+    return with_load(stack, "PostgreSQL stopped 8 s", fault)
+
+
+def table_lock(stack: Stack) -> Row:
+    def fault(_load: Load, _servers: list) -> float:
+        holder = create_engine(stack.database_url)
+        with holder.connect() as conn:
+            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("LOCK TABLE tip IN ACCESS EXCLUSIVE MODE")
+            time.sleep(35)  # longer than gunicorn's 30 s worker timeout
+            conn.rollback()
+        holder.dispose()
+        return time.monotonic()
+
+    return with_load(stack, "lock on tip 35 s (> worker timeout)", fault)
+
+
+def redis_stalled(stack: Stack) -> Row:
+    def fault(_load: Load, _servers: list) -> float:
+        assert stack.redis.process is not None
+        os.kill(stack.redis.process.pid, signal.SIGSTOP)
+        time.sleep(8)
+        os.kill(stack.redis.process.pid, signal.SIGCONT)
+        return time.monotonic()
+
+    return with_load(stack, "Redis stalled (SIGSTOP) 8 s", fault)
+
+
+def redis_restarted(stack: Stack) -> Row:
+    def fault(_load: Load, _servers: list) -> float:
+        stack.redis.stop()
+        time.sleep(4)
+        stack.redis.start()  # empty: nothing persisted
+        return time.monotonic()
+
+    return with_load(stack, "Redis stopped 4 s, back empty", fault)
+
+
+def one_of_two_killed(stack: Stack) -> Row:
+    stack.fresh_database()
+    ports = [free_port(), free_port()]
+    servers = [stack.gunicorn(p) for p in ports]
+    load = Load(ports)
+    load.start()
+    try:
+        time.sleep(3)
+        os.killpg(servers[0].pid, signal.SIGKILL)  # master and workers of server 1
+        servers[0].wait()
+        killed = time.monotonic()
+        load.ports[:] = [ports[1]]  # the proxy takes it out of rotation
+        time.sleep(5)
+    finally:
+        load.finish()
+        for server in servers:
+            stop(server)
+    row = count_tips(stack, load, Row("1 of 2 app servers kill -9"))
+    took = load.first_receipt_after(killed)
+    row.recovery = f"{took:.1f} s" if took is not None else "none"
+    return row
+
+
+def mail_faults(stack: Stack, inbox: Inbox) -> Row:
+    """Worker down with mail queued, Redis restarted empty, the worker killed -9 mid-delivery:
+    every outbox row must arrive (the same Message-ID at most twice)."""
+    stack.fresh_database()
+    app = stack.app()
+    with app.extensions["tipline.sessionmaker"]() as s:
+        notice = s.scalar(select(Notice).where(Notice.slug == DEMO_SLUG))
+        for n in range(5):
+            user = auth.create_user(s, f"det-{n}", "correct horse battery", Role.DETECTIVE, "x")
+            follows.follow_notice(s, user, notice, f"det-{n}@example.org")
+        s.commit()
+    app.extensions["tipline.engine"].dispose()
+    port = free_port()
+    server = stack.gunicorn(port)
+    load = Load([port])
+    load.start()
+    time.sleep(6)  # tips arrive, 5 follower e-mails each, no worker running
+    load.finish()
+    stop(server)
+    stack.redis.stop()
+    stack.redis.start()  # every queued task is gone
+    inbox.message_ids.clear()
+    inbox.delay = 0.02
+    worker = stack.worker()
+    time.sleep(3)
+    os.killpg(worker.pid, signal.SIGKILL)  # mid-delivery
+    worker.wait()
+    worker = stack.worker()
+    app = stack.app()
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            with app.extensions["tipline.sessionmaker"]() as s:
+                waiting = s.scalar(select(func.count()).where(OutboxMessage.sent_at.is_(None)))
+            if waiting == 0:
+                break
+            time.sleep(1)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
+    with app.extensions["tipline.sessionmaker"]() as s:
+        ids = set(s.scalars(select(OutboxMessage.message_id)))
+    app.extensions["tipline.engine"].dispose()
+    row = count_tips(stack, load, Row("worker down, Redis emptied, worker kill -9"))
+    received = Counter(inbox.message_ids)
+    lost = len(ids - set(received))
+    extra = sum(n - 1 for n in received.values() if n > 1)
+    row.mail_lost = f"{lost} of {len(ids)} ({extra} resent)"
+    inbox.delay = 0.0
+    return row
+
+
+def escalation_with_backlog(stack: Stack, inbox: Inbox) -> Row:
+    """2,000 e-mails waiting and a slow mail server: an urgent tip falls due; how long after
+    its due time is it escalated?"""
+    stack.fresh_database()
+    app = stack.app()
+    with app.extensions["tipline.write_sessionmaker"]() as s:
+        now = db.utcnow()
+        for n in range(2000):
+            s.add(
+                OutboxMessage(
+                    kind="follower",
+                    recipient=f"d{n}@example.org",
+                    subject="New tip",
+                    body="A link",
+                    message_id=f"<bulk.{n}@example.org>",
+                    created_at=now,
+                    next_attempt_at=now,
+                    attempts=0,
+                )
+            )
+        s.commit()
+    inbox.delay = 0.05
+    worker = stack.worker()
+    time.sleep(5)  # the backlog is being sent
+    due = db.utcnow() + timedelta(seconds=2)
+    with app.extensions["tipline.write_sessionmaker"]() as s:
+        from tests.triage_data import insert_tips
+
+        insert_tips(
+            s,
+            1,
+            received_at=due - timedelta(minutes=15),
+            due_at=due,
+            priority=TipPriority.URGENT,
+            priority_rank=0,
+        )
+        s.commit()
+    delay = None
+    deadline = time.monotonic() + 130
+    try:
+        while time.monotonic() < deadline:
+            with app.extensions["tipline.sessionmaker"]() as s:
+                made = s.scalar(select(Escalation.created_at))
+            if made is not None:
+                delay = (made - due).total_seconds()
+                break
+            time.sleep(1)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
+        inbox.delay = 0.0
+    app.extensions["tipline.engine"].dispose()
+    row = Row("urgent tip due, 2,000 mails queued")
+    row.escalation = f"{delay:.0f} s" if delay is not None else "none in 130 s"
+    row.mail_lost = f"{len(inbox.message_ids)} of 2000 sent meanwhile"
+    return row
+
+
+SCENARIOS = {
+    "deploy": deploy,
+    "two-servers": one_of_two_killed,
+    "pg-stopped": pg_stopped,
+    "lock": table_lock,
+    "redis-stalled": redis_stalled,
+    "redis-restarted": redis_restarted,
+    "mail": mail_faults,
+    "escalation": escalation_with_backlog,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    args = parser.parse_args()
+    if PG_BIN is None or shutil.which("redis-server") is None:
+        raise SystemExit("needs PostgreSQL server binaries and redis-server")
+    pg, red = PrivatePostgres(), PrivateRedis()
+    inbox = Inbox()
+    smtp_port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    pg.init()
+    red.start()
+    controller.start()
+    stack = Stack(pg, red, smtp_port)
+    rows = []
+    try:
+        for name in args.only.split(","):
+            scenario = SCENARIOS[name]
+            started = time.monotonic()
+            wants_inbox = name in ("mail", "escalation")
+            row = scenario(stack, inbox) if wants_inbox else scenario(stack)
+            rows.append(row)
+            print(f"  {row.scenario}: done in {time.monotonic() - started:.0f} s", flush=True)
+    finally:
+        controller.stop()
+        red.stop()
+        pg.destroy()
+        shutil.rmtree(stack.folder, ignore_errors=True)
+    machine = f"{platform.node()} ({os.cpu_count()} cores)"
+    print(f"\n{time.strftime('%Y-%m-%d')} on {machine}, PostgreSQL")
+    head = (
+        "| scenario | sent | receipts | stored | lost | dup | 5xx | tipster saw | "
+        "notifications lost | escalation delay | recovery |"
+    )
+    print(head)
+    print("|" + "---|" * 11)
+    failed = False
+    for r in rows:
+        print(
+            f"| {r.scenario} | {r.sent} | {r.receipts} | {r.stored} | {r.lost} | {r.dup} | "
+            f"{r.errors5xx} | {r.saw} | {r.mail_lost} | {r.escalation} | {r.recovery} |"
+        )
+        failed |= bool(r.lost or r.dup)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
