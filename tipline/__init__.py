@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         policy,
         public,
         receipt,
+        request_guard,
         responses,
         staff,
         templating,
@@ -70,6 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     uploads.init_app(app)  # larger bodies only for photo forms, before CSRF reads forms
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check
+    request_guard.init_app(app)  # after uploads (body limits); before the blueprints
     jobs.init_app(app)
     hooks.install(app, jobs.jobs_for(app).follower_mail)  # every SQLAlchemy hook
     csrf.init_app(app)  # the token, then the request's origin
@@ -101,5 +103,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # Behind nginx every request comes from 127.0.0.1; the proxy's X-Forwarded-For is the
         # visitor's address, which only the rate limiter reads (as a keyed daily hash).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])  # type: ignore[method-assign]
+    request_guard.wrap(app)  # outermost: a bad Host never reaches Flask's URL adapter
     cli.init_app(app)
     return app

@@ -177,13 +177,13 @@ class AnonymousRequestHandler(WSGIRequestHandler):
 def demo(host: str, port: int, no_sample_tips: bool) -> None:
     from tipline import create_app
     from tipline.demo import DEMO_SLUG, seed_demo
-    from tipline.tips.receipts import receipt_key
+    from tipline.tips.receipts import receipt_key, receipt_secret
 
     _check_port_free(host, port)  # before the demo accounts are touched
     app = create_app({"ENV": "development"})
     with app.app_context():
         migrations.upgrade(db.engine())
-        key = None if no_sample_tips else receipt_key(app.config["SECRET_KEY"])
+        key = None if no_sample_tips else receipt_key(receipt_secret(app.config))
         accounts = seed_demo(db.session(), key, app.config["DATA_KEY"])
         db.session().commit()
         ensure_signing_key()

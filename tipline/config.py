@@ -105,11 +105,16 @@ class Defaults:
     # Encryption at rest of tip photos and volunteered contact details: base64 of 32 random
     # bytes, never stored in the database. Production refuses to start without it.
     DATA_KEY: str | None = None
+    # The secret receipt codes are hashed under (default: SECRET_KEY). Set it to the current
+    # SECRET_KEY before rotating that, or every receipt code given out stops working.
+    RECEIPT_SECRET: str | None = None
 
     # Tip photos: how many per tip (and per later answer), and the limits on each one.
     MAX_TIP_PHOTOS = 3
     PHOTO_MAX_BYTES = 8 * 1024 * 1024
-    PHOTO_MAX_PIXELS = 40_000_000
+    # Tip photos: 16 megapixels (a phone's 12 MP photo fits); a larger one is refused from its
+    # header before any decoding. Decoded memory is at most 4 bytes a pixel (64 MB), once.
+    PHOTO_MAX_PIXELS = 16_000_000
     PHOTO_MAX_SIDE = 3000  # photos are stored at most this many pixels on the longest side
     # Request bodies: 1 MB for text forms. The tip forms accept MAX_TIP_PHOTOS photos at their
     # limit plus the text, and the PIO's photo upload NOTICE_PHOTO_MAX_BYTES (web/uploads.py).
@@ -131,7 +136,15 @@ class Defaults:
     # none: then every visitor behind a proxy shares the proxy's address, and its limits.
     PROXY_FIX_X_FOR = 0
     TIP_RATE_LIMIT = "10 per 10 minutes; 40 per day"
-    TIP_GLOBAL_RATE_LIMIT = "600 per minute"
+    TIP_GLOBAL_RATE_LIMIT = "600 per minute"  # kept for old settings; tips use TIP_FLOOD_RATE
+    # Past this rate (everyone together) tips are still taken, marked "possible flood".
+    TIP_FLOOD_RATE = "120 per minute"
+    ANSWER_RATE_LIMIT = "20 per 10 minutes; 100 per day"
+    # Every onion visitor arrives from the Tor daemon's address: a budget for many people.
+    ONION_TIP_RATE_LIMIT = "300 per 10 minutes; 2000 per day"
+    ONION_ANSWER_RATE_LIMIT = "300 per 10 minutes; 2000 per day"
+    ONION_RECEIPT_RATE_LIMIT = "300 per 10 minutes; 3000 per day"
+    RATE_LIMIT_IPV6_PREFIX = 64
     RECEIPT_RATE_LIMIT = "10 per 10 minutes; 50 per day"
     RECEIPT_GLOBAL_RATE_LIMIT = "1200 per minute"
     # Staff sign-in attempts (each account also locks after LOGIN_MAX_FAILURES failures).

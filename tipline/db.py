@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +83,17 @@ SINGLE_READ_OPTIONS = {
 }
 
 
+def _create_private_file(url: str) -> None:
+    """Create a new SQLite database file readable by its owner only (0600); SQLite gives the
+    -wal and -shm files the database file's permissions."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:") or os.path.exists(path):
+        return
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return  # SQLite will say it cannot open the file; creating directories is not ours
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """How long the database may keep a request waiting, in seconds. Each bound is shorter
@@ -132,6 +144,7 @@ def make_engine(
     message or a log: ``hide_parameters``."""
     timeouts = timeouts or Timeouts()
     if url.startswith("sqlite"):
+        _create_private_file(url)
         engine = create_engine(
             url, echo=echo, hide_parameters=True, connect_args={"timeout": timeouts.busy}
         )

@@ -29,7 +29,8 @@ BEGIN mode; PostgreSQL writers take the writers' lock before their first row loc
 
 Registrations: the audit chain key on every sessionmaker (``audit.services.install_key``),
 and the domains' invariants for ``tipline audit verify`` (one ``tip.received`` per tip;
-reward rows agree with their decision events).
+stored tips match what their events committed to; reward rows agree with their decision
+events).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from tipline.rewards.ledger import rewards_agree_with_audit
 from tipline.tips import intake as tip_intake
 from tipline.tips.verification import one_received_event_per_tip
 from tipline.triage import intake as follower_intake
+from tipline.triage.verification import stored_tips_match_their_events
 
 SESSION_HOOKS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("before_flush", db.refuse_writes_when_read_only),
@@ -73,6 +75,7 @@ def install(app: Flask, follower_mail: follower_intake.FollowerMail) -> None:
     install_session_hooks()
     install_key(app)
     verify.register_invariant(one_received_event_per_tip)
+    verify.register_invariant(stored_tips_match_their_events)
     verify.register_invariant(rewards_agree_with_audit)
     due_minutes = {**tip_intake.DEFAULT_DUE_MINUTES, **app.config["TRIAGE_DUE_MINUTES"]}
     # Requests write through the write sessionmaker; scripts and tests through the plain one.

@@ -405,10 +405,12 @@ def test_the_sixth_failure_in_a_minute_locks_that_account_only(app, session, mak
     victim = make_staff(Role.DETECTIVE, "victim")
     make_staff(Role.DETECTIVE, "bystander")
     assert _throttle_failures(app, "victim", 6) == [401] * 5 + [429]
-    # Locked: even the right password and code are refused, with the lockout message.
-    locked = sign_in(app.test_client(), "victim")
+    # Locked: a wrong password is refused with the lockout message; the right password
+    # with a current code still admits (a lockout cannot be used to keep the owner out).
+    locked = sign_in(app.test_client(), "victim", "another wrong guess")
     assert locked.status_code == 429
     assert "Too many failed sign-ins" in locked.get_data(as_text=True)
+    assert sign_in(app.test_client(), "victim").status_code == 303
     # Nobody else is locked.
     assert sign_in(app.test_client(), "bystander").status_code == 303
     session.rollback()
@@ -523,3 +525,167 @@ def test_no_password_or_totp_secret_is_in_a_page(client, session, make_staff):
     for url in ["/staff/admin/staff", f"/staff/admin/staff/{user.id}"]:
         page = client.get(url).get_data(as_text=True)
         assert fresh.totp_secret not in page and "$argon2" not in page
+
+
+# --- Fuzzed inputs that once answered 500: now a plain 400/404/431 page -------------------
+
+
+def test_an_oversized_host_header_gets_431_with_a_plain_page(client):
+    response = client.get("/", headers={"Host": "a" * 70000})
+    assert response.status_code == 431
+    assert "The request was too large" in response.get_data(as_text=True)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "exa mple.org", "x\x01y"])
+def test_a_malformed_host_header_gets_400(client, host):
+    response = client.get("/", headers={"Host": host})
+    assert response.status_code == 400
+    assert "could not be read" in response.get_data(as_text=True)
+
+
+def test_nul_in_the_staff_username_is_400_not_500(client, caplog):
+    token = csrf_token(client, "/staff/login")
+    response = client.post(
+        "/staff/login",
+        data={"csrf_token": token, "username": "ad\x00min", "password": "x" * 12},
+    )
+    assert response.status_code == 400
+    assert "ad\x00min" not in caplog.text
+
+
+def test_nul_in_a_note_or_a_query_is_400(app, client, session, make_staff):
+    key = receipts.receipt_key(app.secret_key)
+    tip, _ = tips.submit_tip(session, tips.TipReport("Seen at the levee"), key)
+    detective = make_staff(Role.DETECTIVE, "det")
+    from tipline.triage import services as triage
+
+    triage.claim_tip(session, detective, tip)
+    session.commit()
+    sign_in(client, "det")
+    page = f"/staff/tips/{tip.public_ref}"
+    token = csrf_token(client, page)
+    response = client.post(f"{page}/notes", data={"csrf_token": token, "body": "a\x00b"})
+    assert response.status_code == 400
+    assert client.get("/staff/queue?q=%00x").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/staff/notices/99999999999/photos/99999999999/display",
+        "/staff/admin/staff/99999999999",
+        "/staff/notices/99999999999",
+        "/notices/x/photos/4294967296/display",
+    ],
+)
+def test_ids_above_two_to_the_31_are_404(client, make_staff, url):
+    sign_in(client, make_staff(Role.SUPERVISOR, "sup").username)
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "notice=99999999999999999999",
+        "received_from=9999-12-31&received_to=9999-12-31",
+        "received_to=0001-01-01",
+        "q=levee&after=" + "9" * 40,
+        "after=" + "A" * 400,
+    ],
+)
+def test_queue_filter_overflows_are_400_with_the_form(client, make_staff, query):
+    sign_in(client, make_staff(Role.SUPERVISOR, "sup").username)
+    response = client.get(f"/staff/queue?{query}")
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert "Search and filters" in response.get_data(as_text=True)
+
+
+def test_the_form_slot_word_in_a_query_or_a_notice_does_not_break_the_tip_form(app, session):
+    notice = publish_new_notice(session, subject_name="tiplinecsrfslot Doe")
+    session.commit()
+    fresh = app.test_client()  # no session: the kept form shell is used
+    assert fresh.get("/tip?x=tiplinecsrfslot").status_code == 200
+    page = fresh.get(f"/notices/{notice.slug}/tip")
+    assert page.status_code == 200 and "tiplinecsrfslot Doe" in page.get_data(as_text=True)
+
+
+def test_tel_links_carry_an_extension_as_ext_not_as_digits_to_dial():
+    from tipline.notices.models import tel_uri
+
+    assert tel_uri("504-658-6030 ext. 5") == "tel:+1-504-658-6030;ext=5"
+    assert tel_uri("(504) 822-1111 x12") == "tel:+1-504-822-1111;ext=12"
+    assert tel_uri("504-658-6030") == "tel:+1-504-658-6030"
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path):
+    import stat
+
+    from tipline.db import make_engine
+
+    path = tmp_path / "fresh.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x)")
+    engine.dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_failed_statement_carries_no_parameters(app, session):
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    with pytest.raises(SQLAlchemyError) as failure:
+        session.execute(text("INSERT INTO no_such_table VALUES (:v)"), {"v": "secret tip words"})
+    session.rollback()
+    assert "secret tip words" not in str(failure.value)
+
+
+def test_queue_and_search_pages_that_show_tip_text_are_audited_without_the_query(
+    app, client, session, make_staff
+):
+    from tipline.audit.models import AuditEvent
+
+    key = receipts.receipt_key(app.secret_key)
+    tip, _ = tips.submit_tip(session, tips.TipReport("Blue sedan by the levee"), key)
+    session.commit()
+    sign_in(client, make_staff(Role.DETECTIVE, "det").username)
+    assert "Blue sedan" in client.get("/staff/queue").get_data(as_text=True)
+    assert "sedan" in client.get("/staff/queue?q=sedan").get_data(as_text=True)
+    session.expire_all()
+    listed, searched = (
+        session.scalars(select(AuditEvent).where(AuditEvent.action == a)).all()
+        for a in ("tips.listed", "tips.searched")
+    )
+    assert listed and listed[-1].details["tips"] == [tip.public_ref]
+    assert searched and searched[-1].details["tips"] == [tip.public_ref]
+    assert searched[-1].actor_label == "det"
+    assert "sedan" not in str(searched[-1].details)
+    assert len(searched[-1].details["query_hash"]) == 32
+
+
+def test_staff_pages_show_no_microsecond_times(app, client, session, make_staff):
+    key = receipts.receipt_key(app.secret_key)
+    tip, _ = tips.submit_tip(session, tips.TipReport("Seen at the levee"), key)
+    session.commit()
+    sign_in(client, make_staff(Role.DETECTIVE, "det").username)
+    for url in ("/staff/queue", f"/staff/tips/{tip.public_ref}"):
+        page = client.get(url).get_data(as_text=True)
+        assert 'datetime="' in page
+        assert not re.search(r'datetime="[^"]*:\d\d\.\d+', page), url
+
+
+def test_rotating_the_secret_key_keeps_receipt_codes_with_a_receipt_secret(database_url, tmp_path):
+    """With RECEIPT_SECRET set to the old key, a new SECRET_KEY leaves every code working."""
+    from tipline import create_app
+
+    from ..web.tipster import open_receipt, send_tip
+
+    common = {"TESTING": True, "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path)}
+    old = create_app({**common, "SECRET_KEY": "o" * 40})
+    _, code = send_tip(old.test_client())
+    rotated = create_app({**common, "SECRET_KEY": "n" * 40, "RECEIPT_SECRET": "o" * 40})
+    assert open_receipt(rotated.test_client(), code).status_code == 303
+    forgot = create_app({**common, "SECRET_KEY": "n" * 40})
+    assert open_receipt(forgot.test_client(), code).status_code == 400

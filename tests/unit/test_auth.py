@@ -74,8 +74,7 @@ def test_the_lockout_lasts_its_period_then_lifts(session, make_staff):
         for _ in range(6)
     ]
     assert outcomes == ["failed"] * 5 + ["locked"]
-    right = _code(user, now)
-    assert auth.sign_in(session, "det", PASSWORD, right, KEYS, rules, now).outcome == "locked"
+    assert auth.sign_in(session, "det", PASSWORD, "000000", KEYS, rules, now).outcome == "locked"
     later = now + timedelta(minutes=15, seconds=1)
     assert auth.sign_in(session, "det", PASSWORD, _code(user, later), KEYS, rules, later).user
 
@@ -186,3 +185,37 @@ def test_pruning_keeps_a_throttle_row_a_sign_in_is_refreshing(app, session, make
     assert pruned == [0]
     session.expire_all()
     assert session.scalar(select(LoginThrottle.failures)) == 1
+
+
+def test_a_lockout_cannot_keep_the_owner_out_a_valid_second_factor_still_admits(
+    session, make_staff
+):
+    """An outsider who knows a username locks it; its owner still signs in with password
+    and a current authenticator code, and that is audited."""
+    user = make_staff(Role.DETECTIVE, "det")
+    rules = auth.ThrottleRules(max_failures=5, lockout=timedelta(minutes=15))
+    now = utcnow() + timedelta(minutes=5)
+    for _ in range(6):
+        auth.sign_in(session, "det", "an outsider's guess", "", KEYS, rules, now)
+    assert (
+        auth.sign_in(session, "det", "wrong again!!", _code(user, now), KEYS, rules, now).outcome
+        == "locked"
+    )
+    admitted = auth.sign_in(session, "det", PASSWORD, _code(user, now), KEYS, rules, now)
+    assert admitted.outcome == "signed_in" and admitted.user == user
+    assert audit.events_for(session, "staff_user", user.id)[-1].action == "staff.login_while_locked"
+
+
+def test_an_admin_lifts_a_lockout_and_it_is_audited(session, make_staff):
+    user = make_staff(Role.DETECTIVE, "det")
+    admin = make_staff(Role.ADMIN, "adm")
+    rules = auth.ThrottleRules(max_failures=5, lockout=timedelta(minutes=15))
+    now = utcnow() + timedelta(minutes=5)
+    for _ in range(6):
+        auth.sign_in(session, "det", "an outsider's guess", "", KEYS, rules, now)
+    with pytest.raises(PermissionError):
+        auth.unlock_sign_in(session, user, make_staff(Role.SUPERVISOR, "sup"), KEYS)
+    assert auth.unlock_sign_in(session, user, admin, KEYS) is True
+    event = audit.events_for(session, "staff_user", user.id)[-1]
+    assert event.action == "staff.unlocked" and event.actor_label == "adm"
+    assert auth.sign_in(session, "det", "wrong again!!", "", KEYS, rules, now).outcome == "failed"

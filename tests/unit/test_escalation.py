@@ -15,7 +15,7 @@ from tipline.db import utcnow
 from tipline.tips import receipts
 from tipline.tips import services as tips
 from tipline.tips.models import TipPriority, TipStatus
-from tipline.triage import escalation
+from tipline.triage import closures, escalation
 from tipline.triage import services as triage
 from tipline.triage.models import Escalation, EscalationKind
 
@@ -74,7 +74,8 @@ def test_a_claimed_tip_nobody_works_escalates_and_one_worked_does_not(session, d
 def test_a_new_due_time_is_a_new_breach(session, detective, make_staff):
     tip = submit(session, there_now=True)
     escalation.escalate_overdue(session, tip.due_at + timedelta(minutes=1))
-    triage.set_priority(session, make_staff(Role.SUPERVISOR, "sup"), tip, TipPriority.HIGH)
+    held = triage.set_priority(session, make_staff(Role.SUPERVISOR, "sup"), tip, TipPriority.HIGH)
+    closures.confirm_held(session, make_staff(Role.SUPERVISOR, "sup2"), held.id)
     session.commit()
     assert len(escalation.escalate_overdue(session, tip.due_at + timedelta(minutes=1))) == 1
     assert escalations(session) == 2

@@ -132,3 +132,55 @@ def test_the_benchmarks_minimal_engine_can_go_without_the_writers_lock(database_
                 assert conn.scalar(HELD) == expected
         finally:
             engine.dispose()
+
+
+def test_a_reassignment_racing_an_action_refuses_the_old_holders_action(app, session, make_staff):
+    """A supervisor's reassignment is being committed while the old holder's status change
+    arrives: the action reads the tip under the writers' lock, so it waits for the
+    reassignment and is refused, instead of passing a stale "you hold the claim" check."""
+    old = make_staff(Role.DETECTIVE, "det-old")
+    new = make_staff(Role.DETECTIVE, "det-new")
+    sup = make_staff(Role.SUPERVISOR, "sup")
+    insert_tips(session, 1, status=TipStatus.IN_REVIEW, claimed_by_id=old.id)
+    ref = session.scalar(select(Tip.public_ref))
+    session.commit()
+    maker = app.extensions["tipline.write_sessionmaker"]
+    outcome: list[object] = []
+    reading = threading.Event()
+
+    def old_holders_action() -> None:
+        try:
+            with maker() as s:
+                me = s.get(type(old), old.id)
+                reading.set()
+                tip = triage.tip_to_work(s, me, ref)  # waits for the reassignment
+                try:
+                    triage.change_status(s, me, tip, TipStatus.ACTIONABLE)
+                    s.commit()
+                    outcome.append("done")
+                except triage.NotAllowed as refused:
+                    s.rollback()
+                    outcome.append(refused)
+        except BaseException as error:
+            outcome.append(error)
+
+    with maker() as reassigning:
+        db.hold_chain_lock(reassigning.connection())  # the reassignment's transaction
+        tip = reassigning.scalar(select(Tip).where(Tip.public_ref == ref))
+        worker = threading.Thread(target=old_holders_action)
+        worker.start()
+        reading.wait(5)
+        time.sleep(0.3)  # the action is now waiting for the lock (or, on SQLite, the file)
+        triage.reassign_tip(
+            reassigning,
+            reassigning.get(type(sup), sup.id),
+            tip,
+            reassigning.get(type(new), new.id),
+            "Shift change",
+        )
+        reassigning.commit()
+    worker.join(20)
+    assert len(outcome) == 1 and isinstance(outcome[0], triage.NotAllowed), outcome
+    session.expire_all()
+    tip = session.scalar(select(Tip).where(Tip.public_ref == ref))
+    assert tip.claimed_by_id == new.id and tip.status is TipStatus.IN_REVIEW

@@ -105,3 +105,38 @@ def test_a_decompression_bomb_is_refused_before_decoding():
     image.save(out, "PNG")
     with pytest.raises(ImageRejected, match="too large"):
         reencode(out.getvalue())
+
+
+def test_a_hostile_png_is_refused_from_its_header_before_decoding(monkeypatch):
+    """Three 6300x6300 RGBA PNGs (tens of KB each) are refused by the tip limit without their
+    pixels ever being decoded."""
+    from tipline.tips.attachments import PhotoLimits, PhotoRejected, clean_photos
+
+    out = io.BytesIO()
+    Image.new("RGBA", (6300, 6300), (0, 0, 0, 0)).save(out, "PNG", optimize=True)
+    decoded = []
+    real_load = Image.Image.load
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(1) or real_load(self))
+    with pytest.raises(PhotoRejected, match="too large"):
+        clean_photos([out.getvalue()] * 3, PhotoLimits())
+    assert decoded == []
+
+
+def test_a_large_jpeg_is_decoded_reduced_and_one_image_at_a_time(monkeypatch):
+    from tipline import media
+
+    out = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (90, 120, 150)).save(out, "JPEG")
+    sizes = []
+    real_load = Image.Image.load
+
+    def load(self):
+        assert not media._DECODING.acquire(blocking=False)  # held by reencode
+        result = real_load(self)
+        sizes.append(self.size)
+        return result
+
+    monkeypatch.setattr(Image.Image, "load", load)
+    clean = media.reencode(out.getvalue(), sizes={"photo": 1000})["photo"]
+    assert max(clean.width, clean.height) == 1000
+    assert sizes and max(sizes[0]) <= 2000  # decoded at 1/2 scale, not 4000x3000

@@ -149,3 +149,86 @@ def test_reopen_sends_the_tip_back_to_the_queue_with_a_fresh_clock(session, dete
     assert actions(session, tip)[-1] == "tip.reopened"
     with pytest.raises(TransitionRefused, match="not closed"):
         closures.reopen_tip(session, supervisor, tip, "again")
+
+
+# --- No side doors: every route that ends an urgent tip's life waits for a second person ----
+
+
+def close_path(session, tip, actor, path):
+    """Walk ``path`` (a list of (status, reason, duplicate_of)) as ``actor``; returns the last
+    change's result."""
+    result = None
+    for status, reason, original in path:
+        result = triage.change_status(session, actor, tip, status, reason, duplicate_of=original)
+    return result
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "no_action",
+        "duplicate_then_closed",
+        "forwarded_then_closed",
+        "actionable_then_closed",
+    ],
+)
+def test_no_route_closes_an_urgent_tip_alone(session, urgent, detective, supervisor, path):
+    other = submit(session, "An older report of the same")
+    steps = {
+        "no_action": [(S.NO_ACTION, "Prank", None)],
+        "duplicate_then_closed": [(S.DUPLICATE, "Same as the older one", other)],
+        "forwarded_then_closed": [(S.FORWARDED, "Sent to patrol", None), (S.CLOSED, "Done", None)],
+        "actionable_then_closed": [(S.ACTIONABLE, "", None), (S.CLOSED, "Done", None)],
+    }[path]
+    review = close_path(session, urgent, detective, steps)
+    assert review is not None and review.kind is ReviewKind.CONFIRMATION
+    assert urgent.status.is_open and urgent.closed_at is None
+    assert review in closures.pending_reviews(session, supervisor)
+    closures.confirm_held(session, supervisor, review.id)
+    assert not urgent.status.is_open and urgent.closed_by_id == detective.id
+    if path == "duplicate_then_closed":
+        assert urgent.status is S.DUPLICATE and urgent.duplicate_of_id == other.id
+
+
+def test_lowering_an_urgent_tip_waits_and_the_tip_stays_ever_urgent(
+    session, urgent, detective, supervisor
+):
+    from tipline.tips.models import TipPriority
+
+    assert urgent.ever_urgent
+    review = triage.set_priority(session, detective, urgent, TipPriority.LOW)
+    assert review is not None and urgent.priority is TipPriority.URGENT
+    assert actions(session, urgent)[-1] == "tip.priority_lowering_proposed"
+    assert review in closures.pending_reviews(session, supervisor)
+    closures.confirm_held(session, supervisor, review.id)
+    assert urgent.priority is TipPriority.LOW and urgent.ever_urgent
+    # Lowered by two people, it still cannot be closed by one.
+    held = triage.change_status(session, detective, urgent, S.NO_ACTION, "Nothing there")
+    assert held is not None and held.kind is ReviewKind.CONFIRMATION and urgent.status.is_open
+
+
+def test_a_tip_raised_to_urgent_is_ever_urgent(session, detective):
+    from tipline.tips.models import TipPriority
+
+    tip = submit(session, "Seen yesterday")
+    triage.claim_tip(session, detective, tip)
+    assert not tip.ever_urgent
+    triage.set_priority(session, detective, tip, TipPriority.URGENT)
+    assert tip.ever_urgent
+
+
+def test_closed_needs_a_reason(session, detective):
+    tip = submit(session, "Seen last week")
+    triage.claim_tip(session, detective, tip)
+    triage.change_status(session, detective, tip, S.ACTIONABLE)
+    with pytest.raises(TransitionRefused, match="Say why"):
+        triage.change_status(session, detective, tip, S.CLOSED, "")
+
+
+def test_any_closing_status_can_be_sampled_for_review(session, detective, supervisor):
+    tip = submit(session, "Seen last week")
+    triage.claim_tip(session, detective, tip)
+    triage.change_status(session, detective, tip, S.FORWARDED, "To patrol")
+    review = triage.change_status(session, detective, tip, S.CLOSED, "Done", review=ALWAYS)
+    assert review is not None and review.kind is ReviewKind.SAMPLE
+    assert review in closures.pending_reviews(session, supervisor)

@@ -124,7 +124,7 @@ def test_a_closed_tip_cannot_be_released_back_to_the_queue(session, detective):
     tip = submit(session)
     triage.claim_tip(session, detective, tip)
     triage.change_status(session, detective, tip, S.ACTIONABLE)
-    triage.change_status(session, detective, tip, S.CLOSED)
+    triage.change_status(session, detective, tip, S.CLOSED, "Arrest made")
     with pytest.raises(triage.TransitionRefused, match="closed"):
         triage.release_tip(session, detective, tip, "Going off shift")
     assert tip.claimed_by_id == detective.id and tip.status is S.CLOSED
@@ -158,7 +158,12 @@ def test_only_supervisors_reassign_and_with_a_reason(session, detective, supervi
 
 # --- Status moves ----------------------------------------------------------------------------
 
-REASONS = {S.NO_ACTION: "Not our subject", S.DUPLICATE: "Same sighting", S.FORWARDED: "JPSO"}
+REASONS = {
+    S.NO_ACTION: "Not our subject",
+    S.DUPLICATE: "Same sighting",
+    S.FORWARDED: "JPSO",
+    S.CLOSED: "Arrested",
+}
 
 
 def _tip_in(session, status, holder):
@@ -193,7 +198,7 @@ def test_every_other_move_from_a_status_is_refused(session, detective, start):
         assert "tip.status_changed" not in actions(session, tip)
 
 
-@pytest.mark.parametrize("end", sorted(triage.REASON_REQUIRED))
+@pytest.mark.parametrize("end", sorted(triage.REASON_REQUIRED - {S.CLOSED}))  # closed: closures
 def test_negative_outcomes_need_a_reason(session, detective, end):
     tip = _tip_in(session, S.IN_REVIEW, detective)
     with pytest.raises(triage.TransitionRefused, match="Say"):

@@ -85,7 +85,7 @@ def test_a_message_on_a_closed_tip_goes_to_the_supervisors_list(session, detecti
     tip = submit(session)
     triage.claim_tip(session, detective, tip)
     triage.change_status(session, detective, tip, TipStatus.ACTIONABLE, "")
-    triage.change_status(session, detective, tip, TipStatus.CLOSED, "")
+    triage.change_status(session, detective, tip, TipStatus.CLOSED, "Located and arrested")
     session.commit()
     dialog.answer(session, tip, "I saw her again today", data_key=DATA_KEY)
     session.commit()

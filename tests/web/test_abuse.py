@@ -80,13 +80,88 @@ def test_staff_sign_in_is_throttled_per_address_and_overall(app):
     assert [try_login(f"192.0.2.{60 + n}") for n in range(3)] == [401, 401, 429]
 
 
-def test_the_global_tip_limit_holds_across_addresses(app, client, session):
-    app.config["TIP_GLOBAL_RATE_LIMIT"] = "3 per minute"
+def test_one_ipv6_64_cannot_fill_the_queue(app, client, session):
+    """Every address in one /64 is one client: the flood stops at the per-address limit."""
+    app.config["TIP_RATE_LIMIT"] = "5 per minute"
     statuses = [
-        send_tip(client, environ={"REMOTE_ADDR": f"192.0.2.{n}"})[0].status_code for n in range(4)
+        send_tip(client, environ={"REMOTE_ADDR": f"2001:db8:1:2::{n:x}"})[0].status_code
+        for n in range(1, 12)
     ]
-    assert statuses == [200, 200, 200, 429]
-    assert _tips(session) == 3
+    assert statuses == [200] * 5 + [429] * 6
+    assert _tips(session) == 5
+    # Another /64 is someone else.
+    assert send_tip(client, environ={"REMOTE_ADDR": "2001:db8:1:3::1"})[0].status_code == 200
+
+
+def test_ipv6_is_keyed_by_its_64_and_mapped_ipv4_by_the_ipv4():
+    assert limits.network_of("2001:db8:1:2::ffff") == "2001:db8:1:2::/64"
+    assert limits.network_of("2001:db8:1:2:abcd::1") == "2001:db8:1:2::/64"
+    assert limits.network_of("::ffff:192.0.2.7") == "192.0.2.7"
+    assert limits.network_of("192.0.2.7") == "192.0.2.7"
+    assert limits.network_of("2001:db8::1", 56) == "2001:db8::/56"
+
+
+def test_past_the_flood_rate_tips_are_taken_and_sorted_not_refused(
+    app, client, session, make_staff
+):
+    """A flood from many addresses does not silence anyone: past the global rate, a tip from
+    another address still gets in (marked "possible flood", low priority, in its own view)."""
+    from tipline.auth.models import Role
+    from tipline.tips.models import TipPriority
+
+    from ..conftest import sign_in
+
+    app.config["TIP_FLOOD_RATE"] = "3 per minute"
+    statuses = [
+        send_tip(client, environ={"REMOTE_ADDR": f"198.51.100.{n}"})[0].status_code
+        for n in range(1, 9)
+    ]
+    urgent, code = send_tip(
+        client, environ={"REMOTE_ADDR": "203.0.113.77"}, narrative="She is here now", there_now="y"
+    )
+    assert statuses == [200] * 8 and urgent.status_code == 200 and code
+    tips = session.scalars(select(Tip).order_by(Tip.id)).all()
+    assert len(tips) == 9
+    assert [t.possible_flood for t in tips] == [False] * 3 + [True] * 6
+    assert all(t.priority is TipPriority.LOW for t in tips[3:])
+    staff = app.test_client()
+    sign_in(staff, make_staff(Role.SUPERVISOR, "sup").username)
+    page = staff.get("/staff/queue?view=flood").get_data(as_text=True)
+    assert 'Possible flood <span class="count">(6)' in page
+    assert tips[-1].public_ref[:6] in page
+
+
+def test_a_form_shown_again_for_a_mistake_does_not_count(app, client, session):
+    app.config["TIP_RATE_LIMIT"] = "2 per minute"
+    me = {"REMOTE_ADDR": "192.0.2.40"}
+    for _ in range(5):
+        assert send_tip(client, environ=me, narrative="")[0].status_code == 400
+    assert [send_tip(client, environ=me)[0].status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_onion_visitors_share_a_separate_larger_budget(app, client, session):
+    app.config["TIP_RATE_LIMIT"] = "1 per minute"
+    app.config["ONION_TIP_RATE_LIMIT"] = "4 per minute"
+    tor = {"REMOTE_ADDR": "127.0.0.1"}
+    onion = "http://abcdefghijklmnop.onion"
+    statuses = [send_tip(client, environ=tor, base_url=onion)[0].status_code for _ in range(5)]
+    assert statuses == [200] * 4 + [429]
+    # The clearnet budget of the same address (the Tor daemon's) is separate.
+    assert send_tip(client, environ={"REMOTE_ADDR": "127.0.0.1"})[0].status_code == 200
+
+
+def test_tips_and_answers_have_separate_counters(app, client, session):
+    app.config["TIP_RATE_LIMIT"] = "1 per minute"
+    me = {"REMOTE_ADDR": "192.0.2.44"}
+    _, code = send_tip(client, environ=me)
+    assert send_tip(client, environ=me)[0].status_code == 429
+    assert open_receipt(client, code, me).status_code == 303
+    page = client.get("/receipt", environ_base=me).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    answer = client.post(
+        "/receipt/answer", data={"csrf_token": token, "body": "Blue car"}, environ_base=me
+    )
+    assert answer.status_code in (200, 303)
 
 
 def test_receipt_lookups_are_throttled(app, client):

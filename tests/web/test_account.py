@@ -225,3 +225,28 @@ def test_guessing_the_enrolment_code_is_throttled_like_a_sign_in(client, session
     assert statuses == [400] * 5 + [303]
     assert client.get("/staff/enrol").status_code == 303  # the half-open session is gone
     assert _post_login(client, "newdet").status_code == 429
+
+
+def test_wrong_current_passwords_are_throttled_and_audited(app, client, session, make_staff):
+    from tipline.audit import services as audit_services
+
+    app.config["LOGIN_MAX_FAILURES"] = 2
+    user = make_staff(Role.PIO, "pio")
+    sign_in(client, user.username)
+
+    def attempt(current: str) -> str:
+        token = csrf_token(client, "/staff/password")
+        data = {"csrf_token": token, "current": current, "new": NEW_PASSWORD}
+        return client.post("/staff/password", data={**data, "confirm": NEW_PASSWORD}).get_data(
+            as_text=True
+        )
+
+    for _ in range(3):
+        assert "Your current password is not right." in attempt("a wrong guess!!")
+    # Locked now: even the right current password is refused for a while.
+    assert "Too many wrong passwords" in attempt(PASSWORD)
+    session.expire_all()
+    events = audit_services.events_for(session, "staff_user", user.id)
+    failures = [e for e in events if e.action == "staff.login_failed"]
+    assert len(failures) == 3 and failures[0].details["reason"] == "current_password"
+    assert any(e.action == "staff.locked_out" for e in events)

@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from tipline import audit
@@ -141,3 +142,38 @@ def test_another_disposition_with_typed_tip_words_asks_to_choose_and_keeps_them(
     assert "You typed part of a tip" in page and "Maybe a real sighting" in page
     assert '<option selected value="prank">' in page or 'value="prank" selected' in page
     assert session.scalar(select(func.count()).select_from(CallRecord)) == 0
+
+
+@pytest.mark.parametrize("flagged", [False, True])
+def test_a_phone_tips_dialog_is_not_open_to_whoever_typed_it_in_unless_flagged(
+    app, session, make_staff, published_notice, flagged
+):
+    from tipline.tips.models import TipMessage
+    from tipline.triage import dialog
+
+    from .tipster import open_receipt
+
+    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    data = {
+        **_form(taker),
+        "disposition": "tip_taken",
+        "narrative": "Caller saw her at the ferry",
+        **({"caller_dialog": "y"} if flagged else {}),
+    }
+    code = receipt_code_on(taker.post("/staff/calls/new", data=data).get_data(as_text=True))
+    tip = session.scalar(select(Tip))
+    dialog.ask_tipster(session, tip, make_staff(Role.DETECTIVE, "det"), "What was she wearing?")
+    session.commit()
+    # The call-taker (or anyone who heard the code) opens the receipt page.
+    reader = app.test_client()
+    assert open_receipt(reader, code).status_code == 303
+    page = reader.get("/receipt").get_data(as_text=True)
+    token = csrf_token(reader, "/receipt")
+    reader.post("/receipt/answer", data={"csrf_token": token, "body": "A red coat"})
+    session.expire_all()
+    answers = session.scalars(select(TipMessage).where(TipMessage.body == "A red coat")).all()
+    if flagged:
+        assert "What was she wearing?" in page and len(answers) == 1
+    else:
+        assert "What was she wearing?" not in page and "given by phone" in page
+        assert answers == []

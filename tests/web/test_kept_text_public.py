@@ -93,7 +93,7 @@ def test_an_answer_typed_as_the_receipt_session_ends_comes_back(app, client, ses
 
 def test_a_rate_limited_answer_comes_back_with_its_text(app, client, session):
     _, code = send_tip(client, environ={"REMOTE_ADDR": "192.0.2.99"})
-    app.config["TIP_RATE_LIMIT"] = "1 per minute"
+    app.config["ANSWER_RATE_LIMIT"] = "1 per minute"  # answers have their own counter
     me = {"REMOTE_ADDR": "192.0.2.98"}
     open_receipt(client, code, me)
     token = csrf_token(client, "/receipt")

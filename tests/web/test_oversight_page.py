@@ -135,3 +135,33 @@ def test_figures_flag_a_member_far_from_their_peers(app, client, session, make_s
 def test_only_supervisors_open_the_oversight_page(client, make_staff, role):
     sign_in(client, make_staff(role).username)
     assert client.get(PAGE).status_code == 403
+
+
+def test_a_refused_self_confirmation_shows_on_the_oversight_page(app, client, session, supervisor):
+    tip = submit(app, session, "Right now at the corner store", there_now=True)
+    triage.change_status(session, supervisor, tip, TipStatus.IN_REVIEW)
+    review = triage.change_status(session, supervisor, tip, TipStatus.NO_ACTION, "Done")
+    session.commit()
+    post(client, f"{PAGE}/reviews/{review.id}/confirm")
+    session.expire_all()
+    assert session.get(Tip, tip.id).status is TipStatus.IN_REVIEW
+    text = client.get(PAGE).get_data(as_text=True)
+    assert 'Refused confirmations <span class="count">(1)' in text
+    assert "Close as “No action”" in text
+
+
+def test_lowering_an_urgent_tip_from_the_tip_page_is_held_for_oversight(
+    app, client, session, make_staff
+):
+    detective = make_staff(Role.DETECTIVE, "det")
+    tip = submit(app, session, "She is in the laundromat now", there_now=True)
+    triage.claim_tip(session, detective, tip)
+    session.commit()
+    sign_in(client, "det")
+    page = f"/staff/tips/{tip.public_ref}"
+    post(client, f"{page}/priority", {"priority": "low"}, page)
+    session.expire_all()
+    assert session.get(Tip, tip.id).priority.value == "urgent"
+    sup_client = app.test_client()
+    sign_in(sup_client, make_staff(Role.SUPERVISOR, "sup").username)
+    assert "Lower the priority to Low" in sup_client.get(PAGE).get_data(as_text=True)

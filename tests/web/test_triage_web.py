@@ -73,8 +73,9 @@ def test_queue_page_statement_count_does_not_grow_with_rows(
     large, large_tags = statements_for_page()
     assert (small_tags, large_tags) == (3, 50)  # the page really showed 3, then 50 rows
     assert small == large, statements
-    # The page's own queries plus two for the server-side staff session (read it, touch it).
-    assert large <= 10, statements
+    # The page's own queries, two for the server-side staff session (read it, touch it), and
+    # the audit event of which tips the page showed (the chain lock, its head, the insert).
+    assert large <= 13, statements
 
 
 def test_next_tip_button_claims_the_most_urgent_and_opens_it(app, client, session, detective):

@@ -44,7 +44,7 @@ def test_a_closed_tip_says_what_happens_to_a_message_and_supervisors_see_it(
     detective = make_staff(Role.DETECTIVE, "det")
     triage.claim_tip(session, detective, tip)
     triage.change_status(session, detective, tip, TipStatus.ACTIONABLE, "")
-    triage.change_status(session, detective, tip, TipStatus.CLOSED, "")
+    triage.change_status(session, detective, tip, TipStatus.CLOSED, "Located and arrested")
     session.commit()
     open_receipt(client, code)
     page = client.get("/receipt").get_data(as_text=True)

@@ -19,10 +19,12 @@ def send_tip(
     url: str = "/tip",
     photos: list[bytes] = (),
     environ: dict | None = None,
+    base_url: str | None = None,
     **fields: str,
 ):
     """GET the form like a browser, POST it with ``fields`` and ``photos``; (response, code)."""
-    page = client.get(url, environ_base=environ or {}).get_data(as_text=True)
+    where = {"base_url": base_url} if base_url else {}
+    page = client.get(url, environ_base=environ or {}, **where).get_data(as_text=True)
     data = {
         "csrf_token": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1),
         "form_token": form_token(page),
@@ -31,7 +33,7 @@ def send_tip(
     }
     if photos:
         data["photos"] = [(io.BytesIO(p), f"IMG_{i}.jpg") for i, p in enumerate(photos)]
-    response = client.post(url, data=data, environ_base=environ or {})
+    response = client.post(url, data=data, environ_base=environ or {}, **where)
     return response, receipt_code_on(response.get_data(as_text=True))
 
 

@@ -49,7 +49,7 @@ def verify_command() -> None:
         click.echo(f"Note: {note}")
     _verify_tree(report)
     with current_app.extensions["tipline.write_sessionmaker"]() as session:
-        verify.save(session, report)
+        verify.save(session, report, config["AUDIT_SIGNING_KEY_FILE"])
         session.commit()
     if report.ok:
         click.echo("OK: the audit log is intact.")

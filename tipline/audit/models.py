@@ -65,6 +65,9 @@ class AuditVerification(Base):
     first_bad_id: Mapped[int | None]
     first_bad_seq: Mapped[int | None] = mapped_column(BigInteger)
     problem: Mapped[str] = mapped_column(Text, default="")
+    #: Ed25519 signature (base64) over the result, by the checkpoint signing key, which the
+    #: database never holds: a row the application role inserts cannot carry a valid one.
+    signature: Mapped[str | None] = mapped_column(Text)
 
 
 @append_only

@@ -160,6 +160,8 @@ class Overview:
     last_verification: AuditVerification | None
     latest: list[AuditEvent]
     total: int
+    #: Whether the last verification carries the checkpoint key's signature.
+    signed: bool = False
 
 
 def overview(session: Session, viewer: Reader, limit: int = 50) -> Overview:
@@ -174,7 +176,12 @@ def overview(session: Session, viewer: Reader, limit: int = 50) -> Overview:
     )
     latest = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit))
     total = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
-    return Overview(last, list(latest), total)
+    signed = False
+    if last is not None and has_app_context():
+        from tipline.audit.verify import signature_valid
+
+        signed = signature_valid(last, current_app.config.get("AUDIT_SIGNING_KEY_FILE"))
+    return Overview(last, list(latest), total, signed)
 
 
 def recent(

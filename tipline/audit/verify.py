@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,6 +16,7 @@ from tipline.audit import chain
 from tipline.audit.checkpoints import CheckpointError, load_signing_key, read_checkpoints
 from tipline.audit.models import AuditEvent, AuditVerification
 from tipline.audit.services import hash_of
+from tipline.db import utcnow
 
 RECEIVED = "tip.received"
 
@@ -198,9 +201,42 @@ def _check_checkpoints(report: Report, checkpoints: list, seen: dict) -> None:
         )
 
 
-def save(session: Session, report: Report) -> AuditVerification:
-    """Keep the result for the supervisor page (flushes; the caller commits)."""
+def signed_part(v: AuditVerification) -> bytes:
+    return chain.canonical_json(
+        {
+            "v": 1,
+            "at": chain.timestamp(v.checked_at),
+            "ok": bool(v.ok),
+            "events": v.events_checked,
+            "checkpoints": v.checkpoints_checked,
+            "tips": v.tips_counted,
+            "received": v.received_events_counted,
+            "bad_id": v.first_bad_id,
+            "bad_seq": v.first_bad_seq,
+            "problem": v.problem,
+        }
+    )
+
+
+def signature_valid(v: AuditVerification, signing_key_file: str | Path | None) -> bool:
+    """Whether ``v`` was written by `tipline audit verify` (signed by the checkpoint key)."""
+    if not v.signature or not signing_key_file:
+        return False
+    try:
+        public_key = load_signing_key(signing_key_file).public_key()
+        public_key.verify(base64.b64decode(v.signature), signed_part(v))
+    except (CheckpointError, InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def save(
+    session: Session, report: Report, signing_key_file: str | Path | None = None
+) -> AuditVerification:
+    """Keep the result for the supervisor page, signed with the checkpoint key when there is
+    one (flushes; the caller commits)."""
     result = AuditVerification(
+        checked_at=utcnow().replace(microsecond=0),
         ok=report.ok,
         events_checked=report.events,
         checkpoints_checked=report.checkpoints,
@@ -210,6 +246,9 @@ def save(session: Session, report: Report) -> AuditVerification:
         first_bad_seq=report.problem.seq if report.problem else None,
         problem=str(report.problem) if report.problem else "",
     )
+    if signing_key_file and Path(signing_key_file).exists():
+        key = load_signing_key(signing_key_file)
+        result.signature = base64.b64encode(key.sign(signed_part(result))).decode("ascii")
     session.add(result)
     session.flush()
     return result

@@ -170,7 +170,7 @@ def change_password(
     """The staff member changes their own password; every session of theirs ends, this one
     included, so a stolen cookie stops working too."""
     if not _verify(user.password_hash, current):
-        raise PasswordRejected("Your current password is not right.")
+        raise PasswordRejected(WRONG_CURRENT)
     if hmac.compare_digest(current.encode(), new.encode()):
         raise PasswordRejected("The new password must be different from the current one.")
     check_password_rules(new, min_length, user.username)
@@ -179,6 +179,30 @@ def change_password(
     sessions.end_all_sessions(session, user, "password_changed")
     session.flush()
     audit.record(session, user, "staff.password_changed", "staff_user", user.id)
+
+
+WRONG_CURRENT = "Your current password is not right."
+TOO_MANY_CURRENT = "Too many wrong passwords were tried. Please wait a few minutes and try again."
+
+
+def refuse_if_locked(session: Session, user: StaffUser, keys: SignInKeys, now: datetime) -> None:
+    """Before a password change: a name locked by wrong passwords (at sign-in or here) cannot
+    try its current password either, so a left-open session is no password oracle."""
+    name_hash = hmac.new(keys.throttle, user.username.lower().encode(), hashlib.sha256)
+    locked = select(LoginThrottle.locked_until).where(LoginThrottle.name_hash == name_hash.digest())
+    if _is_locked(session.scalar(locked), now):
+        raise PasswordRejected(TOO_MANY_CURRENT)
+
+
+def record_wrong_current_password(
+    session: Session, user: StaffUser, keys: SignInKeys, rules: ThrottleRules, now: datetime
+) -> None:
+    """A wrong current password on the change form counts as a failed sign-in of that name
+    (audited, and locking it like one). The caller commits it on its own, after the change
+    itself was rolled back."""
+    name_hash = hmac.new(keys.throttle, user.username.lower().encode(), hashlib.sha256)
+    row = _throttle_row(session, name_hash.digest(), now)
+    _record_failure(session, row, user, rules, now, "current_password")
 
 
 def set_role(
@@ -364,6 +388,47 @@ def _refuse_locked(session: Session, user: StaffUser | None, name_hash: bytes) -
     return SignIn(Outcome.LOCKED)
 
 
+def _sign_in_while_locked(
+    session: Session,
+    user: StaffUser | None,
+    name_hash: bytes,
+    password: str,
+    code: str,
+    now: datetime,
+) -> SignIn:
+    """A locked name still admits its owner: the right password and a current authenticator
+    code together. A lockout then only slows guessing (which needs both) and cannot be used
+    by an outsider to keep a chosen staff member out. Anything less is refused as locked,
+    with no hint of which part was right."""
+    password_ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    if (
+        user is not None
+        and password_ok
+        and user.active
+        and user.totp_enrolled
+        and totp.accept_totp(session, user, code, now)
+    ):
+        user.last_login_at = now
+        audit.record(session, user, "staff.login_while_locked", "staff_user", user.id)
+        session.flush()
+        return SignIn(Outcome.SIGNED_IN, user)
+    return _refuse_locked(session, user, name_hash)
+
+
+def unlock_sign_in(session: Session, user: StaffUser, actor: StaffUser, keys: SignInKeys) -> bool:
+    """An administrator lifts a lockout on ``user``'s name (audited). True if one was set."""
+    if actor.role is not Role.ADMIN or not actor.active:
+        raise PermissionError("Only an administrator can lift a lockout.")
+    name_hash = hmac.new(keys.throttle, user.username.lower().encode(), hashlib.sha256).digest()
+    row = session.scalar(select(LoginThrottle).where(LoginThrottle.name_hash == name_hash))
+    was_locked = row is not None and row.locked_until is not None
+    if row is not None:
+        row.failures, row.locked_until = 0, None
+    session.flush()
+    audit.record(session, actor, "staff.unlocked", "staff_user", user.id, was_locked=was_locked)
+    return was_locked
+
+
 def sign_in(
     session: Session,
     username: str,
@@ -386,7 +451,7 @@ def sign_in(
     user = session.scalar(select(StaffUser).where(StaffUser.username == name))
     locked = select(LoginThrottle.locked_until).where(LoginThrottle.name_hash == name_hash)
     if _is_locked(session.scalar(locked), now):
-        return _refuse_locked(session, user, name_hash)
+        return _sign_in_while_locked(session, user, name_hash, password, code, now)
     # The slow password check runs before any lock is taken: the throttle row's lock comes
     # with the writers' lock on PostgreSQL (tipline.db), which tips wait for.
     password_ok = _verify(user.password_hash if user else _DUMMY_HASH, password)

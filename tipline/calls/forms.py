@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import HiddenField, SelectField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
@@ -24,6 +24,11 @@ class CallForm(TipFields):
         "What the caller saw",
         description="Needed when the disposition is “Tip taken”.",
         validators=[Length(max=20000, message="Please keep this under 20,000 characters.")],
+    )
+    caller_dialog = BooleanField(
+        "The caller wants to read questions and answer online with their receipt code",
+        description="Leave unticked and questions are asked by phone: whoever hears a "
+        "receipt code read back could otherwise read the questions and answer as the caller.",
     )
     note = TextAreaField(
         "Call note",

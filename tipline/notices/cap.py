@@ -17,7 +17,6 @@ from lxml import etree
 from sqlalchemy.orm import Session
 
 from tipline import audit
-from tipline.audit.models import AuditEvent
 from tipline.notices.models import Notice
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -64,8 +63,10 @@ def sender_id(host: str) -> str:
     return re.sub(r"[^A-Za-z0-9.:@_-]", "", host) or "tipline"
 
 
-def _identifier(notice: Notice, event: AuditEvent) -> str:
-    return f"tipline.notice.{notice.slug}.{event.id}"
+def _identifier(notice: Notice, number: int) -> str:
+    """The notice's own message number (1, 2, ...): stable, since a notice's messages only
+    ever grow, and unlike the audit row id it says nothing about how busy the site is."""
+    return f"tipline.notice.{notice.slug}.{number}"
 
 
 def message_history(session: Session, notice: Notice) -> list[Message]:
@@ -77,7 +78,12 @@ def message_history(session: Session, notice: Notice) -> list[Message]:
             # that references every message, the Cancel included, supersedes them.
             if event.action == CORRECTED:
                 messages.append(
-                    Message(_identifier(notice, event), "Update", event.occurred_at, True)
+                    Message(
+                        _identifier(notice, len(messages) + 1),
+                        "Update",
+                        event.occurred_at,
+                        True,
+                    )
                 )
             continue
         if event.action == PUBLISHED:
@@ -88,7 +94,8 @@ def message_history(session: Session, notice: Notice) -> list[Message]:
             kind = "Cancel"
         else:
             continue  # drafting, and anything not public, makes no message
-        messages.append(Message(_identifier(notice, event), kind, event.occurred_at))
+        number = len(messages) + 1
+        messages.append(Message(_identifier(notice, number), kind, event.occurred_at))
     return messages
 
 

@@ -18,7 +18,7 @@ from tipline.tips.models import Tip, TipAttachment, TipMessage
 class PhotoLimits:
     count: int = 3
     max_bytes: int = 8 * 1024 * 1024
-    max_pixels: int = 40_000_000
+    max_pixels: int = 16_000_000
     max_side: int = 3000
 
 

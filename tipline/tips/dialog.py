@@ -15,12 +15,16 @@ from sqlalchemy.orm import Session
 
 from tipline import audit
 from tipline.db import utcnow
-from tipline.tips import attachments
+from tipline.tips import attachments, integrity
 from tipline.tips.attachments import PhotoLimits
 from tipline.tips.models import MessageDirection, ReceiptSession, Tip, TipMessage
 from tipline.tips.services import clean_text, find_by_receipt
 
 MAX_MESSAGE_CHARS = 10_000
+
+
+class DialogClosed(ValueError):
+    """A phone tip's dialog is not open on the receipt page (see ``Tip.dialog_open``)."""
 
 
 def answer(
@@ -33,6 +37,8 @@ def answer(
     photo_limits: PhotoLimits = PhotoLimits(),  # noqa: B008 - frozen, shared safely
 ) -> TipMessage:
     """Record the tipster's answer and any photos they add (PhotoRejected before any write)."""
+    if not tip.dialog_open:
+        raise DialogClosed("Questions about this tip are asked by phone.")
     text = clean_text(body)
     images = attachments.clean_photos(photos, photo_limits)
     if not text and not images:
@@ -42,7 +48,7 @@ def answer(
     )
     session.add(message)
     session.flush()
-    attachments.store_photos(session, tip, images, data_key, message=message)
+    stored = attachments.store_photos(session, tip, images, data_key, message=message)
     audit.record(
         session,
         audit.PUBLIC,
@@ -51,6 +57,7 @@ def answer(
         tip.public_ref,
         message=message.id,
         photos=len(images),
+        **integrity.answer_details(message, stored),
     )
     return message
 

@@ -36,6 +36,10 @@ def due_time(
 
 
 def initial_priority(tip: Tip) -> TipPriority:
+    """Urgent when "they are there right now"; low for a tip taken during a flood (ticking the
+    box is free for a flooder; the tip is still listed and read in the flood view)."""
+    if tip.possible_flood:
+        return TipPriority.LOW
     return TipPriority.URGENT if tip.there_now else (tip.priority or TipPriority.NORMAL)
 
 
@@ -65,6 +69,7 @@ def install(maker: sessionmaker[Session], due_minutes: Mapping[str, int]) -> Non
                     obj.received_at = utcnow()
                 obj.priority = initial_priority(obj)
                 obj.priority_rank = obj.priority.rank
+                obj.ever_urgent = obj.ever_urgent or obj.priority is TipPriority.URGENT
                 obj.due_at = due_time(obj.priority, obj.received_at, due_minutes)
         for obj in list(session.new):
             if isinstance(obj, TipMessage) and obj.direction is MessageDirection.FROM_TIPSTER:

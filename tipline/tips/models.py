@@ -150,13 +150,25 @@ class Tip(Base):
     vehicle_plate: Mapped[str] = mapped_column(String(20), default="")
     direction: Mapped[str] = mapped_column(String(200), default="")
     how_known: Mapped[str] = mapped_column(Text, default="")
-    # Contact details the tipster chose to give, AES-GCM sealed (tips.sealing); None if none.
+    # Contact details the tipster chose to give, AES-GCM sealed (tipline.sealing); None if none.
     contact_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The language of the form the tipster wrote in ("en", "es", "vi"); "" when not known
     # (tips taken by phone, tips from before it was recorded).
     language: Mapped[str] = mapped_column(String(8), default="")
     # Marked as spam by staff: a label only, it deletes and hides nothing.
     spam_marked_at: Mapped[datetime | None]
+    # Received while everyone together was past the flood rate: taken at low priority and
+    # listed in the queue's "Possible flood" view for a supervisor to sort; never hidden.
+    possible_flood: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # A phone tip's dialog (questions, answers) is closed on the receipt page, since whoever
+    # typed it in heard the receipt code, unless the caller asked to use it online.
+    caller_dialog: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+
+    @property
+    def dialog_open(self) -> bool:
+        """Whether the receipt page shows questions and takes answers for this tip."""
+        return self.operator_id is None or bool(self.caller_dialog)
+
     status: Mapped[TipStatus] = mapped_column(
         enum_column(TipStatus),
         default=TipStatus.NEW,
@@ -176,6 +188,9 @@ class Tip(Base):
         default=TipPriority.NORMAL,
     )
     priority_rank: Mapped[int] = mapped_column(default=TipPriority.NORMAL.rank)
+    # Set once the tip is urgent and never cleared: lowering the priority does not let one
+    # person close a tip that was once "they are there right now".
+    ever_urgent: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     claimed_at: Mapped[datetime | None]
@@ -239,7 +254,7 @@ class TipMessage(Base):
 
 
 class TipAttachment(Base):
-    """A photo, rebuilt from pixels (tipline.media) and sealed (tips.sealing)."""
+    """A photo, rebuilt from pixels (tipline.media) and sealed (tipline.sealing)."""
 
     __tablename__ = "tip_attachment"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_CHARS = 20  # 20 x 5 bits = 100 bits of randomness
@@ -67,6 +69,12 @@ def hash_code(key: bytes, code: str) -> bytes:
     if canonical is None:
         raise ValueError("not a receipt code")
     return hmac.new(key, canonical.encode("ascii"), hashlib.sha256).digest()
+
+
+def receipt_secret(config: Mapping[str, Any]) -> str:
+    """The secret receipt codes are hashed under: RECEIPT_SECRET, so that rotating SECRET_KEY
+    does not silently invalidate every code; SECRET_KEY where it is not set."""
+    return str(config.get("RECEIPT_SECRET") or config["SECRET_KEY"])
 
 
 def receipt_key(secret_key: str) -> bytes:

@@ -16,7 +16,7 @@ from tipline.auth.models import StaffUser
 from tipline.config import data_key_bytes
 from tipline.db import utcnow
 from tipline.notices.models import Notice, NoticeStatus
-from tipline.tips import attachments, receipts
+from tipline.tips import attachments, integrity, receipts
 from tipline.tips.attachments import PhotoLimits
 from tipline.tips.models import Tip, TipStatus, TipSubmission
 
@@ -123,6 +123,8 @@ def submit_tip(
     form_token: str | None = None,
     photo_limits: PhotoLimits = PhotoLimits(),  # noqa: B008 - frozen, shared safely
     replay_window: timedelta = timedelta(minutes=30),
+    possible_flood: bool = False,
+    caller_dialog: bool = False,
     language: str = "",
 ) -> tuple[Tip, str]:
     """Record a tip and return it with its receipt code (the only plain copy of the code).
@@ -146,6 +148,7 @@ def submit_tip(
         public_ref=ref,
         receipt_hash=receipts.hash_code(receipt_key, code),
         notice=notice,
+        notice_id=notice.id if notice is not None else None,
         language=language[:8],
         narrative=clean_text(report.narrative),
         seen_when=clean_text(report.seen_when),
@@ -164,11 +167,15 @@ def submit_tip(
         ),
         status=TipStatus.NEW,
         operator=operator,
+        operator_id=operator.id if operator is not None else None,
+        possible_flood=possible_flood,
+        caller_dialog=caller_dialog,
     )
     session.add(tip)
+    stored: list = []
     if images:
         session.flush()  # the photos name the tip's id
-        attachments.store_photos(session, tip, images, data_key)
+        stored = attachments.store_photos(session, tip, images, data_key)
     if form_token is not None:
         session.add(
             TipSubmission(
@@ -180,7 +187,9 @@ def submit_tip(
             )
         )
     # The tip, its submission and its audit event go to the database in one flush.
-    extra = {"photos": len(images)} if images else {}
+    extra: dict[str, object] = {"photos": len(images)} if images else {}
+    if possible_flood:
+        extra["possible_flood"] = True
     audit.record(
         session,
         operator if operator is not None else audit.PUBLIC,
@@ -190,6 +199,7 @@ def submit_tip(
         notice=notice.slug if notice else None,
         there_now=report.there_now,
         **extra,
+        **integrity.received_details(tip, stored),
     )
     return tip, code
 

@@ -1,5 +1,6 @@
 """What ``tipline audit verify`` checks about tips: every tip has exactly one ``tip.received``
-event. Registered with the audit package from ``tipline.hooks``."""
+event (that stored tips match what their events committed to is
+``tipline.triage.verification``). Registered with the audit package from ``tipline.hooks``."""
 
 from __future__ import annotations
 

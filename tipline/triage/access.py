@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
+from tipline import db
 from tipline.audit import NotAllowed
 from tipline.auth.models import TIP_READERS, Role, StaffUser
 from tipline.notices.models import Notice, NoticeStatus
@@ -85,18 +86,31 @@ def visible_tip(
     ref: str | None = None,
     *,
     tip_id: int | None = None,
+    for_write: bool = False,
 ) -> Tip | None:
     """The tip with public reference ``ref`` (or database id ``tip_id``) if ``viewer`` may see
     it; None when there is no such tip or the viewer may not see it. The only staff lookup of
-    a single tip."""
+    a single tip.
+
+    ``for_write``: the request is about to change the tip, so it is read under the writers'
+    lock the write will hold, and fresh from the database: checks made on it (who holds the
+    claim, the status) see what is committed while this request is the only writer, and a
+    supervisor's reassignment committed a moment before cannot be missed. PostgreSQL takes the
+    audit chain's lock (``db.hold_chain_lock``) before the read; SQLite request transactions
+    begin IMMEDIATE, which already holds the write lock before the first read.
+    """
     if not _may_read_tips(viewer) or (ref is None) == (tip_id is None):
         return None
     key = Tip.public_ref == ref if ref is not None else Tip.id == tip_id
-    return session.scalar(
+    query = (
         select(Tip)
         .where(key, tip_visibility_clause(viewer))
         .options(selectinload(Tip.notice), selectinload(Tip.claimed_by))
     )
+    if for_write:
+        db.hold_chain_lock(session.connection())
+        query = query.execution_options(populate_existing=True)
+    return session.scalar(query)
 
 
 def visible_tips_starting(session: Session, viewer: StaffUser, typed: str) -> list[Tip]:

@@ -1,7 +1,8 @@
-"""Reviewed closures: "no action" on an urgent tip waits for a supervisor's
-confirmation, a sample of other "no action" closures lands on the supervisors' review list,
-and a supervisor can reopen a closed tip. Every decision is audited; nobody confirms a closure
-they proposed themselves.
+"""Reviewed closures: any closure of a tip that was ever urgent, and the lowering of an urgent
+tip's priority, wait for a supervisor's confirmation; a sample of other closures (any closing
+status) lands on the supervisors' review list, and a supervisor can reopen a closed tip. Every
+decision is audited; nobody confirms a change they proposed themselves, and a refused
+confirmation is written down for the oversight page.
 
 Functions take a session and plain values, write their audit event in the same transaction,
 flush and never commit.
@@ -19,9 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
+from tipline.audit.models import AuditEvent
 from tipline.auth.models import StaffUser
 from tipline.db import utcnow
-from tipline.tips.models import Tip, TipStatus
+from tipline.tips.models import Tip, TipPriority, TipStatus
 from tipline.triage.access import NotAllowed, TransitionRefused, clean_reason, require_supervisor
 from tipline.triage.intake import due_time
 from tipline.triage.models import ClosureReview, ReviewKind, ReviewState
@@ -59,32 +61,109 @@ def pending_confirmation(session: Session, tip: Tip) -> ClosureReview | None:
     )
 
 
-def propose_no_action(session: Session, actor: StaffUser, tip: Tip, reason: str) -> ClosureReview:
-    """An urgent tip proposed for "no action": it stays open (and visible) until a supervisor
-    other than ``actor`` confirms. Called by ``change_status``, which has checked the move."""
+def propose_closure(
+    session: Session,
+    actor: StaffUser,
+    tip: Tip,
+    reason: str,
+    target: TipStatus = TipStatus.NO_ACTION,
+    duplicate_of: Tip | None = None,
+) -> ClosureReview:
+    """Hold the closure of a tip that was ever urgent: it stays open (and visible) until a
+    supervisor other than ``actor`` confirms. Called by ``change_status``, which has checked
+    the move."""
     if pending_confirmation(session, tip) is not None:
         raise TransitionRefused("This tip is already waiting for a supervisor to confirm.")
     review = ClosureReview(
-        tip_id=tip.id, kind=ReviewKind.CONFIRMATION, closer_id=actor.id, reason=reason
+        tip_id=tip.id,
+        kind=ReviewKind.CONFIRMATION,
+        closer_id=actor.id,
+        reason=reason,
+        target_status=target.value,
+        duplicate_of_id=duplicate_of.id if duplicate_of is not None else None,
+    )
+    session.add(review)
+    session.flush()
+    action = "tip.no_action_proposed" if target is TipStatus.NO_ACTION else "tip.closure_proposed"
+    audit.record(
+        session,
+        actor,
+        action,
+        "tip",
+        tip.public_ref,
+        reason=reason,
+        review_id=review.id,
+        to=target.value,
+    )
+    return review
+
+
+def propose_no_action(session: Session, actor: StaffUser, tip: Tip, reason: str) -> ClosureReview:
+    return propose_closure(session, actor, tip, reason, TipStatus.NO_ACTION)
+
+
+def propose_lower_priority(
+    session: Session, actor: StaffUser, tip: Tip, priority: TipPriority
+) -> ClosureReview:
+    """Hold the lowering of an urgent tip's priority until another supervisor confirms: a
+    lower priority moves its due time by days, which would let it sit unseen."""
+    if pending_confirmation(session, tip) is not None:
+        raise TransitionRefused("This tip is already waiting for a supervisor to confirm.")
+    review = ClosureReview(
+        tip_id=tip.id,
+        kind=ReviewKind.CONFIRMATION,
+        closer_id=actor.id,
+        reason=f"Lower the priority from {tip.priority.label} to {priority.label}.",
+        target_priority=priority.value,
     )
     session.add(review)
     session.flush()
     audit.record(
         session,
         actor,
-        "tip.no_action_proposed",
+        "tip.priority_lowering_proposed",
         "tip",
         tip.public_ref,
-        reason=reason,
         review_id=review.id,
+        **{"from": tip.priority.value, "to": priority.value},
     )
     return review
+
+
+def record_refusal(session: Session, actor: StaffUser, review_id: int, message: str) -> None:
+    """Write down a refused confirmation (for example a supervisor confirming their own
+    proposal) so it shows on the oversight page; the caller commits it on its own."""
+    review = session.get(ClosureReview, review_id)
+    if review is None:
+        return
+    audit.record(
+        session,
+        actor,
+        "tip.closure_refused",
+        "tip",
+        review.tip.public_ref,
+        review_id=review_id,
+        why=message[:200],
+    )
+
+
+def recent_refusals(session: Session, supervisor: StaffUser, limit: int = 50) -> list[AuditEvent]:
+    """Refused confirmations, newest first, for the oversight page."""
+    require_supervisor(supervisor)
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "tip.closure_refused")
+            .order_by(AuditEvent.seq.desc())
+            .limit(limit)
+        )
+    )
 
 
 def sample_closure(
     session: Session, actor: StaffUser, tip: Tip, reason: str, policy: ReviewPolicy | None
 ) -> ClosureReview | None:
-    """Put a "no action" closure on the review list when the sample picks it."""
+    """Put a closure (any closing status) on the review list when the sample picks it."""
     if policy is None or not policy.sampled(tip.public_ref):
         return None
     review = ClosureReview(tip_id=tip.id, kind=ReviewKind.SAMPLE, closer_id=actor.id, reason=reason)
@@ -112,33 +191,67 @@ def _decide(
     return review
 
 
-def confirm_no_action(session: Session, supervisor: StaffUser, review_id: int) -> Tip:
-    """A supervisor confirms an urgent tip's "no action": only now does the tip close."""
+def confirm_held(
+    session: Session,
+    supervisor: StaffUser,
+    review_id: int,
+    due_minutes: Mapping[str, int] | None = None,
+) -> Tip:
+    """A supervisor other than the proposer confirms a held change: only now does the tip
+    close (or its priority drop)."""
     review = _decide(session, supervisor, review_id, ReviewKind.CONFIRMATION)
     if review.closer_id == supervisor.id:
-        raise NotAllowed("You proposed this closure: another supervisor must confirm it.")
+        raise NotAllowed("You proposed this change: another supervisor must confirm it.")
     tip = review.tip
+    now = utcnow()
+    if review.target_priority is not None:
+        priority = TipPriority(review.target_priority)
+        previous_priority = tip.priority
+        review.state = ReviewState.CONFIRMED
+        review.decided_by_id, review.decided_at = supervisor.id, now
+        tip.priority, tip.priority_rank = priority, priority.rank
+        tip.due_at = due_time(priority, tip.received_at, due_minutes)
+        session.flush()
+        audit.record(
+            session,
+            supervisor,
+            "tip.priority_lowering_confirmed",
+            "tip",
+            tip.public_ref,
+            review_id=review.id,
+            proposer_id=review.closer_id,
+            **{"from": previous_priority.value, "to": priority.value},
+        )
+        return tip
     if not tip.status.is_open:
         raise TransitionRefused("This tip is already closed.")
-    now = utcnow()
+    target = TipStatus(review.target_status or TipStatus.NO_ACTION.value)
     previous = tip.status
     review.state = ReviewState.CONFIRMED
     review.decided_by_id, review.decided_at = supervisor.id, now
-    tip.status = TipStatus.NO_ACTION
+    if target is TipStatus.DUPLICATE:
+        tip.duplicate_of_id = review.duplicate_of_id
+    tip.status = target
     tip.status_reason = review.reason
     tip.closed_at, tip.closed_by_id = now, review.closer_id
     session.flush()
+    action = "tip.no_action_confirmed" if target is TipStatus.NO_ACTION else "tip.closure_confirmed"
     audit.record(
         session,
         supervisor,
-        "tip.no_action_confirmed",
+        action,
         "tip",
         tip.public_ref,
         review_id=review.id,
         closer_id=review.closer_id,
-        **{"from": previous.value, "to": TipStatus.NO_ACTION.value},
+        **{"from": previous.value, "to": target.value},
     )
     return tip
+
+
+def confirm_no_action(session: Session, supervisor: StaffUser, review_id: int) -> Tip:
+    """The name the held "no action" closure had first; see ``confirm_held``."""
+    return confirm_held(session, supervisor, review_id)
 
 
 def reject_no_action(session: Session, supervisor: StaffUser, review_id: int, reason: str) -> Tip:

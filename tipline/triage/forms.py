@@ -12,7 +12,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from tipline.tips.models import TipPriority, TipStatus
 from tipline.triage.models import LinkKind
@@ -48,6 +48,28 @@ class QueueForm(FlaskForm):
     received_to = DateField("Received to", validators=[Optional()])
     urgent = BooleanField("Urgent only")
     after = HiddenField()
+
+    # Out-of-range values once reached the database (an overflowing id, a date past year
+    # 9999 once a day is added) and answered 500; now the form says what to fix.
+    def validate_notice(self, field: SelectField) -> None:
+        value = field.data or ""
+        if value and (not value.isdigit() or int(value) > 2**31 - 1):
+            raise ValidationError("Choose a notice from the list.")
+
+    def validate_received_from(self, field: DateField) -> None:
+        _sensible_date(field)
+
+    def validate_received_to(self, field: DateField) -> None:
+        _sensible_date(field)
+
+    def validate_after(self, field: HiddenField) -> None:
+        if len(field.data or "") > 200:
+            raise ValidationError("The page link is damaged; start from the first page.")
+
+
+def _sensible_date(field: DateField) -> None:
+    if field.data is not None and not 1900 <= field.data.year <= 2999:
+        raise ValidationError("Choose a date between 1900 and 2999.")
 
 
 class ReasonForm(FlaskForm):

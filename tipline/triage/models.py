@@ -125,9 +125,10 @@ class Escalation(Base):
 
 
 class ReviewKind(enum.StrEnum):
-    #: An urgent tip proposed for "no action": it closes only when a supervisor confirms.
+    #: A closure of a tip that was ever urgent, or the lowering of an urgent tip's priority:
+    #: it takes effect only when a supervisor other than the proposer confirms.
     CONFIRMATION = "confirmation"
-    #: A sampled "no action" closure, for a supervisor to look over after the fact.
+    #: A sampled closure, for a supervisor to look over after the fact.
     SAMPLE = "sample"
 
 
@@ -159,7 +160,12 @@ class ClosureReview(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str] = mapped_column(Text, default="")
+    #: What the held change is: a closing status (None before revision 0808 meant
+    #: "no action"), or a lower priority; and for "duplicate", the original.
+    target_status: Mapped[str | None] = mapped_column(String(20))
+    target_priority: Mapped[str | None] = mapped_column(String(20))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tip.id"))
 
-    tip: Mapped[Tip] = relationship()
+    tip: Mapped[Tip] = relationship(foreign_keys=[tip_id])
     closer: Mapped[StaffUser] = relationship(foreign_keys=[closer_id])
     decided_by: Mapped[StaffUser | None] = relationship(foreign_keys=[decided_by_id])

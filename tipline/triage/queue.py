@@ -49,6 +49,7 @@ class View(enum.StrEnum):
     NOTICE = "notice"
     URGENT = "urgent"
     OVERDUE = "overdue"
+    FLOOD = "flood"
     ALL = "all"
 
     @property
@@ -60,6 +61,7 @@ class View(enum.StrEnum):
             "notice": "By notice",
             "urgent": "Urgent",
             "overdue": "Overdue",
+            "flood": "Possible flood",
             "all": "All",
         }[self.value]
 
@@ -125,6 +127,8 @@ def _view_condition(view: View, viewer: StaffUser, now: datetime) -> ColumnEleme
         return and_(Tip.priority_rank == TipPriority.URGENT.rank, is_open)
     if view is View.OVERDUE:
         return and_(Tip.due_at < now, is_open)
+    if view is View.FLOOD:
+        return and_(Tip.possible_flood.is_(True), is_open)
     return true()
 
 

@@ -10,6 +10,8 @@ template writes ``<mark>`` around matched pieces while Jinja escapes every piece
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, column, literal_column, select, table, text
 from sqlalchemy.orm import Session, selectinload
 
+from tipline import audit
 from tipline.auth.models import StaffUser
 from tipline.tips.models import Tip
 from tipline.triage import fulltext
@@ -175,3 +178,30 @@ def highlight(value: str, words: list[str], width: int = 300) -> list[Segment]:
     if end < len(value):
         pieces.append(("…", False))
     return pieces
+
+
+def query_hash(secret_key: str, query: str) -> str:
+    """A keyed hash of a search query for the audit log: two searches for the same words can
+    be matched by whoever holds the key, but the log does not hold the words."""
+    key = hmac.new(secret_key.encode(), b"tipline search query", hashlib.sha256).digest()
+    normal = " ".join(query.lower().split())
+    return hmac.new(key, normal.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def record_listing(
+    session: Session,
+    viewer: StaffUser,
+    refs: list[str],
+    view: str,
+    query_digest: str | None = None,
+) -> None:
+    """Audit a queue page or search results that showed tip text (snippets): which tips, in
+    which view, and for a search the keyed hash of the query. Nothing when no tip was shown."""
+    require_reader(viewer)
+    if not refs:
+        return
+    details: dict[str, object] = {"tips": refs, "view": view}
+    if query_digest is not None:
+        details["query_hash"] = query_digest
+    action = "tips.searched" if query_digest is not None else "tips.listed"
+    audit.record(session, viewer, action, "queue", view, **details)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
 from tipline.auth.models import StaffUser
-from tipline.tips import receipts
+from tipline.tips import integrity, receipts
 from tipline.tips.models import Tip, TipPriority, TipStatus
 from tipline.triage import unread
 from tipline.triage.access import (
@@ -40,7 +40,8 @@ from tipline.triage.closures import (
     ReviewPolicy,
     mark_closed,
     pending_confirmation,
-    propose_no_action,
+    propose_closure,
+    propose_lower_priority,
     sample_closure,
 )
 from tipline.triage.intake import due_time
@@ -72,8 +73,9 @@ TRANSITIONS: dict[TipStatus, frozenset[TipStatus]] = {
     S.NO_ACTION: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),
 }
-#: Outcomes that need a written reason (for "forwarded": to which unit or agency).
-REASON_REQUIRED = frozenset({S.NO_ACTION, S.DUPLICATE, S.FORWARDED})
+#: Outcomes that need a written reason (for "forwarded": to which unit or agency). Every
+#: closing status is here: a tip's life does not end without a word on why.
+REASON_REQUIRED = frozenset({S.NO_ACTION, S.DUPLICATE, S.FORWARDED, S.CLOSED})
 
 
 # --- Reading ---------------------------------------------------------------------------------
@@ -112,6 +114,13 @@ def find_tip(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None
     return found[0] if found else None
 
 
+def tip_to_work(session: Session, viewer: StaffUser, public_ref: str) -> Tip | None:
+    """``find_tip`` for a write request: the same rule, the tip read fresh under the writers'
+    lock the write will hold (``visible_tip(..., for_write=True)``)."""
+    require_reader(viewer)
+    return visible_tip(session, viewer, public_ref, for_write=True)
+
+
 # --- Status and priority ---------------------------------------------------------------------
 
 
@@ -131,10 +140,10 @@ def change_status(
     """Move ``tip`` to ``new_status`` if the rules allow it, or raise with the reason why not.
 
     Rules: only the claimer (or a supervisor) works a tip; the move must be in
-    ``TRANSITIONS``; negative outcomes need a reason; "duplicate" names the original. "No
-    action" on an urgent tip is only proposed: the tip stays open until another supervisor
-    confirms (the pending review is returned). Other "no action" closures picked by
-    ``review``'s sample land on the supervisors' review list (also returned).
+    ``TRANSITIONS``; closing and negative outcomes need a reason; "duplicate" names the
+    original. Any closing status on a tip that was ever urgent is only proposed: the tip stays
+    open until another supervisor confirms (the pending review is returned). Other closures
+    picked by ``review``'s sample land on the supervisors' review list (also returned).
     """
     require_holder(actor, tip)
     reason = clean_reason(reason)
@@ -148,11 +157,10 @@ def change_status(
         raise TransitionRefused(f"Say why this tip is “{new_status.label}”.")
     if pending_confirmation(session, tip) is not None:
         raise TransitionRefused(
-            "This tip is waiting for a supervisor to confirm “No action”; it cannot move now."
+            "This tip is waiting for a supervisor to confirm a change; it cannot move now."
         )
-    if new_status is TipStatus.NO_ACTION and tip.priority is TipPriority.URGENT:
-        return propose_no_action(session, actor, tip, reason)
     details: dict[str, object] = {"from": tip.status.value, "to": new_status.value}
+    original: Tip | None = None
     if new_status is TipStatus.DUPLICATE:
         if duplicate_of is None:
             raise TransitionRefused("Name the tip this one duplicates.")
@@ -165,18 +173,22 @@ def change_status(
             original = found
         if original.id == tip.id:
             raise TransitionRefused("A tip cannot be a duplicate of itself.")
-        tip.duplicate_of_id = original.id
         _ensure_link(session, actor, tip, original, LinkKind.DUPLICATE)
         details["duplicate_of"] = original.public_ref
+    closing = not new_status.is_open
+    if closing and (tip.ever_urgent or tip.priority is TipPriority.URGENT):
+        return propose_closure(session, actor, tip, reason, new_status, original)
+    if original is not None:
+        tip.duplicate_of_id = original.id
     tip.status = new_status
     tip.status_reason = reason
-    if not new_status.is_open:
+    if closing:
         mark_closed(tip, actor)
     session.flush()
     audit.record(
         session, actor, "tip.status_changed", "tip", tip.public_ref, reason=reason, **details
     )
-    if new_status is TipStatus.NO_ACTION:
+    if closing:
         return sample_closure(session, actor, tip, reason, review)
     return None
 
@@ -187,11 +199,23 @@ def set_priority(
     tip: Tip,
     priority: TipPriority,
     due_minutes: Mapping[str, int] | None = None,
-) -> None:
-    """Change a tip's priority; its due time is recomputed from when it was received."""
+) -> ClosureReview | None:
+    """Change a tip's priority; its due time is recomputed from when it was received.
+
+    Lowering an urgent tip's priority is only proposed (the pending review is returned): it
+    takes effect when a supervisor other than ``actor`` confirms. Raising a tip to urgent marks
+    it as ever urgent for good."""
     require_holder(actor, tip)
     if priority is tip.priority:
-        return
+        return None
+    if pending_confirmation(session, tip) is not None:
+        raise TransitionRefused(
+            "This tip is waiting for a supervisor to confirm a change; it cannot move now."
+        )
+    if tip.priority is TipPriority.URGENT:
+        return propose_lower_priority(session, actor, tip, priority)
+    if priority is TipPriority.URGENT:
+        tip.ever_urgent = True
     previous = tip.priority
     tip.priority = priority
     tip.priority_rank = priority.rank
@@ -205,6 +229,7 @@ def set_priority(
         tip.public_ref,
         **{"from": previous.value, "to": priority.value},
     )
+    return None
 
 
 # --- Notes -----------------------------------------------------------------------------------
@@ -219,7 +244,15 @@ def add_note(session: Session, actor: StaffUser, tip: Tip, body: str) -> TipNote
     note = TipNote(tip_id=tip.id, author_id=actor.id, body=body[:20000])
     session.add(note)
     session.flush()
-    audit.record(session, actor, "tip.note_added", "tip", tip.public_ref, note_id=note.id)
+    audit.record(
+        session,
+        actor,
+        "tip.note_added",
+        "tip",
+        tip.public_ref,
+        note_id=note.id,
+        content=integrity.text_digest(note.body),
+    )
     return note
 
 

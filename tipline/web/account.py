@@ -164,7 +164,9 @@ def password() -> Response | tuple[str, int]:
     assert user is not None
     form = PasswordChangeForm()
     if form.validate_on_submit():
+        now = db.utcnow()
         try:
+            auth.refuse_if_locked(db.session(), user, _keys(), now)
             auth.change_password(
                 db.session(),
                 user,
@@ -174,7 +176,12 @@ def password() -> Response | tuple[str, int]:
             )
         except auth.PasswordRejected as error:
             db.session().rollback()
-            target = form.current if str(error).startswith("Your current") else form.new
+            if str(error) == auth.WRONG_CURRENT:
+                # Throttled and audited like a wrong password at sign-in.
+                auth.record_wrong_current_password(db.session(), user, _keys(), _rules(), now)
+                db.session().commit()
+            current = str(error) in (auth.WRONG_CURRENT, auth.TOO_MANY_CURRENT)
+            target = form.current if current else form.new
             target.errors = [*target.errors, str(error)]
         else:
             db.session().commit()

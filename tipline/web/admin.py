@@ -200,6 +200,21 @@ def staff_reset_totp(user_id: int) -> Response:
     return _back(user)
 
 
+@bp.post("/staff/<int:user_id>/unlock")
+def staff_unlock(user_id: int) -> Response:
+    user = _target(user_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    keys = auth.SignInKeys.from_secret(current_app.config["SECRET_KEY"])
+    was_locked = auth.unlock_sign_in(db.session(), user, signed_in_staff(), keys)
+    db.session().commit()
+    if was_locked:
+        flash(f"{user.username} can sign in again now.", "info")
+    else:
+        flash(f"{user.username} was not locked out.", "info")
+    return _back(user)
+
+
 @bp.post("/staff/<int:user_id>/reset-password")
 def staff_reset_password(user_id: int) -> Response | tuple[str, int]:
     """A one-time password, shown once on this page; the person must change it at their next

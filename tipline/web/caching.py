@@ -42,6 +42,7 @@ import functools
 import hashlib
 import os
 import re
+import secrets
 import sqlite3
 import threading
 import time
@@ -458,10 +459,11 @@ class FastPublicPages:
         return [body]
 
 
-#: Stand-ins for the per-request tokens in a kept form page (``filled_form``). Plain letters:
-#: the template's escaping leaves them as they are, and no real token looks like them.
-CSRF_SLOT = "tiplinecsrfslot"
-FORM_TOKEN_SLOT = "tiplineformtokenslot"  # noqa: S105  # nosec B105 - a placeholder, not a secret
+#: Stand-ins for the per-request tokens in a kept form page (``filled_form``). Letters and
+#: hex digits: the template's escaping leaves them as they are. Random per process, so a
+#: notice field or a query string cannot carry one into the page (that once broke the shell).
+CSRF_SLOT = "tiplinecsrfslot" + secrets.token_hex(12)
+FORM_TOKEN_SLOT = "tiplineformtokenslot" + secrets.token_hex(12)
 FORM_SHELLS = "tipline.form_shells"
 #: What a token may be to go into the page unescaped: itsdangerous and token_urlsafe output.
 _TOKEN = re.compile(r"[A-Za-z0-9_.\-]+\Z")
@@ -502,7 +504,7 @@ def filled_form(
     if page is None:
         body = render_shell().encode()
         if body.count(CSRF_SLOT.encode()) != 1 or body.count(FORM_TOKEN_SLOT.encode()) != 1:
-            raise RuntimeError("a form shell must hold each token slot exactly once")
+            return None  # not a shell we can fill: the caller renders the page as usual
         page = StoredPage(etag, body, "text/html; charset=utf-8")
         store.put(key, page)
     body = page.body.replace(CSRF_SLOT.encode(), _token_bytes(generate_csrf()), 1)

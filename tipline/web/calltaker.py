@@ -24,7 +24,7 @@ from tipline.sealing import SealBroken
 from tipline.tips import services as tips
 from tipline.tips.fields import TIP_FIELDS
 from tipline.tips.forms import new_form_token
-from tipline.tips.receipts import receipt_key
+from tipline.tips.receipts import receipt_key, receipt_secret
 from tipline.web.policy import current_staff
 from tipline.web.public import submission_options
 
@@ -58,9 +58,10 @@ def new_call() -> Response:
                 form.chosen,
                 form.note.data or "",
                 form.report(form.narrative.data or ""),
-                receipt_key(current_app.config["SECRET_KEY"]),
+                receipt_key(receipt_secret(current_app.config)),
                 notice=chosen,
                 form_token=form.form_token.data or None,
+                caller_dialog=bool(form.caller_dialog.data),
                 **submission_options(current_app),
             )
             session.commit()

@@ -3,18 +3,37 @@
 The per-address key is an HMAC of the client address under a key derived from the secret
 key and today's UTC date: the limiter can count one connection's tries within a day, but
 its storage (memory or Redis) holds no address and cannot be matched to one across days.
+
+Limits are set so a flood cannot silence tipsters:
+
+- an IPv6 address counts by its /64 (``RATE_LIMIT_IPV6_PREFIX``): one subscriber gets a
+  whole /64, so counting /128s lets one client be millions of addresses;
+- visitors through the onion service all arrive from the Tor daemon's address, so they share
+  a separate, much larger budget (``ONION_TIP_RATE_LIMIT``), sized for many people;
+- only accepted submissions count: a form shown again for a mistake (400) or a failed save
+  (503) costs nothing;
+- tips and answers have separate counters;
+- there is no global refusal for tips and answers. Past ``TIP_FLOOD_RATE`` (everyone
+  together) a tip is still accepted, but marked "possible flood": it goes to the bottom of
+  the queue at low priority and in the queue's "Possible flood" view, where a supervisor sorts
+  it. Nothing is hidden; a real tip sent during a flood is still read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
+from limits import parse
+
+log = logging.getLogger(__name__)
 
 
 def _day_key(secret_key: str, day: str) -> bytes:
@@ -30,10 +49,34 @@ def address_hash(address: str, secret_key: str, day: str | None = None) -> str:
     return "a-" + digest.hexdigest()[:32]
 
 
+def network_of(address: str, ipv6_prefix: int = 64) -> str:
+    """What one client is: an IPv4 address, or the /``ipv6_prefix`` network of an IPv6 one
+    (an IPv4-mapped IPv6 address counts as its IPv4 address)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{ipv6_prefix}", strict=False))
+    return str(ip)
+
+
+def is_onion() -> bool:
+    """A visit through the onion service (the Host is a .onion name)."""
+    return (request.host or "").split(":")[0].lower().endswith(".onion")
+
+
 def client_key() -> str:
     # The address the server saw. Behind a reverse proxy, PROXY_FIX_X_FOR makes it the
     # proxy's X-Forwarded-For (create_app); this function never reads headers itself.
-    return address_hash(request.remote_addr or "unknown", current_app.config["SECRET_KEY"])
+    if is_onion():
+        return "onion"  # every onion visitor arrives from the Tor daemon: one shared budget
+    network = network_of(
+        request.remote_addr or "unknown", current_app.config.get("RATE_LIMIT_IPV6_PREFIX", 64)
+    )
+    return address_hash(network, current_app.config["SECRET_KEY"])
 
 
 def everyone() -> str:
@@ -42,7 +85,15 @@ def everyone() -> str:
 
 
 def tip_limit() -> str:
+    if is_onion():
+        return current_app.config["ONION_TIP_RATE_LIMIT"]
     return current_app.config["TIP_RATE_LIMIT"]
+
+
+def answer_limit() -> str:
+    if is_onion():
+        return current_app.config["ONION_ANSWER_RATE_LIMIT"]
+    return current_app.config["ANSWER_RATE_LIMIT"]
 
 
 def tip_global_limit() -> str:
@@ -50,6 +101,8 @@ def tip_global_limit() -> str:
 
 
 def receipt_limit() -> str:
+    if is_onion():
+        return current_app.config["ONION_RECEIPT_RATE_LIMIT"]
     return current_app.config["RECEIPT_RATE_LIMIT"]
 
 
@@ -94,12 +147,29 @@ def payout_limit() -> str:
     return current_app.config["PAYOUT_RATE_LIMIT"]
 
 
-#: POSTs to these endpoints are counted, per address hash and from everyone together.
-#: Every tip form (and a tipster's later answer) shares the "tip-post" buckets.
-LIMITED_POSTS: dict[str, tuple[str, Callable[[], str], Callable[[], str]]] = {
-    "public.tip": ("tip-post", tip_limit, tip_global_limit),
-    "public.notice_tip": ("tip-post", tip_limit, tip_global_limit),
-    "receipt.answer": ("tip-post", tip_limit, tip_global_limit),
+def accepted(response: Response) -> bool:
+    """Count a submission only when it was taken: not a form shown again for a mistake."""
+    return response.status_code < 400
+
+
+def possible_flood() -> bool:
+    """Count one tip against everyone's flood rate; True when the rate is passed (the tip is
+    then taken and marked, never refused). A storage failure counts as no flood."""
+    limiter = limiter_for(current_app)
+    try:
+        return not limiter.limiter.hit(parse(current_app.config["TIP_FLOOD_RATE"]), "tip-flood")
+    except Exception:  # the limiter fails open: a tip is never lost to a dead Redis
+        log.warning("the flood counter is unavailable")
+        return False
+
+
+#: POSTs to these endpoints are counted per address hash (and, where a global limit is
+#: given, from everyone together). Tip forms share the "tip-post" bucket, answers have their
+#: own; neither has a global refusal (see ``possible_flood``).
+LIMITED_POSTS: dict[str, tuple[str, Callable[[], str], Callable[[], str] | None]] = {
+    "public.tip": ("tip-post", tip_limit, None),
+    "public.notice_tip": ("tip-post", tip_limit, None),
+    "receipt.answer": ("answer-post", answer_limit, None),
     "receipt.lookup": ("receipt-lookup", receipt_limit, receipt_global_limit),
     # Staff sign-in: on top of the per-account lockout (auth/services.py), one address (or
     # everyone together) trying many accounts is slowed down.
@@ -127,10 +197,12 @@ def init_app(app: Flask) -> None:
     app.extensions["tipline.limiter"] = limiter
     for endpoint, (scope, per_address, everyone_together) in LIMITED_POSTS.items():
         view: Any = app.view_functions[endpoint]
-        view = limiter.shared_limit(per_address, scope, methods=["POST"])(view)
-        view = limiter.shared_limit(
-            everyone_together, f"{scope}-all", key_func=everyone, methods=["POST"]
-        )(view)
+        deduct = accepted if scope in ("tip-post", "answer-post") else None
+        view = limiter.shared_limit(per_address, scope, methods=["POST"], deduct_when=deduct)(view)
+        if everyone_together is not None:
+            view = limiter.shared_limit(
+                everyone_together, f"{scope}-all", key_func=everyone, methods=["POST"]
+            )(view)
         app.view_functions[endpoint] = view
     for endpoint, (scope, per_address, everyone_together) in LIMITED_READS.items():
         view = app.view_functions[endpoint]

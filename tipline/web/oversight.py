@@ -1,6 +1,7 @@
 """Supervisors' pages under /staff/: the audit log and its last verification, and the
-oversight page: escalations to acknowledge, urgent "no action" closures to confirm
-or reject, sampled closures to review or reopen, and the per-staff figures."""
+oversight page: escalations to acknowledge, held closures and priority drops of urgent tips to
+confirm or reject, sampled closures to review or reopen, refused confirmations, and the
+per-staff figures."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def oversight() -> str:
         closed_messages=unread.closed_with_unread(session, me),
         confirmations=[r for r in reviews if r.kind.value == "confirmation"],
         samples=[r for r in reviews if r.kind.value == "sample"],
+        refusals=closures.recent_refusals(session, me),
         figures=figures.staff_figures(session, me, now),
         button=ButtonForm(),
         reject_forms={r.id: _reason_form("reject", r.id) for r in reviews},
@@ -62,8 +64,9 @@ def oversight() -> str:
     )
 
 
-def _act(form: FlaskForm, action: Callable[[], str]) -> Response:
-    """Validate ``form``, run one service, commit, flash, and go back to the page."""
+def _act(form: FlaskForm, action: Callable[[], str], review_id: int | None = None) -> Response:
+    """Validate ``form``, run one service, commit, flash, and go back to the page. A refused
+    decision on a review is written down on its own (and shows on the page)."""
     session = db.session()
     if not form.validate_on_submit():
         errors = [e for field_errors in form.errors.values() for e in field_errors]
@@ -74,6 +77,9 @@ def _act(form: FlaskForm, action: Callable[[], str]) -> Response:
     except (ValueError, NotAllowed) as error:
         session.rollback()
         flash(str(error), "error")
+        if review_id is not None and isinstance(error, NotAllowed):
+            closures.record_refusal(session, signed_in_staff(), review_id, str(error))
+            session.commit()
     else:
         session.commit()
         flash(message, "info")
@@ -92,10 +98,13 @@ def acknowledge(escalation_id: int) -> Response:
 @bp.post("/oversight/reviews/<int:review_id>/confirm")
 def confirm(review_id: int) -> Response:
     def run() -> str:
-        tip = closures.confirm_no_action(db.session(), signed_in_staff(), review_id)
-        return f"Tip {tip.short_ref} closed as “No action”."
+        due = current_app.config["TRIAGE_DUE_MINUTES"]
+        tip = closures.confirm_held(db.session(), signed_in_staff(), review_id, due)
+        if tip.status.is_open:
+            return f"Tip {tip.short_ref} is now {tip.priority.label} priority."
+        return f"Tip {tip.short_ref} closed as “{tip.status.label}”."
 
-    return _act(ButtonForm(), run)
+    return _act(ButtonForm(), run, review_id)
 
 
 @bp.post("/oversight/reviews/<int:review_id>/reject")
@@ -115,7 +124,7 @@ def reviewed(review_id: int) -> Response:
         closures.mark_reviewed(db.session(), signed_in_staff(), review_id)
         return "Closure marked as reviewed."
 
-    return _act(ButtonForm(), run)
+    return _act(ButtonForm(), run, review_id)
 
 
 @bp.post("/oversight/reviews/<int:review_id>/reopen")

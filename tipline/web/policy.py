@@ -98,6 +98,7 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "admin.staff_role": ADMINS,
     "admin.staff_active": ADMINS,
     "admin.staff_reset_totp": ADMINS,
+    "admin.staff_unlock": ADMINS,
     "admin.units_list": ADMINS,
     "admin.staff_reset_password": ADMINS,
     "public.robots": PUBLIC,

@@ -34,8 +34,8 @@ from tipline.sealing import SealBroken
 from tipline.tips import services as tips
 from tipline.tips.attachments import PhotoLimits, PhotoRejected
 from tipline.tips.forms import TipForm, new_form_token, uploaded
-from tipline.tips.receipts import receipt_key
-from tipline.web import caching, outage
+from tipline.tips.receipts import receipt_key, receipt_secret
+from tipline.web import caching, limits, outage
 from tipline.web.responses import image_response, keep_form_on_429
 
 bp = Blueprint("public", __name__)
@@ -205,7 +205,7 @@ def received() -> Response:
         options = submission_options(current_app)
         found = tips.shown_again(
             db.session(),
-            receipt_key(current_app.config["SECRET_KEY"]),
+            receipt_key(receipt_secret(current_app.config)),
             options["data_key"],
             token,
             options["replay_window"],
@@ -232,15 +232,17 @@ def _tip_form(notice: Notice | None) -> Response:
             honeypot = True
             form.website.data = ""
         else:
+            flood = limits.possible_flood()
             for attempt in range(SAVE_ATTEMPTS):
                 try:
                     tip, code = tips.submit_tip(
                         session,
                         form.to_report(),
-                        receipt_key(current_app.config["SECRET_KEY"]),
+                        receipt_key(receipt_secret(current_app.config)),
                         notice=notice,
                         photos=uploaded(form.photos.data),
                         form_token=form.form_token.data or None,
+                        possible_flood=flood,
                         language=current_locale(),
                         **submission_options(current_app),
                     )

@@ -29,7 +29,7 @@ from tipline.tips import dialog
 from tipline.tips.attachments import PhotoRejected
 from tipline.tips.forms import AnswerForm, ReceiptCodeForm, uploaded
 from tipline.tips.models import Tip
-from tipline.tips.receipts import receipt_key
+from tipline.tips.receipts import receipt_key, receipt_secret
 from tipline.web.public import photo_limits
 from tipline.web.responses import keep_form_on_429
 
@@ -51,7 +51,7 @@ def _no_store(response: Response) -> Response:
 
 
 def _key() -> bytes:
-    return receipt_key(current_app.config["SECRET_KEY"])
+    return receipt_key(receipt_secret(current_app.config))
 
 
 def _current_tip() -> Tip | None:
@@ -63,13 +63,23 @@ def _current_tip() -> Tip | None:
     return tip
 
 
+#: A phone tip's receipt page, instead of its questions and the answer form.
+PHONE_DIALOG = (
+    "This tip was given by phone. Questions about it are asked by phone; to add something, "
+    "please call one of the numbers on the notice."
+)
+_l(PHONE_DIALOG)
+
+
 def _tip_page(
     tip: Tip, form: AnswerForm, status: int = 200, rate_limited: bool = False
 ) -> Response:
     page = render_template(
         "public/receipt_tip.html",
         tip=tip,
-        messages=dialog.messages_for(db.session(), tip),
+        dialog_open=tip.dialog_open,
+        phone_dialog=PHONE_DIALOG,
+        messages=dialog.messages_for(db.session(), tip) if tip.dialog_open else [],
         form=form,
         max_photos=current_app.config["MAX_TIP_PHOTOS"],
         minutes=current_app.config["RECEIPT_SESSION_MINUTES"],
@@ -156,6 +166,9 @@ def answer() -> Response:
         if _photos_sent():
             flash(gettext("Your photo was not sent: please choose it again."), "info")
         return _lookup_keeping(typed, 200)
+    if not tip.dialog_open:
+        flash(gettext(PHONE_DIALOG), "info")
+        return redirect(url_for("receipt.lookup"), code=303)
     form = AnswerForm()
     if form.validate_on_submit():
         try:

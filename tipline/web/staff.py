@@ -69,11 +69,20 @@ def queue() -> tuple[str, int]:
     limit = current_app.config["QUEUE_PAGE_SIZE"]
     page = results = None
     if valid and (form.q.data or "").strip():
-        after = int(form.after.data) if (form.after.data or "").isdigit() else None
+        raw_after = form.after.data or ""
+        after = int(raw_after) if raw_after.isdigit() and int(raw_after) < 2**63 else None
         results = search.search_tips(session, user, form.q.data, filters, after, limit)
     else:
         after_cursor = form.after.data if valid else None
         page = queue_views.queue_page(session, user, view, filters, sort, after_cursor, limit)
+    # The page shows tip text (snippets): who read which tips is audited, like opening one.
+    if results is not None:
+        refs = [hit.tip.public_ref for hit in results.hits]
+        digest = search.query_hash(current_app.config["SECRET_KEY"], form.q.data or "")
+        search.record_listing(session, user, refs, view.value, digest)
+    elif page is not None:
+        search.record_listing(session, user, [t.public_ref for t in page.tips], view.value)
+    session.commit()
     args = {k: v for k, v in request.args.items() if k != "after" and v}
     html = render_template(
         "staff/queue.html",

@@ -90,9 +90,12 @@ def _act(
 
     When the form fails or the action is refused, the tip page is shown again (400) with the
     form as it was sent (``key`` names it in the page's context) and the error beside the
-    field, so nothing typed is lost."""
+    field, so nothing typed is lost. The tip is read under the writers' lock, so the action's
+    checks see what is committed."""
     session = db.session()
-    tip = _tip_or_404(ref)
+    tip = triage.tip_to_work(session, signed_in_staff(), ref)
+    if tip is None:
+        abort(404)
     if not form.validate_on_submit():
         if key is None or form.csrf_token.errors:
             errors = [e for field_errors in form.errors.values() for e in field_errors]
@@ -181,7 +184,10 @@ def status(ref: str) -> Response:
         except triage.TransitionRefused as refused:
             raise FieldRefused(_status_field(form, new_status), str(refused)) from refused
         if review is not None and review.kind is ReviewKind.CONFIRMATION:
-            return "An urgent tip closes as “No action” only when a supervisor confirms it."
+            return (
+                f"A tip that was urgent closes as “{new_status.label}” only when a"
+                " supervisor confirms it. It stays open until then."
+            )
         return f"Status changed to “{new_status.label}”."
 
     return _act(ref, form, run, "status_form")
@@ -203,7 +209,12 @@ def priority(ref: str) -> Response:
     def run(tip: Tip) -> str:
         chosen = TipPriority(form.priority.data)  # validated: one of the choices
         due = current_app.config["TRIAGE_DUE_MINUTES"]
-        triage.set_priority(db.session(), signed_in_staff(), tip, chosen, due)
+        held = triage.set_priority(db.session(), signed_in_staff(), tip, chosen, due)
+        if held is not None:
+            return (
+                f"Lowering an urgent tip to {chosen.label} waits for a supervisor to confirm;"
+                " it stays urgent until then."
+            )
         return f"Priority set to {chosen.label}."
 
     return _act(ref, form, run, "priority_form")

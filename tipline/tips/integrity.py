@@ -1,0 +1,88 @@
+"""What a tipster sent, committed to the audit log, and the check that it is still there.
+
+``tip.received`` carries a SHA-256 over the tip's submitted fields (narrative and every
+other field, the sealed contact details, the receipt hash, the notice and the operator) and
+one digest per photo; each later answer carries the digest of its text and its photos; each
+note the digest of its text. ``tipline.triage.verification`` (run by `tipline audit verify`
+after the chain walk) recomputes them from the stored rows and names the first difference, a
+closed tip without its closing event, a priority without its event, and a missing answer,
+photo or note. The chain makes the events themselves tamper-evident, so a rewritten tip
+cannot be matched by rewriting its event.
+
+Photos are digested as stored (the sealed bytes): the check needs no data key, and a change
+to the ciphertext is a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+
+from tipline.tips.models import Tip, TipAttachment, TipMessage
+
+#: The tip's columns that hold what was submitted (staff never change them; retention empties
+#: them and says so in ``tip.purged``).
+SUBMITTED_COLUMNS = (
+    "public_ref",
+    "notice_id",
+    "operator_id",
+    "seen_when",
+    "seen_where",
+    "narrative",
+    "there_now",
+    "landmark",
+    "activity",
+    "companions",
+    "vehicle_make",
+    "vehicle_colour",
+    "vehicle_plate",
+    "direction",
+    "how_known",
+)
+
+
+def _digest(value: object) -> str:
+    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _bytes_digest(data: bytes | None) -> str | None:
+    return hashlib.sha256(data).hexdigest() if data is not None else None
+
+
+def photo_digest(attachment: TipAttachment) -> str:
+    return _digest(
+        {
+            "ref": attachment.public_ref,
+            "mime": attachment.mime,
+            "size": [attachment.width, attachment.height, attachment.byte_size],
+            "sealed": _bytes_digest(attachment.sealed),
+        }
+    )
+
+
+def tip_digest(tip: Tip) -> str:
+    """The digest of what the tip's form carried (not its photos: see ``photo_digest``)."""
+    fields = {name: getattr(tip, name) for name in SUBMITTED_COLUMNS}
+    fields["there_now"] = bool(fields["there_now"])
+    fields["contact_sealed"] = _bytes_digest(tip.contact_sealed)
+    fields["receipt_hash"] = _bytes_digest(tip.receipt_hash)
+    return _digest(fields)
+
+
+def text_digest(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def received_details(tip: Tip, photos: Iterable[TipAttachment]) -> dict[str, object]:
+    """What ``tip.received`` commits to."""
+    return {"content": tip_digest(tip), "photo_digests": [photo_digest(p) for p in photos]}
+
+
+def answer_details(message: TipMessage, photos: Iterable[TipAttachment]) -> dict[str, object]:
+    """What ``tip.answered`` commits to."""
+    return {
+        "content": text_digest(message.body),
+        "photo_digests": [photo_digest(p) for p in photos],
+    }
