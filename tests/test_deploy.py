@@ -188,7 +188,7 @@ def test_a_browser_sends_a_tip_signs_in_and_looks_up_a_receipt_through_nginx_ove
             page.goto(f"{site}/receipt")
             page.get_by_label("Your receipt code").fill(code)
             page.get_by_role("button", name="Open my tip").click()
-            page.get_by_role("heading", name="Your tip").wait_for()
+            page.get_by_role("heading", name="Your tip", exact=True).wait_for()
             page.get_by_label("Your answer or more information").fill("He wore a red cap")
             page.get_by_role("button", name="Send", exact=True).click()
             page.wait_for_load_state()

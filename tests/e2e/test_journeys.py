@@ -263,7 +263,7 @@ def test_5_tipster_returns_with_the_code_reads_the_question_and_answers(phone, d
     assert_accessible(phone, "public-receipt-lookup-phone")
     phone.get_by_label("Your receipt code").fill(story["code"])
     phone.get_by_role("button", name="Open my tip").click()
-    phone.get_by_role("heading", name="Your tip").wait_for()
+    phone.get_by_role("heading", name="Your tip", exact=True).wait_for()
     assert phone.locator(".dialog").get_by_text(QUESTION).count() == 1
     assert "Being worked" in phone.locator(".tip-status").inner_text()
     assert_accessible(phone, "public-receipt-question-phone")
@@ -295,17 +295,27 @@ def test_6_detective_reads_the_answer_links_the_duplicate_closes_and_supervisor_
     detective.locator("table.queue tr", has_text=SECOND_TIP).get_by_role("link").first.click()
     detective.get_by_role("button", name="Claim this tip").click()
     detective.get_by_label("New status").wait_for()
+    # Both tips were "there right now": no one closes such a tip alone, so each closing waits
+    # for a supervisor, and the page says so.
     _set_status(detective, "Duplicate", "Same sighting as the first tip.", story["ref"])
-    assert "Duplicate" in detective.locator(".facts.tip-standing").inner_text()
+    waiting = detective.locator(".pending-closure").inner_text()
+    assert "Waiting for a supervisor" in waiting and "Duplicate" in waiting
     assert_accessible(detective, "detective-tip-duplicate-desktop")
 
     detective.goto(story["tip_url"])
     assert detective.locator("text=it repeats this tip").count() == 1
     _set_status(detective, "Actionable")
     assert "Actionable" in detective.locator(".facts.tip-standing").inner_text()
-    _set_status(detective, "Closed")
-    assert "Closed" in detective.locator(".facts.tip-standing").inner_text()
+    _set_status(detective, "Closed", "Located and arrested on the warrant.")
+    assert "Closed" in detective.locator(".pending-closure").inner_text()
     assert_accessible(detective, "detective-tip-closed-desktop")
+
+    # A supervisor confirms both closings on the oversight page.
+    supervisor.goto(f"{base}/staff/oversight")
+    for _ in range(2):
+        supervisor.get_by_role("button", name="Confirm: Close as").first.click()
+        supervisor.wait_for_load_state()
+    assert supervisor.get_by_role("button", name="Confirm: Close as").count() == 0
 
     # The supervisor sees the closed tip in the "All" view and opens it.
     supervisor.goto(f"{base}/staff/queue?view=all")

@@ -33,7 +33,7 @@ def site(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
     env["TIPLINE_INSTANCE_PATH"] = str(tmp)
     log = tmp / "demo.log"
-    with _demo(env, log) as base:
+    with _demo(env, log, "--no-sample-tips") as base:
         passwords = dict(re.findall(r"(demo-[a-z-]+)\s+(\S+-\S+-\S+-\S+)", log.read_text()))
         yield base, passwords
 

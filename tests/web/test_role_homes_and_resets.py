@@ -24,6 +24,8 @@ from ..conftest import PASSWORD, csrf_token, sign_in
         (Role.PIO, "/staff/notices"),
         (Role.CALL_TAKER, "/staff/calls/new"),
         (Role.ADMIN, "/staff/admin/staff"),
+        (Role.COORDINATOR, "/staff/rewards"),
+        (Role.PAYOUT_DESK, "/staff/payout"),
     ],
 )
 def test_each_role_starts_where_its_work_is(app, make_staff, role, home):
@@ -33,6 +35,13 @@ def test_each_role_starts_where_its_work_is(app, make_staff, role, home):
     assert response.status_code == 303
     assert response.headers["Location"] == home
     assert client.get(home).status_code == 200
+
+
+def test_every_role_has_a_home():
+    """A role added without a home would answer its first sign-in with a server error."""
+    from tipline.web.staff import ROLE_HOMES
+
+    assert set(ROLE_HOMES) == set(Role)
 
 
 @pytest.fixture

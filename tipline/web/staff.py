@@ -32,6 +32,8 @@ ROLE_HOMES = {
     Role.PIO: "pio.index",
     Role.CALL_TAKER: "calltaker.new_call",
     Role.ADMIN: "admin.staff_list",
+    Role.COORDINATOR: "rewards.index",
+    Role.PAYOUT_DESK: "rewards.payout_check",
 }
 
 
