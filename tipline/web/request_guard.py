@@ -63,8 +63,6 @@ class RequestGuard:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         status = host_problem(environ.get("HTTP_HOST", ""))
-        if status is None and b"\x00" in unquote_to_bytes(environ.get("QUERY_STRING", "")):
-            status = 400
         if status is None:
             return self.wsgi_app(environ, start_response)
         if status == 431:
@@ -85,7 +83,10 @@ class RequestGuard:
 
 
 def refuse_nul_characters() -> None:
-    """A NUL in a form field is never text anyone typed; PostgreSQL cannot store it."""
+    """A NUL in the query or a form field is never text anyone typed; PostgreSQL cannot store
+    it. Refused inside Flask, so the 400 has the page's own form (JSON under /api/)."""
+    if b"\x00" in unquote_to_bytes(request.query_string):
+        abort(400)
     if request.method == "POST" and any("\x00" in v for v in request.form.values()):
         abort(400)
 
