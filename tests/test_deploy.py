@@ -8,18 +8,12 @@ import re
 import runpy
 import ssl
 import urllib.request
-from pathlib import Path
 
-import pyotp
 import pytest
 
 from tipline import create_app, db, migrations
-from tipline.auth import services as auth
-from tipline.auth import totp
-from tipline.auth.models import Role
 
-from .conftest import IN_CI, PASSWORD, SECRET, publish_new_notice, receipt_code_on
-from .e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from .conftest import IN_CI, SECRET, publish_new_notice
 from .servers import DEPLOY, NginxPrefix, free_port, nginx_binary, start_gunicorn, stop
 
 
@@ -128,86 +122,6 @@ def test_systemd_units_leave_no_orphan_holding_the_port():
         assert re.search(r"^KillMode=(mixed|control-group)$", text, re.MULTILINE), unit
         assert re.search(r"^TimeoutStopSec=\d+$", text, re.MULTILINE), unit
     assert "ExecReload=/bin/kill -s HUP $MAINPID" in (DEPLOY / "tipline.service").read_text()
-
-
-@pytest.mark.slow
-def test_a_browser_sends_a_tip_signs_in_and_looks_up_a_receipt_through_nginx_over_https(
-    tmp_path,
-):
-    """The whole production path a visitor takes: Chromium -> nginx (deploy/nginx.conf, TLS)
-    -> gunicorn, with CSRF protection on. nginx removes Referer, so the app must accept a
-    same-origin Origin instead (tipline/web/csrf.py)."""
-    need_nginx()
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail(f"CI must run the browser tests: {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    url = f"sqlite:///{tmp_path / 'tipline.sqlite3'}"
-    app = create_app({"SECRET_KEY": SECRET, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path)})
-    with app.app_context():
-        migrations.upgrade(db.engine())
-        session = db.session()
-        slug = publish_new_notice(session).slug
-        user = auth.create_user(session, "night-detective", PASSWORD, Role.DETECTIVE, "test")
-        secret = totp.start_enrolment(session, user)
-        assert totp.confirm_enrolment(
-            session, user, pyotp.TOTP(secret).now(), totp.recovery_key(SECRET)
-        )
-        user.totp_last_step = None
-        session.commit()
-    app.extensions["tipline.engine"].dispose()
-
-    app_port = free_port()
-    env = {
-        "TIPLINE_SECRET_KEY": SECRET,
-        "TIPLINE_DATABASE_URL": url,
-        "TIPLINE_INSTANCE_PATH": str(tmp_path),
-    }
-    gunicorn = start_gunicorn("tipline:create_app()", app_port, env, workers=1)
-    prefix = NginxPrefix(tmp_path / "nginx", app_port)
-    nginx = prefix.start()
-    # The certificate's name, on the default HTTPS port, resolved to the test's nginx: the
-    # browser sends exactly the Host and Origin it would send to the real site.
-    rules = f"--host-resolver-rules=MAP tips.example.org:443 127.0.0.1:{prefix.https_port}"
-    site = "https://tips.example.org"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, rules])
-            page = browser.new_context(ignore_https_errors=True).new_page()
-
-            page.goto(f"{site}/notices/{slug}/tip")
-            page.get_by_label("What did you see?").fill("Seen at the ferry landing at noon")
-            page.get_by_role("button", name="Send tip").click()
-            page.wait_for_load_state()
-            assert "This form has expired" not in page.content()
-            code = receipt_code_on(page.content())
-            assert code, page.content()[:2000]
-
-            page.goto(f"{site}/receipt")
-            page.get_by_label("Your receipt code").fill(code)
-            page.get_by_role("button", name="Open my tip").click()
-            page.get_by_role("heading", name="Your tip", exact=True).wait_for()
-            page.get_by_label("Your answer or more information").fill("He wore a red cap")
-            page.get_by_role("button", name="Send", exact=True).click()
-            page.wait_for_load_state()
-            assert "This form has expired" not in page.content()
-            assert "He wore a red cap" in page.content()
-
-            page.goto(f"{site}/staff/login")
-            page.get_by_label("Username").fill("night-detective")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.locator("#code").fill(pyotp.TOTP(secret).now())
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_load_state()
-            assert "This form has expired" not in page.content()
-            assert page.url.startswith(f"{site}/staff/"), page.url
-            assert page.get_by_role("button", name="Sign out").count() == 1
-            browser.close()
-    finally:
-        stop(nginx, sig=15)
-        stop(gunicorn)
 
 
 def _status(port: int, method: str, path: str, headers: dict[str, str], tls: bool) -> int:
