@@ -137,6 +137,24 @@ def database_url(request, tmp_path) -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def _dispose_engines_after_each_test(monkeypatch):
+    """Close the pooled connections of every engine a test made (many build their own app):
+    otherwise idle pools pile up over a whole run until PostgreSQL refuses new clients."""
+    made = []
+    real = db.make_engine
+
+    def tracking(*args, **kwargs):
+        engine = real(*args, **kwargs)
+        made.append(engine)
+        return engine
+
+    monkeypatch.setattr(db, "make_engine", tracking)
+    yield
+    for engine in made:
+        engine.dispose()
+
+
 @pytest.fixture
 def app(database_url, tmp_path) -> Iterator[Flask]:
     application = create_app(
