@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -284,11 +284,13 @@ class ThrottleRules:
     lockout: timedelta = timedelta(minutes=15)
 
     @classmethod
-    def from_config(cls, config: Any) -> ThrottleRules:
+    def from_config(cls, config: Any, prefix: str = "LOGIN") -> Self:
+        """The rules from ``<prefix>_MAX_FAILURES``, ``_FAILURE_WINDOW_SECONDS`` and
+        ``_LOCKOUT_SECONDS`` (sign-in: LOGIN; the payout desk: PAYOUT)."""
         return cls(
-            max_failures=int(config["LOGIN_MAX_FAILURES"]),
-            window=timedelta(seconds=int(config["LOGIN_FAILURE_WINDOW_SECONDS"])),
-            lockout=timedelta(seconds=int(config["LOGIN_LOCKOUT_SECONDS"])),
+            max_failures=int(config[f"{prefix}_MAX_FAILURES"]),
+            window=timedelta(seconds=int(config[f"{prefix}_FAILURE_WINDOW_SECONDS"])),
+            lockout=timedelta(seconds=int(config[f"{prefix}_LOCKOUT_SECONDS"])),
         )
 
 

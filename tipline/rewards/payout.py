@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from tipline import audit
 from tipline.auth.models import LoginThrottle, StaffUser
+from tipline.auth.services import ThrottleRules
 from tipline.db import utcnow
 from tipline.rewards.models import Reward, RewardStatus
 from tipline.rewards.services import PAYOUT_DESK, RewardRefused, require_role
@@ -98,18 +99,14 @@ def issue_payout_code(
 
 
 @dataclass(frozen=True)
-class PayoutRules:
-    max_failures: int = 5
+class PayoutRules(ThrottleRules):
+    """The sign-in throttle's rules for wrong payout codes, read from the PAYOUT_* settings."""
+
     window: timedelta = timedelta(minutes=10)
-    lockout: timedelta = timedelta(minutes=15)
 
     @classmethod
-    def from_config(cls, config: Any) -> PayoutRules:
-        return cls(
-            max_failures=int(config["PAYOUT_MAX_FAILURES"]),
-            window=timedelta(seconds=int(config["PAYOUT_FAILURE_WINDOW_SECONDS"])),
-            lockout=timedelta(seconds=int(config["PAYOUT_LOCKOUT_SECONDS"])),
-        )
+    def from_config(cls, config: Any, prefix: str = "PAYOUT") -> Self:
+        return super().from_config(config, prefix)
 
 
 @dataclass(frozen=True)
