@@ -4,12 +4,15 @@ PostgreSQL, with the same root and proofs as the tree computed from scratch."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event as sqla_event
 from sqlalchemy import func, select, text
 
-from tipline import audit, db, migrations
+from tipline import audit, create_app, db, migrations
 from tipline.audit import heads, merkle, tree, tree_verify
 from tipline.audit.checkpoints import load_signing_key, new_signing_key
 from tipline.audit.models import AuditEvent, AuditTreeNode
+
+from ..conftest import SECRET
 
 
 def _record(session, count: int, start: int = 0) -> None:
@@ -82,6 +85,52 @@ def test_rolled_back_event_leaves_no_node(session):
     assert tree.size(session) == 3
     _record(session, 1, start=3)
     assert tree.root(session, 4) == merkle.root(_leaves_from_events(session))
+
+
+def _tree_reads(engine) -> list[str]:
+    seen: list[str] = []
+
+    def before(_conn, _cursor, statement, *_args):
+        if statement.startswith("SELECT") and "FROM audit_tree_node" in statement:
+            seen.append(statement)
+
+    sqla_event.listen(engine, "before_cursor_execute", before)
+    return seen
+
+
+def test_appends_from_two_servers_and_a_rollback_build_the_same_tree(
+    database_url, app, session, tmp_path
+):
+    """Each process remembers the tree's right edge as it last wrote it. Another server's
+    appends and a rolled-back event in between must make it read back what it needs, not
+    reuse a stale edge; consecutive appends of its own read nothing."""
+    other = create_app(
+        {"SECRET_KEY": SECRET, "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path)}
+    )
+    try:
+        reads = _tree_reads(app.extensions["tipline.engine"])
+        with other.extensions["tipline.sessionmaker"]() as elsewhere:
+            _record(session, 7)  # leaves 0..6; leaf 7 closes subtrees at levels 0, 1 and 2
+            assert reads == []
+            _record(elsewhere, 1, start=7)  # the other server writes leaf 7
+            audit.record(session, audit.SYSTEM, "test.event", "thing", 99)  # leaf 8, undone
+            session.rollback()
+            _record(elsewhere, 1, start=8)  # leaf 8, written elsewhere
+            _record(session, 3, start=9)  # leaves 9..11: the first needs leaf 8, read back
+            assert len(reads) == 1
+            _record(session, 3, start=12)  # leaves 12..14 pair only with nodes it wrote
+            assert len(reads) == 1
+            _record(session, 1, start=15)  # leaf 15 closes the level-3 node over 0..7,
+            assert len(reads) == 2  # which the other server wrote: that node alone is read
+            assert reads[1].count("level =") == 1
+        leaves = _leaves_from_events(session)
+        assert len(leaves) == 16
+        stored = {(n.level, n.index): n.hash for n in session.scalars(select(AuditTreeNode))}
+        assert stored == {
+            (r["level"], r["idx"]): r["hash"] for r in tree.levels_from_leaves(leaves)
+        }
+    finally:
+        other.extensions["tipline.engine"].dispose()
 
 
 def test_revision_0806_makes_existing_events_the_first_leaves(database_url, app):

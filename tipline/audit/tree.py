@@ -11,10 +11,11 @@ nodes in one query. Appends happen in ``audit.record``'s transaction, under the 
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, TextClause, func, select, text
+from sqlalchemy import Engine, Row, TextClause, func, select, text
 from sqlalchemy.orm import Session
 
 from tipline.audit import chain, merkle
@@ -24,7 +25,24 @@ LEAF_ENCODING_VERSION = 1
 _NODES = AuditTreeNode.__table__
 # Plain statements on the session's connection: appends run in every audited transaction,
 # and building and caching an ORM statement costs more than the lookup itself.
-_INSERT = text("INSERT INTO audit_tree_node (level, idx, hash) VALUES (:level, :idx, :hash)")
+
+
+@functools.lru_cache(maxsize=64)
+def _insert(count: int) -> TextClause:
+    """One INSERT of ``count`` nodes (an append writes 1 + its trailing 1 bits)."""
+    rows = ", ".join(f"(:l{i}, :i{i}, :h{i})" for i in range(count))
+    # Fixed text and numbered bind parameters only: no value reaches the SQL string.
+    return text(f"INSERT INTO audit_tree_node (level, idx, hash) VALUES {rows}")  # noqa: S608  # nosec B608
+
+
+# The right edge of the tree as this process last wrote it, per engine: the row hash of the
+# event appended last, and the complete subtrees ending at it that the next append may pair
+# with. The next event names that row hash as its ``prev_hash`` only if the append was
+# committed (a rolled-back event is nobody's predecessor) and nobody appended since, so a
+# match means these nodes are the stored ones and the append need not read them back.
+_right_edges: weakref.WeakKeyDictionary[Engine, tuple[str, dict[tuple[int, int], bytes]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -86,8 +104,23 @@ def append(session: Session, event: AuditEvent) -> bytes:
     index = event.seq - 1
     leaf = leaf_hash_of(event)
     needed = _closed_by(index)
-    siblings = _read(session, needed) if needed else {}
-    session.connection().execute(_INSERT, new_nodes(index, leaf, siblings))
+    connection = session.connection()
+    engine = connection.engine
+    last, known = _right_edges.get(engine, ("", {}))
+    if last != event.prev_hash:
+        known = {}
+    missing = [key for key in needed if key not in known]
+    siblings = {**known, **_read(session, missing)} if missing else known
+    rows = new_nodes(index, leaf, siblings)
+    params = {}
+    for i, row in enumerate(rows):
+        params[f"l{i}"], params[f"i{i}"], params[f"h{i}"] = row["level"], row["idx"], row["hash"]
+    connection.execute(_insert(len(rows)), params)
+    # The new top node closes every subtree below its level; those above it stay on the edge.
+    top = rows[-1]
+    edge = {key: h for key, h in siblings.items() if key[0] > top["level"]}
+    edge[(top["level"], top["idx"])] = top["hash"]
+    _right_edges[engine] = (event.row_hash, edge)
     return leaf
 
 
