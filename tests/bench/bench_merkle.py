@@ -37,8 +37,8 @@ from tipline.audit.models import AuditEvent
 from ..conftest import SECRET, pg_url_in_schema
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000000"))
-ROUNDS = 10
-PER_ROUND = 50
+ROUNDS = 100
+PER_ROUND = 5
 PROOFS = 400
 
 
