@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import re
 
+from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
 from tipline.auth.models import Role
+from tipline.notices import feeds
 from tipline.notices import services as notices
 from tipline.notices.models import Notice
 from tipline.notices.services import ContactDraft
 
-from ..conftest import approve_pending_edit, csrf_token, publish_new_notice
+from ..conftest import approve_pending_edit, csrf_token, publish_new_notice, resolve_notice
 from . import test_pio
 from .test_pio import create_through_form, notice_form, post_button, staff_client
 
@@ -191,3 +193,33 @@ def test_a_note_translation_is_never_a_typo_fix(session):
     assert notice.contact_lines[0].note_translations == {}
     approve_pending_edit(session, notice)
     assert notice.contact_lines[0].note_translations == {"es": "Sí"}
+
+
+def test_the_api_gives_the_translations_by_language(client, session):
+    notice = publish_new_notice(
+        session,
+        translations={"es": {"caution": "No se acerque."}, "vi": {"reward_text": "Có thưởng."}},
+        contact_lines=[
+            ContactDraft(
+                "Robbery Division", "504-658-5300", "Ask for Det. Smith.", {"es": SPANISH}
+            ),
+            ContactDraft("Crimestoppers", "504-822-1111"),
+        ],
+    )
+    session.commit()
+    body = client.get(f"/api/v1/notices/{notice.slug}").get_json()
+    Draft202012Validator(feeds.NOTICE_SCHEMA).validate(body)
+    assert body["translations"] == {
+        "es": {"caution": "No se acerque."},
+        "vi": {"reward_text": "Có thưởng."},
+    }
+    assert [line["note_translations"] for line in body["contact_lines"]] == [{"es": SPANISH}, {}]
+    listed = client.get("/api/v1/notices").get_json()["notices"][0]
+    assert listed["contact_lines"][0]["note_translations"] == {"es": SPANISH}
+
+    # Resolved: no caution in any language.
+    resolve_notice(session, notice)
+    session.commit()
+    body = client.get(f"/api/v1/notices/{notice.slug}").get_json()
+    Draft202012Validator(feeds.NOTICE_SCHEMA).validate(body)
+    assert body["caution"] == "" and body["translations"] == {"vi": {"reward_text": "Có thưởng."}}

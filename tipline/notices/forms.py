@@ -27,6 +27,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from tipline.notices.models import (
+    TRANSLATED_FIELDS,
+    TRANSLATION_LANGUAGES,
     ContactLine,
     Notice,
     PhoneInvalid,
@@ -35,8 +37,6 @@ from tipline.notices.models import (
     format_phone,
 )
 from tipline.notices.services import (
-    TRANSLATED_FIELDS,
-    TRANSLATION_LANGUAGES,
     ChargeDraft,
     ContactDraft,
     NoticeDraft,

@@ -43,6 +43,11 @@ class NoticeStatus(enum.StrEnum):
         return {"in_review": "In review"}.get(self.value, self.value.capitalize())
 
 
+#: The free text a PIO may also give in Spanish and Vietnamese (optional, reviewed with the
+#: rest), and each contact line's note; anything not given is shown in English, marked as such.
+TRANSLATION_LANGUAGES = ("es", "vi")
+TRANSLATED_FIELDS = ("caution", "description", "reward_text")
+
 #: Statuses in which the public may read a notice.
 PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
 

@@ -21,6 +21,7 @@ from tipline.auth.models import Role, StaffUser, Unit
 from tipline.db import utcnow
 from tipline.notices.models import (
     PUBLIC_STATUSES,
+    TRANSLATION_LANGUAGES,
     ChangeKind,
     ChangeState,
     Charge,
@@ -59,12 +60,6 @@ class ContactDraft:
     note: str = ""
     # The note in Spanish and Vietnamese ({"es": "..."}): only the languages given.
     note_translations: dict[str, str] = field(default_factory=dict)
-
-
-#: The free text a PIO may also give in Spanish and Vietnamese (optional, reviewed with the
-#: rest); anything not given is shown in English, marked as such.
-TRANSLATION_LANGUAGES = ("es", "vi")
-TRANSLATED_FIELDS = ("caution", "description", "reward_text")
 
 
 @dataclass(frozen=True)
