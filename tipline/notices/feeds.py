@@ -317,7 +317,7 @@ NOTICE_SCHEMA: dict[str, Any] = {
                 "amount": {"type": "integer", "description": "Whole units of currency."},
                 "currency": {**_TEXT, "description": "ISO 4217 code, e.g. USD."},
             },
-            "description": "The most the reward programme may pay, if the notice says.",
+            "description": "The most the reward program may pay, if the notice says.",
         },
         "resolution": {
             **_TEXT,

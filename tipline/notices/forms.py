@@ -197,7 +197,7 @@ class NoticeForm(FlaskForm):
     reward_text = _long("Reward", 1000)
     max_reward = PlainIntegerField(
         "Maximum reward",
-        description="The most the Crime Stoppers programme may pay, as a whole amount. "
+        description="The most the Crime Stoppers program may pay, as a whole amount. "
         "Leave it empty to state no maximum.",
         validators=[
             Optional(),
