@@ -13,8 +13,9 @@ from sqlalchemy import select
 from tipline.auth.models import Role
 from tipline.notices import feeds
 from tipline.notices import services as notices
-from tipline.notices.models import Notice
+from tipline.notices.models import ContactLine, Notice
 from tipline.notices.services import ContactDraft
+from tipline.web.outage import FormMemory
 
 from ..conftest import approve_pending_edit, csrf_token, publish_new_notice, resolve_notice
 from . import test_pio
@@ -223,3 +224,18 @@ def test_the_api_gives_the_translations_by_language(client, session):
     body = client.get(f"/api/v1/notices/{notice.slug}").get_json()
     Draft202012Validator(feeds.NOTICE_SCHEMA).validate(body)
     assert body["caution"] == "" and body["translations"] == {"vi": {"reward_text": "Có thưởng."}}
+
+
+def test_a_tip_form_drawn_while_the_database_is_down_keeps_the_translated_notes():
+    memory = FormMemory()
+    line = ContactLine(
+        label="Robbery Division",
+        phone="504-658-5300",
+        note="Ask for Det. Smith.",
+        note_translations={"es": SPANISH},
+    )
+    memory.remember(None, [line])
+    (kept,) = memory.lines(None)
+    assert kept.note_in("es") == (SPANISH, None)
+    assert kept.note_in("vi") == ("Ask for Det. Smith.", "en")
+    assert kept.note_in("en") == ("Ask for Det. Smith.", None)
