@@ -31,6 +31,10 @@ CONTACT_LINES = [
         "Crimestoppers of Greater New Orleans",
         "504-822-1111",
         "Anonymous. You do not have to give your name.",
+        {
+            "es": "Anónimo. No tiene que dar su nombre.",
+            "vi": "Ẩn danh. Quý vị không cần cho biết tên.",
+        },
     ),
 ]
 
@@ -95,7 +99,13 @@ def seed_demo(
     actor = "demo-seed"
     if session.scalar(select(ContactLine.id).where(ContactLine.notice_id.is_(None))) is None:
         session.add_all(
-            ContactLine(position=i, label=c.label, phone=c.phone, note=c.note)
+            ContactLine(
+                position=i,
+                label=c.label,
+                phone=c.phone,
+                note=c.note,
+                note_translations=dict(c.note_translations),
+            )
             for i, c in enumerate(CONTACT_LINES)
         )
         session.flush()

@@ -1,9 +1,9 @@
 """Publishing as the PIO and the public need it, in a real browser against its own `tipline
-demo` process: the PIO writes a notice with a photo and a Spanish caution; the supervisor
-previews the page, poster and share image and approves it; the public reads it in Spanish
-with the English parts marked (axe clean); the supervisor asks to resolve it and the PIO, as
-the second person, approves; the "Resolved" page lists it. Screenshots of the poster, the
-share image and the preview go to docs/screenshots/."""
+demo` process: the PIO writes a notice with a photo, a Spanish caution and a Spanish contact
+note; the supervisor previews the page, poster and share image and approves it; the public
+reads it in Spanish with the English parts marked (axe clean); the supervisor asks to resolve
+it and the PIO, as the second person, approves; the "Resolved" page lists it. Screenshots of
+the poster, the share image and the preview go to docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 SUBJECT = "Dana Louise Example"
 CAUTION_ES = "No se acerque. Si la ve, llame al 911."
+NOTE_ES = "Pregunte por la detective Rivers."
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
@@ -81,6 +82,10 @@ def test_pio_writes_supervisor_previews_and_approves_public_reads_in_spanish_the
             box.check()
         pio.get_by_label("Caution", exact=True).fill("Do not approach. If you see her, call 911.")
         pio.get_by_label("Caution in Spanish").fill(CAUTION_ES)
+        pio.locator("#contact_lines-0-label").fill("Fifth District")
+        pio.locator("#contact_lines-0-phone").fill("504-658-6050")
+        pio.locator("#contact_lines-0-note").fill("Ask for Det. Rivers.")
+        pio.get_by_label("Note of line 1 of this notice in Spanish").fill(NOTE_ES)
         pio.get_by_role("button", name="Save").click()
         pio.get_by_role("heading", name=re.compile(SUBJECT)).wait_for()
         pio.get_by_label("Photo", exact=True).set_input_files(_jpeg((60, 90, 150)))
@@ -119,6 +124,9 @@ def test_pio_writes_supervisor_previews_and_approves_public_reads_in_spanish_the
         assert public.locator("html").get_attribute("lang") == "es"
         assert CAUTION_ES in public.locator(".caution").inner_text()
         assert public.locator(".notice-summary").get_attribute("lang") == "en"
+        notes = public.locator(".contact-note")
+        assert notes.filter(has_text=NOTE_ES).get_attribute("lang") is None
+        assert notes.filter(has_text="Anónimo").count() == 1  # the agency line's own translation
         assert_accessible(public, "public-notice-spanish-phone")
         og = public.locator("meta[property='og:image']").get_attribute("content")
         assert public.request.get(og).headers["content-type"] == "image/png"

@@ -26,7 +26,14 @@ def add_notice(session, name: str, severity: Severity = Severity.FELONY, publish
         subject_name=name,
         aliases=[f"{name.split()[0]} the Alias"],
         charges=[notices.ChargeDraft("La. R.S. 14:30", "Some charge", severity)],
-        contact_lines=[notices.ContactDraft("NOPD", "504-658-6030")],
+        description="Some details.",
+        # Translations too, so the generated checks cover their place in the schema.
+        translations={"vi": {"description": "Chi tiết."}},
+        contact_lines=[
+            notices.ContactDraft(
+                "NOPD", "504-658-6030", "Ask for the desk.", {"es": "Pregunte en la recepción."}
+            )
+        ],
     )
     if publish:
         notice = publish_new_notice(session, draft)

@@ -67,6 +67,10 @@ def test_publication_is_a_valid_alert_with_the_numbers_to_call(
     instruction = text(root, "cap:info/cap:instruction")
     assert "504-658-6030" in instruction and "504-822-1111" in instruction
     assert "Do not approach" in instruction
+    assert text(root, "cap:info/cap:contact") == (
+        "New Orleans Police Department 504-658-6030; Crimestoppers of Greater New Orleans "
+        "504-822-1111 (Anonymous. You do not have to give your name.)"
+    )
     assert text(root, "cap:info/cap:web") == f"http://localhost/notices/{published_notice.slug}"
 
 

@@ -79,8 +79,10 @@ def test_poster_is_one_letter_page_with_charges_caution_reward_and_both_numbers(
         "Do not approach",
         "cash reward",
         f"localhost/n/{published_notice.id}",
+        "Anonymous. You do not have to give your name.",  # a contact line's note
     ]:
         assert expected in text, expected
+    assert reader.trailer["/Root"]["/Lang"] == "en-US"
 
 
 def test_poster_carries_the_photo_description_last_known_area_and_an_unbroken_short_link(

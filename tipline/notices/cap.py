@@ -146,7 +146,7 @@ def render_message(
     _add(info, "instruction", _instruction(document, message.msg_type))
     _add(info, "web", document["url"])
     if document["contact_lines"]:
-        _add(info, "contact", "; ".join(_line(c) for c in document["contact_lines"]))
+        _add(info, "contact", "; ".join(_contact(c) for c in document["contact_lines"]))
     image = document.get("image")
     if image:
         # CAP 1.2 section 3.2.3: size in bytes and a SHA-1 digest of the resource.
@@ -161,6 +161,11 @@ def render_message(
 
 def _line(contact: dict[str, str]) -> str:
     return f"{contact['label']} {contact['phone']}"
+
+
+def _contact(contact: dict[str, str]) -> str:
+    """A line with its note (who to ask for, the hours), for ``<contact>``."""
+    return _line(contact) + (f" ({contact['note']})" if contact["note"] else "")
 
 
 def _description(document: dict[str, Any]) -> str:

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, selectinload
 from tipline.notices.models import (
     PUBLIC_STATUSES,
     SLUG_PATTERN,
+    TRANSLATED_FIELDS,
+    TRANSLATION_LANGUAGES,
     Charge,
     ContactLine,
     Notice,
@@ -200,9 +202,16 @@ def notice_document(
             for c in notice.charges
         ],
         "contact_lines": [
-            {"label": line.label, "phone": line.phone, "tel": line.tel_uri, "note": line.note}
+            {
+                "label": line.label,
+                "phone": line.phone,
+                "tel": line.tel_uri,
+                "note": line.note,
+                "note_translations": _note_translations(line),
+            }
             for line in contact_lines
         ],
+        "translations": _translations(notice, resolved),
         "published_at": _iso(notice.published_at),
         "updated_at": _iso(notice.updated_at),
         "links": {
@@ -217,9 +226,37 @@ def notice_document(
     }
 
 
+def _translations(notice: Notice, resolved: bool) -> dict[str, dict[str, str]]:
+    """The PIO's Spanish and Vietnamese text of the free-text fields, as the page shows it:
+    only parts whose English is shown too (a resolved notice has no caution)."""
+    shown = {
+        "caution": "" if resolved else notice.caution,
+        "description": notice.description,
+        "reward_text": notice.reward_text,
+    }
+    given = {
+        language: {
+            name: text
+            for name, text in (notice.translations or {}).get(language, {}).items()
+            if text and shown.get(name)
+        }
+        for language in TRANSLATION_LANGUAGES
+    }
+    return {language: texts for language, texts in given.items() if texts}
+
+
+def _note_translations(line: ContactLine) -> dict[str, str]:
+    if not line.note:
+        return {}
+    texts = line.note_translations or {}
+    return {language: texts[language] for language in TRANSLATION_LANGUAGES if texts.get(language)}
+
+
 _URL = {"type": "string", "format": "uri"}
 _NULLABLE_URL = {"type": ["string", "null"], "format": "uri"}
 _TEXT = {"type": "string"}
+#: An object keyed by the language codes of the translations (BCP 47).
+_BY_LANGUAGE = {"type": "object", "propertyNames": {"enum": list(TRANSLATION_LANGUAGES)}}
 
 #: JSON Schema (2020-12, as OpenAPI 3.1 uses) of ``notice_document()``; kept beside it.
 NOTICE_SCHEMA: dict[str, Any] = {
@@ -242,6 +279,7 @@ NOTICE_SCHEMA: dict[str, Any] = {
         "correction",
         "charges",
         "contact_lines",
+        "translations",
         "published_at",
         "updated_at",
         "links",
@@ -279,7 +317,7 @@ NOTICE_SCHEMA: dict[str, Any] = {
                 "amount": {"type": "integer", "description": "Whole units of currency."},
                 "currency": {**_TEXT, "description": "ISO 4217 code, e.g. USD."},
             },
-            "description": "The most the reward programme may pay, if the notice says.",
+            "description": "The most the reward program may pay, if the notice says.",
         },
         "resolution": {
             **_TEXT,
@@ -307,14 +345,31 @@ NOTICE_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["label", "phone", "tel", "note"],
+                "required": ["label", "phone", "tel", "note", "note_translations"],
                 "properties": {
                     "label": _TEXT,
                     "phone": {**_TEXT, "description": "As printed, e.g. 504-658-6030."},
                     "tel": {**_TEXT, "description": "An RFC 3966 tel: URI."},
-                    "note": _TEXT,
+                    "note": {**_TEXT, "description": "E.g. who to ask for, or the hours."},
+                    "note_translations": {
+                        **_BY_LANGUAGE,
+                        "additionalProperties": _TEXT,
+                        "description": "The note in Spanish (`es`) and Vietnamese (`vi`), "
+                        "where the agency gave it; other readers are shown `note`.",
+                    },
                 },
             },
+        },
+        "translations": {
+            **_BY_LANGUAGE,
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {name: _TEXT for name in TRANSLATED_FIELDS},
+            },
+            "description": "The agency's Spanish (`es`) and Vietnamese (`vi`) text of "
+            "`caution`, `description` and `reward_text`, where it gave one; any part not "
+            "given is read in English.",
         },
         "published_at": {"type": ["string", "null"], "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},

@@ -27,6 +27,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from tipline.notices.models import (
+    TRANSLATED_FIELDS,
+    TRANSLATION_LANGUAGES,
     ContactLine,
     Notice,
     PhoneInvalid,
@@ -35,8 +37,6 @@ from tipline.notices.models import (
     format_phone,
 )
 from tipline.notices.services import (
-    TRANSLATED_FIELDS,
-    TRANSLATION_LANGUAGES,
     ChargeDraft,
     ContactDraft,
     NoticeDraft,
@@ -115,10 +115,20 @@ class ChargeRow(Form):
             raise ValidationError("Say what the charge is, in words.")
 
 
+def _needs_english_note(english: str | None, field: StringField) -> None:
+    if (field.data or "").strip() and not (english or "").strip():
+        raise ValidationError(
+            "Write this line's note in English too: English readers see that one."
+        )
+
+
 class ContactRow(Form):
     label = _short("Who answers", 120, description="For example “Homicide Section”.")
     phone = _short("Number", 40)
-    note = _short("Note", 300)
+    note = _short("Note", 300, description="For example “Ask for Det. Smith”, or the hours.")
+    # Shown with the other translations, further down the form.
+    note_es = _short("Note in Spanish", 300)
+    note_vi = _short("Note in Vietnamese", 300)
 
     def validate_label(self, field: StringField) -> None:
         if not _row_is_blank(self) and not (field.data or "").strip():
@@ -131,6 +141,28 @@ class ContactRow(Form):
             format_phone(field.data or "")
         except PhoneInvalid as invalid:
             raise ValidationError(str(invalid)) from None
+
+    def validate_note_es(self, field: StringField) -> None:
+        _needs_english_note(self.note.data, field)
+
+    def validate_note_vi(self, field: StringField) -> None:
+        _needs_english_note(self.note.data, field)
+
+
+class DefaultNoteRow(Form):
+    """The translations of the note of one of the agency's lines, for this notice (they start
+    as the agency's own)."""
+
+    line_id = HiddenField()
+    note_es = _short("Note in Spanish", 300)
+    note_vi = _short("Note in Vietnamese", 300)
+
+
+def _note_translations(row: ContactRow | DefaultNoteRow) -> dict[str, str]:
+    texts = {
+        language: (row[f"note_{language}"].data or "").strip() for language in TRANSLATION_LANGUAGES
+    }
+    return {language: text for language, text in texts.items() if text}
 
 
 class NoticeForm(FlaskForm):
@@ -165,7 +197,7 @@ class NoticeForm(FlaskForm):
     reward_text = _long("Reward", 1000)
     max_reward = PlainIntegerField(
         "Maximum reward",
-        description="The most the Crime Stoppers programme may pay, as a whole amount. "
+        description="The most the Crime Stoppers program may pay, as a whole amount. "
         "Leave it empty to state no maximum.",
         validators=[
             Optional(),
@@ -194,6 +226,7 @@ class NoticeForm(FlaskForm):
     )
     charges = FieldList(FormField(ChargeRow), max_entries=MAX_ROWS)
     contact_lines = FieldList(FormField(ContactRow), max_entries=MAX_ROWS)
+    default_notes = FieldList(FormField(DefaultNoteRow), max_entries=MAX_ROWS)
     add_charge = SubmitField("Add another charge row")
     add_contact = SubmitField("Add another contact row")
     save = SubmitField("Save")
@@ -213,6 +246,10 @@ class NoticeForm(FlaskForm):
         self.default_lines.choices = [
             SelectChoice(str(c.id), f"{c.label}: {c.phone}") for c in defaults
         ]
+        if not self.default_notes.entries:
+            for line in defaults:
+                if line.note:
+                    self.default_notes.append_entry(_default_note_data(line.id, line))
         self.pad_rows()
 
     @classmethod
@@ -229,7 +266,20 @@ class NoticeForm(FlaskForm):
             if default_id is not None and default_id not in chosen:
                 chosen.append(default_id)
             else:
-                own.append({"label": line.label, "phone": line.phone, "note": line.note})
+                own.append(
+                    {
+                        "label": line.label,
+                        "phone": line.phone,
+                        "note": line.note,
+                        **{f"note_{k}": v for k, v in line.note_translations.items()},
+                    }
+                )
+        # The notice's own translation of an agency line's note, else the agency's.
+        kept = {
+            by_number[(line.label, line.phone)]: line
+            for line in draft.contact_lines
+            if (line.label, line.phone) in by_number
+        }
         data = {name: getattr(draft, name) for name in NoticeDraft.__dataclass_fields__}
         for language in TRANSLATION_LANGUAGES:
             for name in TRANSLATED_FIELDS:
@@ -247,6 +297,7 @@ class NoticeForm(FlaskForm):
                 for c in draft.charges
             ],
             contact_lines=own,
+            default_notes=[_default_note_data(c.id, kept.get(c.id, c)) for c in defaults if c.note],
             unit_id=str(draft.unit_id) if draft.unit_id else "",
         )
         return cls(defaults, data=data, units=units)
@@ -287,11 +338,41 @@ class NoticeForm(FlaskForm):
             else:
                 yield field.id, field.errors[0]
 
+    def note_translation_rows(self) -> Iterator[tuple[str, str, Form]]:
+        """(which line, its English note, the row holding its translations) for every line
+        whose note may be translated: the agency's lines with a note, then this notice's."""
+        by_id = {str(c.id): c for c in self._defaults}
+        for row in self.default_notes:
+            line = by_id.get(row.form.line_id.data or "")
+            if line is not None:
+                yield f"{line.label} ({line.phone})", line.note, row.form
+        for n, row in enumerate(self.contact_lines, start=1):
+            label = (row.form.label.data or "").strip()
+            which = f"line {n} of this notice" + (f" ({label})" if label else "")
+            yield which, row.form.note.data or "", row.form
+
     def to_draft(self) -> NoticeDraft:
         chosen = set(self.default_lines.data or [])
-        lines = [ContactDraft(c.label, c.phone, c.note) for c in self._defaults if c.id in chosen]
+        translated = {
+            row.form.line_id.data: _note_translations(row.form) for row in self.default_notes
+        }
+        lines = [
+            ContactDraft(
+                c.label,
+                c.phone,
+                c.note,
+                translated.get(str(c.id), dict(c.note_translations or {})),
+            )
+            for c in self._defaults
+            if c.id in chosen
+        ]
         lines += [
-            ContactDraft(r.form.label.data or "", r.form.phone.data or "", r.form.note.data or "")
+            ContactDraft(
+                r.form.label.data or "",
+                r.form.phone.data or "",
+                r.form.note.data or "",
+                _note_translations(r.form),
+            )
             for r in self.contact_lines
             if not _row_is_blank(r.form)
         ]
@@ -337,6 +418,14 @@ class NoticeForm(FlaskForm):
                 if text:
                     given.setdefault(language, {})[name] = text
         return given
+
+
+def _default_note_data(line_id: int, line: ContactLine | ContactDraft) -> dict[str, Any]:
+    texts = line.note_translations or {}
+    return {
+        "line_id": str(line_id),
+        **{f"note_{language}": texts.get(language, "") for language in TRANSLATION_LANGUAGES},
+    }
 
 
 class ReturnForm(FlaskForm):

@@ -43,6 +43,11 @@ class NoticeStatus(enum.StrEnum):
         return {"in_review": "In review"}.get(self.value, self.value.capitalize())
 
 
+#: The free text a PIO may also give in Spanish and Vietnamese (optional, reviewed with the
+#: rest), and each contact line's note; anything not given is shown in English, marked as such.
+TRANSLATION_LANGUAGES = ("es", "vi")
+TRANSLATED_FIELDS = ("caution", "description", "reward_text")
+
 #: Statuses in which the public may read a notice.
 PUBLIC_STATUSES = (NoticeStatus.PUBLISHED, NoticeStatus.RESOLVED)
 
@@ -149,10 +154,7 @@ class Notice(Base):
         """A free-text field in ``language`` when the PIO gave it, else in English: the text
         and, when it is not in ``language``, the language it is in (for a ``lang`` attribute)."""
         translated = (self.translations or {}).get(language, {}).get(name, "")
-        if language != "en" and translated:
-            return translated, None
-        text = getattr(self, name)
-        return text, (None if language == "en" else "en")
+        return in_language(getattr(self, name), translated, language)
 
     @property
     def pending_changes(self) -> list[NoticeChange]:
@@ -225,12 +227,28 @@ class ContactLine(Base):
     label: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str] = mapped_column(String(40))  # as printed: "504-658-6030"
     note: Mapped[str] = mapped_column(String(300), default="")
+    # The note in Spanish and Vietnamese, by language: {"es": "...", "vi": "..."}.
+    note_translations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
     notice: Mapped[Notice | None] = relationship(back_populates="contact_lines")
 
     @property
     def tel_uri(self) -> str:
         return tel_uri(self.phone)
+
+    def note_in(self, language: str) -> tuple[str, str | None]:
+        """The note in ``language`` when it was translated, else in English (as ``text_in``)."""
+        return in_language(self.note, (self.note_translations or {}).get(language, ""), language)
+
+
+def in_language(english: str, translated: str, language: str) -> tuple[str, str | None]:
+    """``translated`` for a reader of ``language`` when there is one, else ``english``; with
+    the language the text is in when it is not the reader's (for a ``lang`` attribute). A
+    translation of an empty English text is not shown: the English reader sees nothing there
+    either."""
+    if language != "en" and translated and english:
+        return translated, None
+    return english, (None if language == "en" else "en")
 
 
 class NoticePhoto(Base):

@@ -109,6 +109,8 @@ def _build(
     pdf.set_title(_nfc(document["title"]))
     pdf.set_author(_nfc(agency_name))
     pdf.set_creator("Tipline")
+    # The poster is in English (a screen reader reading the PDF aloud needs to know).
+    pdf.set_lang("en-US")
     pdf.add_page()
     width = PAGE_W - 2 * MARGIN
 
@@ -194,6 +196,9 @@ def _build(
             pdf.set_font(FONT, "B", 30 * scale)
             pdf.cell(width * 0.5, 30 * scale * 0.5, line["phone"], align="R")
             pdf.ln(30 * scale * 0.5 + 1.5 * scale)
+            if line["note"]:
+                # Who to ask for, or the hours: calling without it can be a wasted call.
+                text(12, line["note"], gap=1.5)
 
     _bottom_block(pdf, document, emergency_number)
     return pdf

@@ -21,6 +21,7 @@ from tipline.auth.models import Role, StaffUser, Unit
 from tipline.db import utcnow
 from tipline.notices.models import (
     PUBLIC_STATUSES,
+    TRANSLATION_LANGUAGES,
     ChangeKind,
     ChangeState,
     Charge,
@@ -57,12 +58,8 @@ class ContactDraft:
     label: str
     phone: str
     note: str = ""
-
-
-#: The free text a PIO may also give in Spanish and Vietnamese (optional, reviewed with the
-#: rest); anything not given is shown in English, marked as such.
-TRANSLATION_LANGUAGES = ("es", "vi")
-TRANSLATED_FIELDS = ("caution", "description", "reward_text")
+    # The note in Spanish and Vietnamese ({"es": "..."}): only the languages given.
+    note_translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -172,10 +169,23 @@ def apply_draft(notice: Notice, draft: NoticeDraft) -> None:
     ]
     notice.contact_lines = [
         ContactLine(
-            position=i, label=c.label.strip(), phone=format_phone(c.phone), note=c.note.strip()
+            position=i,
+            label=c.label.strip(),
+            phone=format_phone(c.phone),
+            note=c.note.strip(),
+            note_translations=_given(c.note_translations),
         )
         for i, c in enumerate(draft.contact_lines)
     ]
+
+
+def _given(texts: dict[str, str]) -> dict[str, str]:
+    """The translations that say something, in the languages we publish."""
+    return {
+        language: texts[language].strip()
+        for language in TRANSLATION_LANGUAGES
+        if (texts.get(language) or "").strip()
+    }
 
 
 def _check_unit(session: Session, draft: NoticeDraft) -> None:
@@ -217,7 +227,10 @@ def draft_of(notice: Notice) -> NoticeDraft:
             ChargeDraft(c.citation, c.description, c.severity, c.warrant_date)
             for c in notice.charges
         ],
-        contact_lines=[ContactDraft(c.label, c.phone, c.note) for c in notice.contact_lines],
+        contact_lines=[
+            ContactDraft(c.label, c.phone, c.note, dict(c.note_translations or {}))
+            for c in notice.contact_lines
+        ],
         **{name: getattr(notice, name) for name in _TEXT_FIELDS},
     )
 
@@ -248,7 +261,9 @@ def draft_from_json(data: dict[str, Any]) -> NoticeDraft:
         for c in values.get("charges", [])
     ]
     values["contact_lines"] = [
-        ContactDraft(c["label"], c["phone"], c.get("note", ""))
+        ContactDraft(
+            c["label"], c["phone"], c.get("note", ""), dict(c.get("note_translations") or {})
+        )
         for c in values.get("contact_lines", [])
     ]
     return NoticeDraft(**values)

@@ -48,8 +48,8 @@ TIP_FIELDS: tuple[TipField, ...] = (
     TipField("companions", "Who they were with", multiline=True),
     TipField("direction", "Which way they went"),
     TipField("vehicle_make", "Vehicle make and model"),
-    TipField("vehicle_colour", "Vehicle colour"),
-    TipField("vehicle_plate", "Licence plate"),
+    TipField("vehicle_colour", "Vehicle color"),
+    TipField("vehicle_plate", "License plate"),
     TipField("how_known", "How the tipster knows", multiline=True),
     TipField("contact", "Contact details", sealed=True, column="contact_sealed", multiline=True),
 )

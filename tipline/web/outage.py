@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response
 
 from tipline import db
 from tipline.notices import services as notices
+from tipline.notices.models import in_language
 from tipline.tips.forms import AnswerForm, TipForm, new_form_token
 from tipline.web.api import error_response
 
@@ -69,8 +70,13 @@ class KeptLine:
 
     label: str
     phone: str
-    note: str | None
+    note: str
     tel_uri: str
+    # Kept as (language, text) pairs: the dataclass is frozen and hashable.
+    note_translations: tuple[tuple[str, str], ...] = ()
+
+    def note_in(self, language: str) -> tuple[str, str | None]:
+        return in_language(self.note, dict(self.note_translations).get(language, ""), language)
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,16 @@ class FormMemory:
 
     def remember(self, notice: Any, lines: list[Any]) -> None:
         slug = getattr(notice, "slug", None)
-        kept = tuple(KeptLine(x.label, x.phone, x.note, x.tel_uri) for x in lines)
+        kept = tuple(
+            KeptLine(
+                x.label,
+                x.phone,
+                x.note,
+                x.tel_uri,
+                tuple(sorted((x.note_translations or {}).items())),
+            )
+            for x in lines
+        )
         with self._lock:
             self._lines[slug] = kept
             self._lines.move_to_end(slug)
