@@ -11,10 +11,13 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
+from sqlalchemy import select
 
 from tipline.demo import DEMO_NOTICE
+from tipline.notices import feeds
 from tipline.notices import services as notices
-from tipline.notices.models import NoticeStatus, Severity
+from tipline.notices.models import Notice, NoticeStatus, Severity
 from tipline.tips import services as tips
 from tipline.tips.receipts import receipt_key
 
@@ -175,8 +178,10 @@ def test_public_base_url_makes_the_absolute_urls(app, client, published_notice):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=lambda m: m.value)
 def test_api_answers_match_the_openapi_document(app, session, mode):
-    for i in range(3):
+    listed = [
         add_notice(session, f"Listed Person {i}", Severity.MISDEMEANOR if i else Severity.FELONY)
+        for i in range(3)
+    ]
     resolved = add_notice(session, "Resolved Person")
     resolved.status = NoticeStatus.RESOLVED
     notices.create_notice(session, DEMO_NOTICE, "pio")  # a draft, which must stay hidden
@@ -200,6 +205,36 @@ def test_api_answers_match_the_openapi_document(app, session, mode):
             case.call_and_validate()
 
         check()
+
+    # Generated slugs almost never name a notice, so the notice's own answer is checked
+    # against the document for each kind that exists (published, resolved, a hidden draft).
+    detail = next(o for o in operations if "{slug}" in o.path)
+    for notice in [*listed, resolved]:
+        answer = detail.Case(path_parameters={"slug": notice.slug}).call_and_validate()
+        assert answer.status_code == 200
+    draft = session.scalars(select(Notice).where(Notice.status == NoticeStatus.DRAFT)).one()
+    assert detail.Case(path_parameters={"slug": draft.slug}).call_and_validate().status_code == 404
+
+
+@pytest.mark.slow
+def test_the_document_check_fails_on_an_answer_the_document_does_not_allow(
+    app, session, monkeypatch
+):
+    """The check above can fail: with one property renamed in the served document, a
+    published notice's answer no longer conforms."""
+    notice = add_notice(session, "Listed Person")
+    session.commit()
+    properties = dict(feeds.NOTICE_SCHEMA["properties"])
+    properties["subject"] = properties.pop("subject_name")
+    required = [n if n != "subject_name" else "subject" for n in feeds.NOTICE_SCHEMA["required"]]
+    monkeypatch.setitem(feeds.NOTICE_SCHEMA, "properties", properties)
+    monkeypatch.setitem(feeds.NOTICE_SCHEMA, "required", required)
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    detail = next(o.ok() for o in schema.get_all_operations() if "{slug}" in o.ok().path)
+    with pytest.raises(FailureGroup) as failure:
+        detail.Case(path_parameters={"slug": notice.slug}).call_and_validate()
+    found = "\n".join(str(f) for f in failure.value.exceptions)
+    assert "'subject_name' was unexpected" in found
 
 
 @pytest.mark.parametrize("slug", ["%00", "a%00b", "UPPER", "x" * 121, "caf%C3%A9"])
