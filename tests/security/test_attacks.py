@@ -16,6 +16,7 @@ from wtforms.fields.core import UnboundField
 from wtforms.validators import Length
 
 from tipline import audit
+from tipline.auth import totp
 from tipline.auth.models import LoginThrottle, Role, StaffUser
 from tipline.tips import receipts
 from tipline.tips import services as tips
@@ -390,7 +391,7 @@ def test_a_totp_code_is_refused_the_second_time(app, session, make_staff):
     user = make_staff(Role.DETECTIVE)
     user.totp_last_step = None
     session.commit()
-    code = pyotp.TOTP(user.totp_secret).now()
+    code = pyotp.TOTP(totp.secret_of(user, app.config["DATA_KEY"])).now()
     assert _login(app.test_client(), user.username, code=code).status_code == 303
     replay = _login(app.test_client(), user.username, code=code)
     assert replay.status_code == 401
@@ -524,7 +525,8 @@ def test_no_password_or_totp_secret_is_in_a_page(client, session, make_staff):
     fresh = session.scalar(select(StaffUser).where(StaffUser.id == user.id))
     for url in ["/staff/admin/staff", f"/staff/admin/staff/{user.id}"]:
         page = client.get(url).get_data(as_text=True)
-        assert fresh.totp_secret not in page and "$argon2" not in page
+        secret = totp.secret_of(fresh, client.application.config["DATA_KEY"])
+        assert secret and secret not in page and "$argon2" not in page
 
 
 # --- Fuzzed inputs that once answered 500: now a plain 400/404/431 page -------------------
