@@ -163,3 +163,20 @@ def test_a_wrong_data_key_fails_sign_in_clearly_and_counts_nothing(
     # The CLI says the same, names the account, and exits 1.
     result = wrong_key_app.test_cli_runner().invoke(args=["user", "seal-totp"])
     assert result.exit_code == 1 and "det" in result.output and "TIPLINE_DATA_KEY" in result.output
+
+
+def test_a_wrong_data_key_during_enrolment_is_a_plain_503(wrong_key_app, session):
+    """An account whose enrolment started (its new secret sealed) under the right key."""
+    user = auth.create_user(session, "newbie", PASSWORD, Role.DETECTIVE, "test")
+    totp.start_enrolment(session, user, DATA_KEY)
+    session.commit()
+    client = wrong_key_app.test_client()
+    token = csrf_token(client, "/staff/login")
+    signed = client.post(
+        "/staff/login",
+        data={"csrf_token": token, "username": "newbie", "password": PASSWORD, "code": ""},
+    )
+    assert signed.status_code == 303 and signed.headers["Location"].endswith("/staff/enrol")
+    page = client.get("/staff/enrol")
+    assert page.status_code == 503
+    assert "its data key is not the one they were sealed with" in page.get_data(as_text=True)

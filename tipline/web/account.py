@@ -121,6 +121,13 @@ def _sealed_secret_unreadable(form: LoginForm, error: SealBroken) -> tuple[str, 
 
 @bp.route("/enrol", methods=["GET", "POST"])
 def enrol() -> Response | tuple[str, int]:
+    try:
+        return _enrol()
+    except SealBroken as error:  # a secret sealed under another data key
+        return _sealed_secret_unreadable(LoginForm(formdata=None), error)
+
+
+def _enrol() -> Response | tuple[str, int]:
     staff_session = current_staff_session()
     assert staff_session is not None and staff_session.enrolling  # the policy checked
     user = staff_session.user
