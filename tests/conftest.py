@@ -20,7 +20,7 @@ import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import create_engine, delete, make_url, select, text
 from sqlalchemy.orm import Session
 
 from tipline import create_app, db, migrations
@@ -32,6 +32,8 @@ from tipline.demo import DEMO_NOTICE
 from tipline.notices import changes, workflow
 from tipline.notices import services as notices
 from tipline.notices.models import ChangeKind, Notice, Resolution
+from tipline.outbox import OutboxMessage
+from tipline.triage import follows
 
 PG_URL = os.environ.get("TIPLINE_TEST_DATABASE_URL")
 #: The one Redis database the tests use, and empty before and after each test that uses it.
@@ -267,12 +269,31 @@ def unit_named(session: Session, name: str) -> Unit:
 
 def enrol_authenticator(session: Session, user: StaffUser, secret_key: str) -> list[str]:
     """Enrol ``user``'s authenticator as the enrolment page would; returns recovery codes."""
-    secret = totp.start_enrolment(session, user)
+    secret = totp.start_enrolment(session, user, DATA_KEY)
     codes = totp.confirm_enrolment(
-        session, user, pyotp.TOTP(secret).now(), totp.recovery_key(secret_key)
+        session, user, pyotp.TOTP(secret).now(), totp.recovery_key(secret_key), DATA_KEY
     )
     assert codes is not None
     return codes
+
+
+#: Where the follow confirmation links of the service-level tests point.
+LINK_MAIL = follows.LinkMail("https://tips.example.org", "example.org")
+
+
+def confirmed_follow(session: Session, user: StaffUser, notice: Notice, email: str) -> None:
+    """``user`` follows ``notice`` at a confirmed ``email``, as if they had opened the link;
+    its confirmation e-mail is taken out of the outbox (flushed), so the tests of follower
+    mail see only follower mail. The confirmation itself is tested in test_follows.py."""
+    token = follows.follow_notice(session, user, notice, email, LINK_MAIL)
+    assert token is not None
+    follows.confirm_follow(session, user, token)
+    session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.kind == "follow-confirm", OutboxMessage.recipient == email
+        )
+    )
+    session.flush()
 
 
 def csrf_token(client: FlaskClient, url: str) -> str:
@@ -300,7 +321,7 @@ def sign_in(client: FlaskClient, username: str, password: str = PASSWORD, next: 
                 enrol_authenticator(s, user, app.secret_key)
             user.totp_last_step = None
             s.commit()
-            code = pyotp.TOTP(user.totp_secret).now()
+            code = pyotp.TOTP(totp.secret_of(user, app.config["DATA_KEY"])).now()
     url = "/staff/login" + (f"?next={next}" if next else "")
     token = csrf_token(client, url)
     return client.post(

@@ -19,9 +19,8 @@ from tipline import create_app, outbox
 from tipline.auth.models import Role
 from tipline.jobs import jobs_for
 from tipline.tips.models import Tip
-from tipline.triage import follows
 
-from .conftest import DATA_KEY, REDIS_URL, SECRET, csrf_token
+from .conftest import DATA_KEY, REDIS_URL, SECRET, confirmed_follow, csrf_token
 
 TIPLINE = str(Path(sys.executable).parent / "tipline")
 NARRATIVE = "She drives a green Buick, plate ABC-1234"
@@ -113,7 +112,7 @@ def mail_config(database_url: str, instance: Path, port: int, **more) -> dict:
 
 def follow_and_send_a_tip(app, session, make_staff, notice) -> Tip:
     detective = make_staff(Role.DETECTIVE, "det")
-    follows.follow_notice(session, detective, notice, "det@example.org")
+    confirmed_follow(session, detective, notice, "det@example.org")
     session.commit()
     return send_a_tip(app, session, notice)
 

@@ -22,7 +22,7 @@ from tipline.db import utcnow
 from tipline.jobs import PERIODIC_PRIORITY, jobs_for
 from tipline.schedule import JobRun
 
-from .conftest import sign_in
+from .conftest import confirmed_follow, sign_in
 from .test_jobs import (  # noqa: F401 - smtp is a fixture
     follow_and_send_a_tip,
     free_port,
@@ -86,12 +86,11 @@ def test_follower_mail_survives_redis_losing_everything(
 
 def test_mail_is_written_in_the_tips_transaction(app, session, published_notice, make_staff):
     """A tip that rolls back leaves no e-mail; one that commits leaves exactly its own."""
-    from tipline.triage import follows
 
     from .test_jobs import send_a_tip
 
     detective = make_staff(Role.DETECTIVE, "det")
-    follows.follow_notice(session, detective, published_notice, "det@example.org")
+    confirmed_follow(session, detective, published_notice, "det@example.org")
     session.commit()
     send_a_tip(app, session, published_notice)
     assert session.scalar(select(func.count()).select_from(outbox.OutboxMessage)) == 1

@@ -12,6 +12,7 @@ from tipline import create_app
 from tipline import jobs as jobs_module
 from tipline.audit.checkpoints import new_signing_key
 from tipline.audit.models import AuditEvent
+from tipline.auth import services as auth
 from tipline.auth.models import LoginThrottle, Role
 from tipline.db import utcnow
 from tipline.jobs import jobs_for
@@ -19,8 +20,9 @@ from tipline.tips import dialog
 from tipline.tips import services as tips
 from tipline.tips.models import ReceiptSession, Tip, TipPriority, TipStatus, TipSubmission
 from tipline.tips.receipts import receipt_key
-from tipline.triage.models import Escalation
+from tipline.triage.models import Escalation, NoticeFollow
 
+from .conftest import PASSWORD, publish_new_notice
 from .test_jobs import mail_config, run_worker_until, smtp, worker_env  # noqa: F401 - smtp is a fixture
 from .triage_data import insert_tips
 
@@ -179,6 +181,21 @@ def test_housekeeping_removes_only_what_outlived_its_use(jobs_app, monkeypatch):
             )
         )
         session.add(LoginThrottle(name_hash=b"W" * 32, window_started_at=now, failures=3))
+        # Follows: one never confirmed and lapsed (goes), one waiting, one confirmed (stay).
+        notice = publish_new_notice(session)
+        for n, (confirmed, lapses) in enumerate(
+            [(None, now - timedelta(minutes=1)), (None, now + timedelta(hours=1)), (now, None)]
+        ):
+            user = auth.create_user(session, f"follower{n}", PASSWORD, Role.DETECTIVE, "test")
+            session.add(
+                NoticeFollow(
+                    staff_id=user.id,
+                    notice_id=notice.id,
+                    email=f"f{n}@example.org",
+                    confirmed_at=confirmed,
+                    confirm_expires_at=lapses,
+                )
+            )
         session.commit()
 
     counts = jobs_for(jobs_app).housekeeping.call_local()
@@ -187,6 +204,7 @@ def test_housekeeping_removes_only_what_outlived_its_use(jobs_app, monkeypatch):
         "receipt_codes": 1,
         "login_throttles": 5,
         "staff_drafts": 0,
+        "unconfirmed_follows": 1,
     }
 
     with jobs_app.extensions["tipline.sessionmaker"]() as session:
@@ -195,6 +213,8 @@ def test_housekeeping_removes_only_what_outlived_its_use(jobs_app, monkeypatch):
         assert held[old_tip.id] is None and held[sent["new-form-token-bbbbbbbbbbbb"][0].id]
         kept = set(session.scalars(select(LoginThrottle.name_hash)))
         assert kept == {b"L" * 32, b"W" * 32}  # the lockout and the open window
+        left = set(session.scalars(select(NoticeFollow.email)))
+        assert left == {"f1@example.org", "f2@example.org"}
         # The old form sent again is still one tip: "already received", without its code.
         with pytest.raises(tips.AlreadyReceived) as again:
             tips.submit_tip(
@@ -210,7 +230,13 @@ def test_housekeeping_removes_only_what_outlived_its_use(jobs_app, monkeypatch):
             select(AuditEvent.details).where(AuditEvent.action == "system.housekeeping")
         ).all()
     assert events == [
-        {"receipt_sessions": 3, "receipt_codes": 1, "login_throttles": 5, "staff_drafts": 0}
+        {
+            "receipt_sessions": 3,
+            "receipt_codes": 1,
+            "login_throttles": 5,
+            "staff_drafts": 0,
+            "unconfirmed_follows": 1,
+        }
     ]
 
     assert jobs_for(jobs_app).housekeeping.call_local() == dict.fromkeys(counts, 0)

@@ -20,10 +20,18 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from tipline import create_app
+from tipline.auth import totp
 from tipline.auth.models import Role, StaffUser
-from tipline.triage import follows
 
-from .conftest import DATA_KEY, PASSWORD, REDIS_URL, SECRET, enrol_authenticator, publish_new_notice
+from .conftest import (
+    DATA_KEY,
+    PASSWORD,
+    REDIS_URL,
+    SECRET,
+    confirmed_follow,
+    enrol_authenticator,
+    publish_new_notice,
+)
 from .servers import free_port, start_gunicorn, stop
 from .test_jobs import Inbox
 
@@ -91,7 +99,7 @@ def test_gunicorn_worker_postgresql_and_redis_take_a_tip_to_the_queue_and_the_ma
             detective = auth.create_user(session, "det", PASSWORD, Role.DETECTIVE, "test")
             enrol_authenticator(session, detective, SECRET)
             detective.totp_last_step = None  # enrolment used this step's code; sign in with it
-            follows.follow_notice(session, detective, notice, "det@example.org")
+            confirmed_follow(session, detective, notice, "det@example.org")
             session.commit()
             slug = notice.slug
         app.extensions["tipline.engine"].dispose()
@@ -117,8 +125,9 @@ def test_gunicorn_worker_postgresql_and_redis_take_a_tip_to_the_queue_and_the_ma
         staff = _opener()
         login = f"{base}/staff/login"
         with app.extensions["tipline.sessionmaker"]() as session:
-            secret = session.scalar(
-                select(StaffUser.totp_secret).where(StaffUser.username == "det")
+            secret = totp.secret_of(
+                session.scalar(select(StaffUser).where(StaffUser.username == "det")),
+                app.config["DATA_KEY"],
             )
         queue = _post(
             staff,

@@ -36,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         dialog,
         drafts,
         feeds,
+        follows,
         health,
         limits,
         mail,
@@ -94,6 +95,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(dialog.bp)
     app.register_blueprint(calltaker.bp)
     app.register_blueprint(triage.bp)
+    app.register_blueprint(follows.bp)
     app.register_blueprint(rewards_views.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(transparency.bp)

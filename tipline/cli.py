@@ -17,7 +17,9 @@ from tipline import db, jobs, migrations
 from tipline.audit import roles
 from tipline.audit.cli import audit_group, ensure_signing_key
 from tipline.auth import services as auth
+from tipline.auth import totp
 from tipline.auth.models import Role
+from tipline.sealing import SealBroken
 
 
 @click.group("db", help="Database schema.")
@@ -127,6 +129,33 @@ def user_add(name: str, role: str) -> None:
         raise click.ClickException(str(error)) from error
     session.commit()
     click.echo(f"Added {user.username} as {Role(role).label}.")
+
+
+@user_group.command(
+    "seal-totp",
+    help="Seal every authenticator secret still stored in clear under the data key "
+    "(TIPLINE_DATA_KEY), then check that every sealed one opens. Exit 1 if any does not.",
+)
+@with_appcontext
+def user_seal_totp() -> None:
+    session = db.session()
+    data_key = current_app.config["DATA_KEY"]
+    try:
+        sealed = totp.seal_clear_secrets(session, data_key)
+    except SealBroken as error:
+        raise click.ClickException(str(error)) from error
+    session.commit()
+    click.echo(f"Sealed {len(sealed)} authenticator secret(s) stored in clear.")
+    broken = totp.unopenable_secrets(session, data_key)
+    if broken:
+        names = ", ".join(u.username for u in broken)
+        raise click.ClickException(
+            f"{len(broken)} sealed authenticator secret(s) do not open under this data key "
+            f"({names}): TIPLINE_DATA_KEY is not the key they were sealed with, so these "
+            "accounts cannot sign in. Configure the right key; if it is lost, an "
+            "administrator resets each one's authenticator."
+        )
+    click.echo("Every authenticator secret is sealed and opens under this data key.")
 
 
 @click.group("notices", help="Wanted-person notices.")

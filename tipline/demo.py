@@ -119,7 +119,7 @@ def seed_demo(
             user = auth.create_user(session, username, password, role, actor)
         else:
             auth.set_password(session, user, password, actor)
-            if user.totp_secret is not None:
+            if user.has_totp_secret:
                 auth.reset_second_factor(session, user, actor)
         users[username] = user
         accounts.append((username, role, password))

@@ -30,7 +30,7 @@ BEGIN mode; PostgreSQL writers take the writers' lock before their first row loc
 Registrations: the audit chain key on every sessionmaker (``audit.services.install_key``),
 and the domains' invariants for ``tipline audit verify`` (one ``tip.received`` per tip;
 stored tips match what their events committed to; reward rows agree with their decision
-events).
+events; a note counting staff authenticator secrets still stored in clear).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from tipline import db
 from tipline.audit import guards, verify
 from tipline.audit.services import install_key
+from tipline.auth import totp
 from tipline.notices import change_stamps
 from tipline.rewards.ledger import rewards_agree_with_audit
 from tipline.tips import intake as tip_intake
@@ -77,6 +78,7 @@ def install(app: Flask, follower_mail: follower_intake.FollowerMail) -> None:
     verify.register_invariant(one_received_event_per_tip)
     verify.register_invariant(stored_tips_match_their_events)
     verify.register_invariant(rewards_agree_with_audit)
+    verify.register_invariant(totp.report_clear_secrets)
     due_minutes = {**tip_intake.DEFAULT_DUE_MINUTES, **app.config["TRIAGE_DUE_MINUTES"]}
     # Requests write through the write sessionmaker; scripts and tests through the plain one.
     # Both must give every new tip its due time and tell the followers.

@@ -239,12 +239,12 @@ def init_app(app: Flask) -> None:
     @periodic(crontab(minute="41"), catch_up=True)
     def housekeeping() -> dict[str, int]:
         """Remove what has outlived its use: expired receipt sessions, the sealed receipt
-        codes of forms past the resubmit window, staff text kept past its time, and sign-in
-        throttle rows that count nothing. One audit event gives the counts when anything
-        went."""
+        codes of forms past the resubmit window, staff text kept past its time, sign-in
+        throttle rows that count nothing, and follows whose address was never confirmed. One
+        audit event gives the counts when anything went."""
         from tipline.auth import drafts
         from tipline.auth import services as auth
-        from tipline.triage import retention
+        from tipline.triage import follows, retention
 
         with app.app_context():
             config = current_app.config
@@ -262,6 +262,9 @@ def init_app(app: Flask) -> None:
                     s, now, rules, HOUSEKEEPING_BATCH
                 ),
                 "staff_drafts": lambda s: drafts.drop_expired(s, now, HOUSEKEEPING_BATCH),
+                "unconfirmed_follows": lambda s: follows.drop_lapsed_follows(
+                    s, now, HOUSEKEEPING_BATCH
+                ),
             }
             counts = {name: _in_batches(write_session, sweep) for name, sweep in sweeps.items()}
             if any(counts.values()):

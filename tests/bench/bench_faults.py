@@ -53,10 +53,9 @@ from tipline.notices.models import Notice
 from tipline.outbox import OutboxMessage
 from tipline.tips.models import Tip, TipPriority
 from tipline.tips.receipts import hash_code, receipt_key
-from tipline.triage import follows
 from tipline.triage.models import Escalation
 
-from ..conftest import RECEIPT_RE, SECRET
+from ..conftest import RECEIPT_RE, SECRET, confirmed_follow
 from ..servers import VENV_BIN, free_port, start_gunicorn, stop
 from .stack import BENCH_TIP_LIMIT, COOKIE_RE, FORM_TOKEN_RE, TOKEN_RE
 
@@ -441,7 +440,7 @@ def mail_faults(stack: Stack, inbox: Inbox) -> Row:
         notice = s.scalar(select(Notice).where(Notice.slug == DEMO_SLUG))
         for n in range(5):
             user = auth.create_user(s, f"det-{n}", "correct horse battery", Role.DETECTIVE, "x")
-            follows.follow_notice(s, user, notice, f"det-{n}@example.org")
+            confirmed_follow(s, user, notice, f"det-{n}@example.org")
         s.commit()
     app.extensions["tipline.engine"].dispose()
     port = free_port()

@@ -32,9 +32,10 @@ def test_a_browser_sends_a_tip_signs_in_and_looks_up_a_receipt_through_nginx_ove
         session = db.session()
         slug = publish_new_notice(session).slug
         user = auth.create_user(session, "night-detective", PASSWORD, Role.DETECTIVE, "test")
-        secret = totp.start_enrolment(session, user)
+        data_key = app.config["DATA_KEY"]
+        secret = totp.start_enrolment(session, user, data_key)
         assert totp.confirm_enrolment(
-            session, user, pyotp.TOTP(secret).now(), totp.recovery_key(SECRET)
+            session, user, pyotp.TOTP(secret).now(), totp.recovery_key(SECRET), data_key
         )
         user.totp_last_step = None
         session.commit()

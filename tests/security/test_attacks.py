@@ -10,16 +10,20 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from wtforms import StringField, TextAreaField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import Length
 
 from tipline import audit
+from tipline.auth import totp
 from tipline.auth.models import LoginThrottle, Role, StaffUser
+from tipline.db import utcnow
+from tipline.outbox import OutboxMessage
 from tipline.tips import receipts
 from tipline.tips import services as tips
 from tipline.tips.forms import TipForm
+from tipline.triage import figures
 from tipline.web import policy
 from tipline.web.responses import attachment
 
@@ -390,7 +394,7 @@ def test_a_totp_code_is_refused_the_second_time(app, session, make_staff):
     user = make_staff(Role.DETECTIVE)
     user.totp_last_step = None
     session.commit()
-    code = pyotp.TOTP(user.totp_secret).now()
+    code = pyotp.TOTP(totp.secret_of(user, app.config["DATA_KEY"])).now()
     assert _login(app.test_client(), user.username, code=code).status_code == 303
     replay = _login(app.test_client(), user.username, code=code)
     assert replay.status_code == 401
@@ -524,7 +528,8 @@ def test_no_password_or_totp_secret_is_in_a_page(client, session, make_staff):
     fresh = session.scalar(select(StaffUser).where(StaffUser.id == user.id))
     for url in ["/staff/admin/staff", f"/staff/admin/staff/{user.id}"]:
         page = client.get(url).get_data(as_text=True)
-        assert fresh.totp_secret not in page and "$argon2" not in page
+        secret = totp.secret_of(fresh, client.application.config["DATA_KEY"])
+        assert secret and secret not in page and "$argon2" not in page
 
 
 # --- Fuzzed inputs that once answered 500: now a plain 400/404/431 page -------------------
@@ -689,3 +694,53 @@ def test_rotating_the_secret_key_keeps_receipt_codes_with_a_receipt_secret(datab
     assert open_receipt(rotated.test_client(), code).status_code == 303
     forgot = create_app({**common, "SECRET_KEY": "n" * 40})
     assert open_receipt(forgot.test_client(), code).status_code == 400
+
+
+# --- Insider and database-copy cases -------------------------------------------------------
+
+
+def test_a_database_copy_yields_no_second_factor(app, session, make_staff):
+    """Reading every staff row raw, as from a stolen backup, finds no TOTP secret."""
+    users = [make_staff(role) for role in (Role.DETECTIVE, Role.SUPERVISOR, Role.ADMIN)]
+    secrets = [totp.secret_of(u, app.config["DATA_KEY"]) for u in users]
+    session.rollback()
+    rows = session.execute(text("SELECT * FROM staff_user")).all()
+    dump = repr(rows).encode() + b"".join(
+        bytes(v) for r in rows for v in r if isinstance(v, bytes | memoryview)
+    )
+    assert all(secret and secret.encode() not in dump for secret in secrets)
+
+
+def test_an_insider_cannot_send_tip_alerts_to_an_unconfirmed_address(
+    app, client, session, make_staff, published_notice
+):
+    """A detective types an outside address to follow a notice: the address gets only the
+    confirmation link (naming no notice), never an alert, unless its owner confirms."""
+    sign_in(client, make_staff(Role.DETECTIVE, "det").username)
+    url = f"/staff/queue/notices/{published_notice.slug}"
+    client.post(
+        f"{url}/follow",
+        data={"csrf_token": csrf_token(client, url), "email": "reporter@example.net"},
+    )
+    key = receipts.receipt_key(app.secret_key)
+    for _ in range(3):
+        tips.submit_tip(session, tips.TipReport("seen on Canal"), key, published_notice)
+    session.commit()
+    sent = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.recipient == "reporter@example.net")
+    ).all()
+    assert [m.kind for m in sent] == ["follow-confirm"]
+    assert published_notice.subject_name not in sent[0].body
+
+
+def test_reading_only_through_search_shows_in_oversight(app, client, session, make_staff):
+    key = receipts.receipt_key(app.secret_key)
+    tips.submit_tip(session, tips.TipReport("Blue sedan by the levee"), key)
+    session.commit()
+    reader = make_staff(Role.DETECTIVE, "reader")
+    sign_in(client, "reader")
+    assert "sedan" in client.get("/staff/queue?q=sedan").get_data(as_text=True)
+    session.rollback()
+    supervisor = make_staff(Role.SUPERVISOR, "sup")
+    rows = {f.user.id: f for f in figures.staff_figures(session, supervisor, utcnow())}
+    assert rows[reader.id].viewed == 1

@@ -15,14 +15,14 @@ from tipline.auth import totp
 from tipline.auth.models import LoginThrottle, Role
 from tipline.db import utcnow
 
-from ..conftest import PASSWORD, SECRET
+from ..conftest import DATA_KEY, PASSWORD, SECRET
 
-KEYS = auth.SignInKeys.from_secret(SECRET)
+KEYS = auth.SignInKeys.from_secret(SECRET, DATA_KEY)
 GUESSES = 8
 
 
 def _code(user, when):
-    return pyotp.TOTP(user.totp_secret).at(when)
+    return pyotp.TOTP(totp.secret_of(user, DATA_KEY)).at(when)
 
 
 def test_sign_in_needs_password_and_a_fresh_code(session, make_staff):
@@ -47,9 +47,10 @@ def test_a_code_from_one_step_either_side_is_accepted_but_not_two(session, make_
     user = make_staff(Role.DETECTIVE, "det")
     now = utcnow() + timedelta(minutes=10)
     two_back = _code(user, now - timedelta(seconds=60))
-    assert not totp.accept_totp(session, user, two_back, now)
-    assert totp.accept_totp(session, user, _code(user, now - timedelta(seconds=30)), now)
-    assert totp.accept_totp(session, user, _code(user, now + timedelta(seconds=30)), now)
+    assert not totp.accept_totp(session, user, two_back, DATA_KEY, now)
+    before, after = now - timedelta(seconds=30), now + timedelta(seconds=30)
+    assert totp.accept_totp(session, user, _code(user, before), DATA_KEY, now)
+    assert totp.accept_totp(session, user, _code(user, after), DATA_KEY, now)
 
 
 def test_unenrolled_accounts_are_sent_to_enrolment_only_with_the_right_password(session):

@@ -114,7 +114,7 @@ def test_a_sign_in_checks_the_password_before_it_takes_the_writers_lock(
             return real_verify(password_hash, password)
 
         monkeypatch.setattr(auth, "_verify", verify)
-        keys = auth.SignInKeys.from_secret(app.secret_key)
+        keys = auth.SignInKeys.from_config(app.config)
         assert auth.sign_in(s, "det", "not the password", "", keys).outcome == "failed"
         assert seen == [0]  # not while hashing
         assert s.scalar(HELD) == 1  # but while counting the failure and auditing it

@@ -29,6 +29,7 @@ def test_submitted_tip_is_audited_in_the_same_transaction(session, published_not
     assert events[0].actor_label == "public" and events[0].actor_id is None
     details = dict(events[0].details)
     assert len(details.pop("content")) == 64 and details.pop("photo_digests") == []
+    assert details.pop("content_version") == 2
     assert details == {"notice": published_notice.slug, "there_now": True}
     session.rollback()
     # Rolled back together: neither the tip nor its audit row exists.

@@ -8,14 +8,15 @@ import uuid
 
 import pytest
 from PIL import Image
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
+from tipline.audit.models import AuditEvent
 from tipline.auth.models import Role
 from tipline.db import utcnow
-from tipline.tips import dialog, receipts
+from tipline.tips import dialog, integrity, receipts
 from tipline.tips import services as tips
 from tipline.tips.models import TipStatus
 from tipline.triage import retention, verification
@@ -73,6 +74,7 @@ def test_intact_tips_verify(worked, runner, session):
     [
         ("UPDATE tip SET narrative = 'Nothing seen' WHERE id = :tip", "rewritten"),
         ("UPDATE tip SET seen_where = 'Metairie' WHERE id = :tip", "rewritten"),
+        ("UPDATE tip SET language = 'vi' WHERE id = :tip", "rewritten"),
         ("UPDATE tip SET priority = 'low', priority_rank = 3 WHERE id = :tip", "priority"),
         (
             "UPDATE tip SET status = 'closed', closed_at = CURRENT_TIMESTAMP WHERE id = :tip",
@@ -97,6 +99,41 @@ def test_each_tampering_with_a_tip_fails_verify(app, worked, runner, statement, 
     code, output = verify(runner)
     assert code == 1, output
     assert "FAILED" in output and expect in output and tip.public_ref in output
+
+
+def test_a_tip_received_before_the_language_was_hashed_still_verifies(
+    app, worked, runner, session, monkeypatch
+):
+    """Tips stored under the first hash (no language, no version named in the event) keep
+    verifying; tips received since carry the version that covers the language."""
+
+    def first_version(tip, photos):  # what tip.received committed to before 2026-12-07
+        return {
+            "content": integrity.tip_digest(tip, 1),
+            "photo_digests": [integrity.photo_digest(p) for p in photos],
+        }
+
+    monkeypatch.setattr(integrity, "received_details", first_version)
+    old, _ = tips.submit_tip(session, tips.TipReport("Seen at the levee"), KEY, language="es")
+    session.commit()
+    monkeypatch.undo()
+    event = session.scalars(select(AuditEvent).where(AuditEvent.object_id == old.public_ref)).one()
+    assert "content_version" not in event.details
+    assert integrity.received_version(event.details) == 1
+    new_tip = worked[0]
+    new_event = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.object_id == new_tip.public_ref, AuditEvent.action == "tip.received"
+        )
+    ).one()
+    assert new_event.details["content_version"] == integrity.CONTENT_VERSION == 2
+    code, output = verify(runner)
+    assert code == 0, output
+    # The old hash never covered the language; its other fields still are.
+    with as_dba(app) as conn:
+        conn.execute(text("UPDATE tip SET narrative = 'x' WHERE id = :tip"), {"tip": old.id})
+    code, output = verify(runner)
+    assert code == 1 and old.public_ref in output and "rewritten" in output, output
 
 
 def test_a_fake_verified_row_shows_as_not_trusted(app, worked, runner, client, session, make_staff):
@@ -140,6 +177,7 @@ def test_app_role_cannot_rewrite_what_was_submitted_but_still_purges(
     try:
         for statement in [
             "UPDATE tip SET narrative = 'x' WHERE id = :tip",
+            "UPDATE tip SET language = 'vi' WHERE id = :tip",
             "UPDATE tip SET priority = priority WHERE id = :tip AND false",  # allowed: control
             "UPDATE tip_message SET body = 'x'",
             "DELETE FROM tip_message",

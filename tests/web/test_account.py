@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tipline import audit, create_app
 from tipline.auth import services as auth
+from tipline.auth import totp
 from tipline.auth.models import RecoveryCode, Role, StaffSession, StaffUser
 
 from ..conftest import PASSWORD, SECRET, csrf_token, sign_in
@@ -57,7 +58,7 @@ def test_first_sign_in_enrols_an_authenticator_with_a_qr_code_and_shows_recovery
     assert page.headers["Cache-Control"] == "no-store"
     assert '<img src="data:image/svg+xml' in html  # QR inline as data: (CSP allows img data:)
     assert "<script" not in html and "style=" not in html
-    secret = _user(session, "newdet").totp_secret
+    secret = totp.secret_of(_user(session, "newdet"), client.application.config["DATA_KEY"])
     assert " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)) in html
 
     token = csrf_token(client, "/staff/enrol")

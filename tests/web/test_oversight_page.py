@@ -2,6 +2,7 @@
 supervisor, escalations acknowledged, sampled closures reviewed or reopened, figures with
 flags. Only supervisors open it; every action is a CSRF-protected POST."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -165,3 +166,29 @@ def test_lowering_an_urgent_tip_from_the_tip_page_is_held_for_oversight(
     sup_client = app.test_client()
     sign_in(sup_client, make_staff(Role.SUPERVISOR, "sup").username)
     assert "Lower the priority to Low" in sup_client.get(PAGE).get_data(as_text=True)
+
+
+def _read_figure(page: str, username: str) -> int:
+    """The "Viewed" cell of ``username``'s row in the figures table."""
+    found = re.search(rf'<th scope="row">{username}</th>\s*<td>(\d+)</td>', page)
+    assert found, f"no figures row for {username}"
+    return int(found.group(1))
+
+
+def test_a_detective_who_reads_only_through_search_shows_in_the_viewed_figure(
+    app, client, session, make_staff, supervisor
+):
+    for text in ["Blue sedan by the levee", "Blue sedan at the ferry", "Red truck on Canal"]:
+        submit(app, session, text)
+    make_staff(Role.DETECTIVE, "searcher")
+    make_staff(Role.DETECTIVE, "idle")
+    reader = app.test_client()
+    sign_in(reader, "searcher")
+    for _ in range(2):  # the same results twice are still two tips read
+        assert "sedan" in reader.get("/staff/queue?q=sedan").get_data(as_text=True)
+    page = client.get(PAGE).get_data(as_text=True)
+    assert _read_figure(page, "searcher") == 2
+    assert _read_figure(page, "idle") == 0
+    # A queue page shows every open tip's snippet: the third tip is read too.
+    assert "Red truck" in reader.get("/staff/queue").get_data(as_text=True)
+    assert _read_figure(client.get(PAGE).get_data(as_text=True), "searcher") == 3

@@ -213,6 +213,8 @@ def test_notice_page_lists_tips_by_status_and_follows(
     session.rollback()  # end this session's read snapshot to see the request's commit
     follow = session.scalar(select(NoticeFollow))
     assert (follow.staff_id, follow.email) == (detective.id, "det@example.org")
+    assert follow.confirmed_at is None  # until the mailed link is used (test_follows.py)
+    assert "Nothing is sent there until you confirm it" in client.get(url).get_data(as_text=True)
     post(client, f"{url}/unfollow", page=url)
     session.rollback()
     assert session.scalar(select(NoticeFollow)) is None

@@ -37,6 +37,7 @@ SUBMITTED_COLUMNS = {
         "direction",
         "how_known",
         "contact_sealed",
+        "language",
     ),
     "tip_message": ("id", "tip_id", "direction", "body", "author_id", "created_at"),
     "tip_attachment": None,  # None: no UPDATE on any column

@@ -66,15 +66,23 @@ class StaffUser(Base):
     # Set when an administrator handed over the password or gave access to tips: the next
     # request of theirs goes to the password page until they choose their own.
     password_change_required: Mapped[bool] = mapped_column(default=False, server_default=false())
-    # TOTP (RFC 6238): the base32 secret, set when enrolment starts; enrolled once confirmed.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # TOTP (RFC 6238): the secret, set when enrolment starts, sealed under the data key
+    # (tipline.sealing; read it with auth.totp.secret_of); enrolled once confirmed.
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A secret stored in clear before secrets were sealed (column ``totp_secret``): still
+    # read, sealed at its owner's next sign-in or by `tipline user seal-totp`. Never written.
+    totp_secret_clear: Mapped[str | None] = mapped_column("totp_secret", String(64))
     totp_enrolled_at: Mapped[datetime | None]
     # The last accepted time-step: a code for it or an earlier step is refused (no replay).
     totp_last_step: Mapped[int | None]
 
     @property
     def totp_enrolled(self) -> bool:
-        return self.totp_enrolled_at is not None and self.totp_secret is not None
+        return self.totp_enrolled_at is not None and self.has_totp_secret
+
+    @property
+    def has_totp_secret(self) -> bool:
+        return self.totp_sealed is not None or self.totp_secret_clear is not None
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.username} {self.role}>"

@@ -298,12 +298,18 @@ class ThrottleRules:
 class SignInKeys:
     throttle: bytes
     recovery: bytes
+    #: The data key the TOTP secrets are sealed under (``tipline.sealing``).
+    data: bytes | str | None
 
     @classmethod
-    def from_secret(cls, secret_key: str | bytes) -> SignInKeys:
+    def from_secret(cls, secret_key: str | bytes, data_key: bytes | str | None) -> SignInKeys:
         raw = secret_key.encode() if isinstance(secret_key, str) else secret_key
         throttle = hmac.new(raw, b"tipline login throttle v1", hashlib.sha256).digest()
-        return cls(throttle=throttle, recovery=totp.recovery_key(raw))
+        return cls(throttle=throttle, recovery=totp.recovery_key(raw), data=data_key)
+
+    @classmethod
+    def from_config(cls, config: Any) -> SignInKeys:
+        return cls.from_secret(config["SECRET_KEY"], config["DATA_KEY"])
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -396,6 +402,7 @@ def _sign_in_while_locked(
     name_hash: bytes,
     password: str,
     code: str,
+    data_key: bytes | str | None,
     now: datetime,
 ) -> SignIn:
     """A locked name still admits its owner: the right password and a current authenticator
@@ -408,7 +415,7 @@ def _sign_in_while_locked(
         and password_ok
         and user.active
         and user.totp_enrolled
-        and totp.accept_totp(session, user, code, now)
+        and totp.accept_totp(session, user, code, data_key, now)
     ):
         user.last_login_at = now
         audit.record(session, user, "staff.login_while_locked", "staff_user", user.id)
@@ -444,7 +451,8 @@ def sign_in(
 
     Unknown users and wrong passwords take the same time and give the same answer, and are
     throttled alike. An account without an authenticator gets ``ENROL`` on a right password
-    and must enrol one before it can open anything.
+    and must enrol one before it can open anything. SealBroken when the TOTP secret does not
+    open under ``keys.data`` (a server fault: nothing is counted against the account).
     """
     rules = rules or ThrottleRules()
     now = now or utcnow()
@@ -453,7 +461,7 @@ def sign_in(
     user = session.scalar(select(StaffUser).where(StaffUser.username == name))
     locked = select(LoginThrottle.locked_until).where(LoginThrottle.name_hash == name_hash)
     if _is_locked(session.scalar(locked), now):
-        return _sign_in_while_locked(session, user, name_hash, password, code, now)
+        return _sign_in_while_locked(session, user, name_hash, password, code, keys.data, now)
     # The slow password check runs before any lock is taken: the throttle row's lock comes
     # with the writers' lock on PostgreSQL (tipline.db), which tips wait for.
     password_ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -465,7 +473,7 @@ def sign_in(
 
     if not user.totp_enrolled:
         outcome = Outcome.ENROL
-    elif totp.accept_totp(session, user, code, now) or (
+    elif totp.accept_totp(session, user, code, keys.data, now) or (
         len(code.strip()) > 6 and totp.accept_recovery_code(session, user, code, keys.recovery)
     ):
         outcome = Outcome.SIGNED_IN
@@ -496,7 +504,7 @@ def confirm_enrolment(
     to show once, or None for a wrong code, which counts as a failed sign-in (throttled)."""
     rules = rules or ThrottleRules()
     now = now or utcnow()
-    codes = totp.confirm_enrolment(session, user, code, keys.recovery, now)
+    codes = totp.confirm_enrolment(session, user, code, keys.recovery, keys.data, now)
     if codes is None:
         name_hash = hmac.new(keys.throttle, user.username.lower().encode(), hashlib.sha256)
         row = _throttle_row(session, name_hash.digest(), now)

@@ -3,6 +3,12 @@
 Every staff account must have an authenticator. A code is accepted for the current 30-second
 step or one step either side (clock drift), and only for a step later than the last one this
 account used, so a code seen over a shoulder or in a proxy log cannot be replayed.
+
+The secret is sealed under the data key (``tipline.sealing``, bound to the account's id), so
+a copy of the database does not yield anyone's second factor. A secret stored in clear before
+secrets were sealed is still read, and sealed at its owner's next accepted code or by
+`tipline user seal-totp` (``seal_clear_secrets``). A wrong data key raises ``SealBroken``: a
+code is then neither accepted nor counted as wrong.
 """
 
 from __future__ import annotations
@@ -14,12 +20,15 @@ from datetime import datetime
 
 import pyotp
 import segno
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from tipline import audit
+from tipline import audit, sealing
+from tipline.audit import verify
 from tipline.auth.models import RecoveryCode, StaffUser
 from tipline.db import rows_changed, utcnow
+
+DataKey = bytes | str | None
 
 ISSUER = "Tipline"
 DRIFT_STEPS = 1
@@ -34,11 +43,26 @@ def recovery_key(secret_key: str | bytes) -> bytes:
     return hmac.new(raw, b"tipline staff recovery codes v1", hashlib.sha256).digest()
 
 
-def provisioning_uri(user: StaffUser, issuer: str = ISSUER) -> str:
+def _context(user: StaffUser) -> str:
+    return f"staff-totp:{user.id}"
+
+
+def secret_of(user: StaffUser, data_key: DataKey) -> str | None:
+    """``user``'s TOTP secret (base32), or None before enrolment starts. SealBroken when the
+    sealed secret does not open under ``data_key``."""
+    if user.totp_sealed is not None:
+        return sealing.unseal(data_key, user.totp_sealed, _context(user)).decode()
+    return user.totp_secret_clear
+
+
+def _store_sealed(user: StaffUser, secret: str, data_key: DataKey) -> None:
+    user.totp_sealed = sealing.seal(data_key, secret.encode(), _context(user))
+    user.totp_secret_clear = None
+
+
+def provisioning_uri(user: StaffUser, secret: str, issuer: str = ISSUER) -> str:
     """The ``otpauth://`` URI an authenticator app reads from the QR code."""
-    if user.totp_secret is None:
-        raise ValueError("enrolment has not started")
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.username, issuer_name=issuer)
+    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=issuer)
 
 
 def qr_data_uri(uri: str) -> str:
@@ -51,14 +75,19 @@ def grouped_secret(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-def start_enrolment(session: Session, user: StaffUser) -> str:
-    """Give ``user`` a new TOTP secret to confirm (kept until confirmed); returns it."""
+def start_enrolment(session: Session, user: StaffUser, data_key: DataKey) -> str:
+    """Give ``user`` a new TOTP secret to confirm (kept, sealed, until confirmed); returns
+    it in clear, for the enrolment page only."""
     if user.totp_enrolled:
         raise ValueError("already enrolled")
-    if user.totp_secret is None:
-        user.totp_secret = pyotp.random_base32()  # 160 bits
+    secret = secret_of(user, data_key)
+    if secret is None or user.totp_sealed is None:
+        if user.id is None:
+            session.flush()  # the sealed value is bound to the account's id
+        secret = secret or pyotp.random_base32()  # 160 bits
+        _store_sealed(user, secret, data_key)
         session.flush()
-    return user.totp_secret
+    return secret
 
 
 def _matching_step(secret: str, code: str, now: datetime) -> int | None:
@@ -75,15 +104,19 @@ def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     return found
 
 
-def accept_totp(session: Session, user: StaffUser, code: str, now: datetime | None = None) -> bool:
-    """True if ``code`` is a fresh TOTP code for ``user``; the step is then marked used.
+def accept_totp(
+    session: Session, user: StaffUser, code: str, data_key: DataKey, now: datetime | None = None
+) -> bool:
+    """True if ``code`` is a fresh TOTP code for ``user``; the step is then marked used, and
+    a secret still stored in clear is sealed.
 
     The update is guarded on the stored step, so two requests racing with one code cannot
-    both succeed.
+    both succeed. SealBroken if the secret does not open under ``data_key``.
     """
-    if user.totp_secret is None:
+    secret = secret_of(user, data_key)
+    if secret is None:
         return False
-    step = _matching_step(user.totp_secret, code, now or utcnow())
+    step = _matching_step(secret, code, now or utcnow())
     if step is None:
         return False
     last = user.totp_last_step
@@ -100,17 +133,74 @@ def accept_totp(session: Session, user: StaffUser, code: str, now: datetime | No
     if changed != 1:
         return False
     session.refresh(user, ["totp_last_step"])
+    if user.totp_sealed is None:
+        _store_sealed(user, secret, data_key)
+        session.flush()
+        audit.record(session, user, "staff.totp_sealed", "staff_user", user.id, at="sign-in")
     return True
 
 
+def clear_secret_count(session: Session) -> int:
+    """How many accounts still have their TOTP secret stored in clear."""
+    found = select(func.count()).where(StaffUser.totp_secret_clear.is_not(None))
+    return session.scalar(found) or 0
+
+
+def report_clear_secrets(session: Session, report: verify.Report) -> None:
+    """For `tipline audit verify`: name how many TOTP secrets are still stored in clear (a
+    note, not a failure: they are from before secrets were sealed)."""
+    left = clear_secret_count(session)
+    if left:
+        report.notes.append(
+            f"{left} staff authenticator secret(s) are stored in clear, so a copy of the "
+            "database yields them: run `tipline user seal-totp` (each is also sealed at its "
+            "owner's next sign-in)."
+        )
+
+
+def seal_clear_secrets(session: Session, data_key: DataKey) -> list[StaffUser]:
+    """Seal every TOTP secret still stored in clear (audited per account); returns the
+    accounts sealed. SealBroken, before anything changes, when ``data_key`` is unusable."""
+    sealing.seal(data_key, b"", "staff-totp:key-check")
+    sealed = []
+    for user in session.scalars(
+        select(StaffUser).where(StaffUser.totp_secret_clear.is_not(None)).order_by(StaffUser.id)
+    ):
+        _store_sealed(user, user.totp_secret_clear or "", data_key)
+        sealed.append(user)
+    session.flush()
+    for user in sealed:
+        audit.record(session, audit.SYSTEM, "staff.totp_sealed", "staff_user", user.id, at="cli")
+    return sealed
+
+
+def unopenable_secrets(session: Session, data_key: DataKey) -> list[StaffUser]:
+    """The accounts whose sealed TOTP secret does not open under ``data_key`` (a wrong key,
+    or changed bytes): they cannot sign in until the right key is configured."""
+    broken = []
+    for user in session.scalars(
+        select(StaffUser).where(StaffUser.totp_sealed.is_not(None)).order_by(StaffUser.id)
+    ):
+        try:
+            secret_of(user, data_key)
+        except sealing.SealBroken:
+            broken.append(user)
+    return broken
+
+
 def confirm_enrolment(
-    session: Session, user: StaffUser, code: str, key: bytes, now: datetime | None = None
+    session: Session,
+    user: StaffUser,
+    code: str,
+    key: bytes,
+    data_key: DataKey,
+    now: datetime | None = None,
 ) -> list[str] | None:
     """Finish enrolment with a first code from the app. Returns the recovery codes (to be
     shown once), or None if the code is wrong."""
-    if user.totp_enrolled or user.totp_secret is None:
+    if user.totp_enrolled or not user.has_totp_secret:
         return None
-    if not accept_totp(session, user, code, now):
+    if not accept_totp(session, user, code, data_key, now):
         return None
     user.totp_enrolled_at = utcnow()
     codes = _new_recovery_codes(session, user, key)
@@ -120,7 +210,8 @@ def confirm_enrolment(
 
 def reset_totp(session: Session, user: StaffUser, actor: StaffUser | str) -> None:
     """Remove the authenticator and recovery codes; the next sign-in enrols a new one."""
-    user.totp_secret = None
+    user.totp_sealed = None
+    user.totp_secret_clear = None
     user.totp_enrolled_at = None
     user.totp_last_step = None
     for code in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):

@@ -1,6 +1,12 @@
 """Oversight figures for the supervisors' page: per staff member over a window, tips
-viewed, claimed, closed as "no action", the median time from receipt to their claim, and
+read, claimed, closed as "no action", the median time from receipt to their claim, and
 escalations on tips they held; members far from their peers are flagged with the reason.
+
+"Read" counts the distinct tips whose text the member was shown, by any path that shows it:
+opening the tip (``tip.viewed``), exporting it (``tip.exported``), and queue pages and search
+results, which show a snippet or the matching words of each tip (``tips.listed``,
+``tips.searched``, one event per page naming its tips). A detective who reads only through
+search is counted like one who opens tips.
 
 Each figure is one grouped query (counts from the audit log and tip columns, within the
 window); only the claim times come back row by row, bounded by the window.
@@ -13,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, true, union_all
 from sqlalchemy.orm import Session
 
 from tipline.audit.models import AuditEvent
@@ -21,6 +27,11 @@ from tipline.auth.models import StaffUser
 from tipline.tips.models import Tip, TipStatus
 from tipline.triage.access import TIP_READERS, require_supervisor
 from tipline.triage.models import Escalation
+
+#: Events about one tip (``object_id``) that showed its text to their actor.
+TIP_READ_ACTIONS = ("tip.viewed", "tip.exported")
+#: Events of a page that showed several tips' text (their refs in ``details["tips"]``).
+LIST_READ_ACTIONS = ("tips.listed", "tips.searched")
 
 #: Flag a member when a figure is more than this many times the median of their peers...
 OUTLIER_FACTOR = 2.0
@@ -31,6 +42,7 @@ MIN_CLAIMS = 5
 @dataclass
 class StaffFigures:
     user: StaffUser
+    #: Distinct tips whose text they were shown (opened, exported, listed or found).
     viewed: int = 0
     claimed: int = 0
     no_action: int = 0
@@ -72,7 +84,7 @@ def staff_figures(
             .group_by(AuditEvent.actor_id)
         )
 
-    viewed = _counts(session, events("tip.viewed"))
+    viewed = _counts(session, _tips_read(session, since))
     claimed = _counts(session, events("tip.claimed"))
     no_action = _counts(
         session,
@@ -110,6 +122,28 @@ def staff_figures(
             row.median_minutes_to_claim = median(waits[user_id])
     _flag(rows)
     return list(rows.values())
+
+
+def _tips_read(session: Session, since: datetime) -> Select[int | None, int]:
+    """Per actor, the distinct tips shown to them since ``since``: the object of each
+    single-tip read event, and each ref listed in a queue or search page's event (unnested
+    from the JSON list by the database: json_each on SQLite, json_array_elements_text on
+    PostgreSQL)."""
+    single = select(AuditEvent.actor_id.label("actor"), AuditEvent.object_id.label("tip")).where(
+        AuditEvent.action.in_(TIP_READ_ACTIONS), AuditEvent.occurred_at >= since
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        refs = func.json_array_elements_text(AuditEvent.details["tips"]).table_valued("value")
+    else:
+        refs = func.json_each(AuditEvent.details, "$.tips").table_valued("value")
+    listed = (
+        select(AuditEvent.actor_id.label("actor"), refs.c.value.label("tip"))
+        .select_from(AuditEvent)
+        .join(refs, true())
+        .where(AuditEvent.action.in_(LIST_READ_ACTIONS), AuditEvent.occurred_at >= since)
+    )
+    shown = union_all(single, listed).subquery()
+    return select(shown.c.actor, func.count(func.distinct(shown.c.tip))).group_by(shown.c.actor)
 
 
 def _flag(rows: dict[int, StaffFigures]) -> None:

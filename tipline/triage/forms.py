@@ -128,6 +128,12 @@ class ReassignForm(FlaskForm):
     )
 
 
+class FollowConfirmForm(FlaskForm):
+    """The button on the page a confirmation link opens; the token rides along hidden."""
+
+    token = HiddenField(validators=[DataRequired(), Length(max=100)])
+
+
 class FollowForm(FlaskForm):
     email = StringField(
         "E-mail address for alerts",

@@ -34,10 +34,12 @@ _PENDING = "triage.received_tip_ids"
 
 
 def _followed(session: Session, tip: Tip) -> bool:
-    """Whether anyone follows the tip's notice (someone who follows the notice after this tip
-    arrived is not told about it, as intended)."""
+    """Whether anyone follows the tip's notice at a confirmed address (someone who follows
+    the notice after this tip arrived is not told about it, as intended)."""
     found = session.execute(
-        select(NoticeFollow.id).where(NoticeFollow.notice_id == tip.notice_id).limit(1)
+        select(NoticeFollow.id)
+        .where(NoticeFollow.notice_id == tip.notice_id, NoticeFollow.confirmed_at.is_not(None))
+        .limit(1)
     )
     return found.first() is not None
 

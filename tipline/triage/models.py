@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tipline.auth.models import StaffUser
@@ -60,7 +60,9 @@ class TipLink(Base):
 
 
 class NoticeFollow(Base):
-    """A detective asked to be e-mailed (a link only) when a tip arrives on a notice."""
+    """A detective asked to be e-mailed (a link only) when a tip arrives on a notice. Nothing
+    is sent to the address until it is confirmed from the link mailed to it
+    (``triage.follows``); an unconfirmed follow lapses at ``confirm_expires_at``."""
 
     __tablename__ = "notice_follow"
     __table_args__ = (
@@ -73,6 +75,12 @@ class NoticeFollow(Base):
     notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id"))
     email: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    # SHA-256 of the confirmation link's token while one is outstanding (used once).
+    confirm_token_hash: Mapped[bytes | None] = mapped_column(
+        LargeBinary(32), index=True, unique=True
+    )
+    confirm_expires_at: Mapped[datetime | None]
 
     staff: Mapped[StaffUser] = relationship()
     notice: Mapped[Notice] = relationship()

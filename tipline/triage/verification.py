@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tipline.audit import verify
 from tipline.audit.models import AuditEvent
-from tipline.tips.integrity import photo_digest, text_digest, tip_digest
+from tipline.tips.integrity import photo_digest, received_version, text_digest, tip_digest
 from tipline.tips.models import MessageDirection, Tip, TipAttachment, TipMessage, TipPriority
 from tipline.triage.models import TipNote
 
@@ -97,8 +97,14 @@ def _check_tip(tip, trail, messages, photos, notes) -> TipFinding | None:
     by_ref = {p.public_ref: p for p in photos}
     committed_photos = set()
     details = received[0].details
-    if not purged and "content" in details and details["content"] != tip_digest(tip):
-        return bad("what is stored differs from what was received (the tip was rewritten).")
+    if not purged and "content" in details:
+        version = received_version(details)
+        try:
+            digest = tip_digest(tip, version)
+        except ValueError:
+            return bad(f"its tip.received names a content version ({version}) unknown here.")
+        if details["content"] != digest:
+            return bad("what is stored differs from what was received (the tip was rewritten).")
     for event in trail:
         if event.action == "tip.answered":
             message = messages.get(event.details.get("message"))

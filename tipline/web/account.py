@@ -24,6 +24,7 @@ from tipline.auth import drafts, sessions, totp
 from tipline.auth import services as auth
 from tipline.auth.forms import ButtonForm, EnrolForm, LoginForm, PasswordChangeForm
 from tipline.auth.models import StaffSession, StaffUser
+from tipline.sealing import SealBroken
 from tipline.web.drafts import RESTORE_KEY
 from tipline.web.policy import SESSION_KEY, current_staff, current_staff_session
 
@@ -31,7 +32,7 @@ bp = Blueprint("account", __name__, url_prefix="/staff")
 
 
 def _keys() -> auth.SignInKeys:
-    return auth.SignInKeys.from_secret(current_app.config["SECRET_KEY"])
+    return auth.SignInKeys.from_config(current_app.config)
 
 
 def _rules() -> auth.ThrottleRules:
@@ -71,14 +72,17 @@ def login() -> Response | tuple[str, int]:
     outcome = None
     previous = current_staff_session()  # resolved before any work: it may commit an expiry
     if form.validate_on_submit():
-        result = auth.sign_in(
-            db.session(),
-            form.username.data,
-            form.password.data,
-            form.code.data or "",
-            _keys(),
-            _rules(),
-        )
+        try:
+            result = auth.sign_in(
+                db.session(),
+                form.username.data,
+                form.password.data,
+                form.code.data or "",
+                _keys(),
+                _rules(),
+            )
+        except SealBroken as error:
+            return _sealed_secret_unreadable(form, error)
         outcome = result.outcome
         if result.user is not None:
             enrolling = outcome is auth.Outcome.ENROL
@@ -106,8 +110,24 @@ def login() -> Response | tuple[str, int]:
     return page, status
 
 
+def _sealed_secret_unreadable(form: LoginForm, error: SealBroken) -> tuple[str, int]:
+    """The account's authenticator secret did not open: the server's data key is wrong.
+    Nothing was recorded against the account; the operators are told in the log."""
+    db.session().rollback()
+    current_app.logger.error("sign-in refused: the authenticator secret did not open: %s", error)
+    page = render_template("staff/login.html", form=form, outcome="unavailable", minutes=0)
+    return page, 503
+
+
 @bp.route("/enrol", methods=["GET", "POST"])
 def enrol() -> Response | tuple[str, int]:
+    try:
+        return _enrol()
+    except SealBroken as error:  # a secret sealed under another data key
+        return _sealed_secret_unreadable(LoginForm(formdata=None), error)
+
+
+def _enrol() -> Response | tuple[str, int]:
     staff_session = current_staff_session()
     assert staff_session is not None and staff_session.enrolling  # the policy checked
     user = staff_session.user
@@ -131,9 +151,9 @@ def enrol() -> Response | tuple[str, int]:
             flash("Too many wrong codes. Sign in again in a few minutes.", "error")
             return redirect(url_for("account.login"), code=303)
         wrong = True
-    secret = totp.start_enrolment(s, user)
+    secret = totp.start_enrolment(s, user, current_app.config["DATA_KEY"])
     s.commit()
-    uri = totp.provisioning_uri(user, current_app.config["TOTP_ISSUER"])
+    uri = totp.provisioning_uri(user, secret, current_app.config["TOTP_ISSUER"])
     page = render_template(
         "staff/enrol.html",
         form=form,

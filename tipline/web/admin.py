@@ -205,7 +205,7 @@ def staff_unlock(user_id: int) -> Response:
     user = _target(user_id)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    keys = auth.SignInKeys.from_secret(current_app.config["SECRET_KEY"])
+    keys = auth.SignInKeys.from_config(current_app.config)
     was_locked = auth.unlock_sign_in(db.session(), user, signed_in_staff(), keys)
     db.session().commit()
     if was_locked:

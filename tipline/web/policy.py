@@ -125,8 +125,9 @@ ROUTE_ROLES: dict[str, str | frozenset[Role]] = {
     "triage.export_json": TIP_READERS,
     "triage.export_pdf": TIP_READERS,
     "triage.notice": TIP_READERS,
-    "triage.follow": TIP_READERS,
-    "triage.unfollow": TIP_READERS,
+    "follows.follow": TIP_READERS,
+    "follows.unfollow": TIP_READERS,
+    "follows.confirm": TIP_READERS,
     # Crime Stoppers rewards: every service re-checks the role.
     "rewards.outcome": TIP_READERS,
     "rewards.record_outcome": TIP_READERS,

@@ -1,6 +1,6 @@
 """Staff actions on a tip (claim, release, reassign, status, priority, notes, tags, links),
-its exports, and the detectives' notice pages with follow/unfollow. Every action is a POST
-with a CSRF token that calls one service, commits once and redirects back (303)."""
+its exports, and the detectives' notice pages (following one: web/follows.py). Every action
+is a POST with a CSRF token that calls one service, commits once and redirects back (303)."""
 
 from __future__ import annotations
 
@@ -304,35 +304,10 @@ def notice(slug: str) -> str:
     follow = follows.follow_of(session, signed_in_staff(), found)
     form = FollowForm(formdata=None, email=follow.email if follow else "")
     return render_template(
-        "staff/notice.html", board=board, follow=follow, follow_form=form, statuses=list(TipStatus)
+        "staff/notice.html",
+        board=board,
+        follow=follow,
+        follow_form=form,
+        statuses=list(TipStatus),
+        now=db.utcnow(),
     )
-
-
-@bp.post("/queue/notices/<slug>/follow")
-def follow(slug: str) -> Response:
-    session = db.session()
-    found = _notice_or_404(slug)
-    form = FollowForm()
-    if form.validate_on_submit():
-        try:
-            follows.follow_notice(session, signed_in_staff(), found, form.email.data)
-        except ValueError as error:
-            session.rollback()
-            flash(str(error), "error")
-        else:
-            session.commit()
-            flash("You will get an e-mail with a link when a tip arrives on this notice.", "info")
-    else:
-        flash("Enter an e-mail address such as name@example.org.", "error")
-    return redirect(url_for("triage.notice", slug=slug), code=303)
-
-
-@bp.post("/queue/notices/<slug>/unfollow")
-def unfollow(slug: str) -> Response:
-    session = db.session()
-    found = _notice_or_404(slug)
-    if ButtonForm().validate_on_submit():
-        follows.unfollow_notice(session, signed_in_staff(), found)
-        session.commit()
-        flash("You no longer follow this notice.", "info")
-    return redirect(url_for("triage.notice", slug=slug), code=303)
