@@ -19,7 +19,7 @@ def empty_database_url(request, tmp_path):
 def test_existing_lines_have_no_translations_and_survive_up_and_down(empty_database_url):
     engine = db.make_engine(empty_database_url)
     try:
-        migrations.upgrade(engine, "0808")
+        migrations.upgrade(engine, "0809")
         with engine.begin() as conn:
             conn.execute(
                 text(
@@ -33,7 +33,7 @@ def test_existing_lines_have_no_translations_and_survive_up_and_down(empty_datab
         stored = row[1] if isinstance(row[1], dict) else json.loads(row[1])
         assert (row[0], stored) == ("Anonymous.", {})
 
-        migrations.downgrade(engine, "0808")
+        migrations.downgrade(engine, "0809")
         columns = {c["name"] for c in inspect(engine).get_columns("contact_line")}
         assert "note_translations" not in columns
         with engine.connect() as conn:

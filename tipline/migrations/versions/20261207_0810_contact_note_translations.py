@@ -5,7 +5,7 @@
 exist already have none, so their notes keep showing in English, marked as English.
 
 Revision ID: 0810
-Revises: 0808
+Revises: 0809
 Create Date: 2026-12-07 09:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0810"
-down_revision: str | None = "0808"
+down_revision: str | None = "0809"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
