@@ -39,7 +39,7 @@ from tipline.triage.forms import (
     TagForm,
 )
 from tipline.triage.models import LinkKind, ReviewKind
-from tipline.web import tip_page
+from tipline.web import actions, tip_page
 from tipline.web.policy import signed_in_staff
 from tipline.web.responses import attachment
 
@@ -314,14 +314,11 @@ def follow(slug: str) -> Response:
     found = _notice_or_404(slug)
     form = FollowForm()
     if form.validate_on_submit():
-        try:
-            follows.follow_notice(session, signed_in_staff(), found, form.email.data)
-        except ValueError as error:
-            session.rollback()
-            flash(str(error), "error")
-        else:
-            session.commit()
-            flash("You will get an e-mail with a link when a tip arrives on this notice.", "info")
+        actions.commit_or_refuse(
+            lambda: follows.follow_notice(session, signed_in_staff(), found, form.email.data),
+            ValueError,
+            success="You will get an e-mail with a link when a tip arrives on this notice.",
+        )
     else:
         flash("Enter an e-mail address such as name@example.org.", "error")
     return redirect(url_for("triage.notice", slug=slug), code=303)
