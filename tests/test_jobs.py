@@ -213,3 +213,19 @@ def test_a_dead_queue_does_not_lose_or_fail_the_tip(
         [waiting] = outbox.undelivered(session)
         assert waiting.recipient == "det@example.org" and tip.public_ref in waiting.body
     app.extensions["tipline.engine"].dispose()
+
+
+def test_a_module_level_task_runs_on_the_queue_of_the_app_it_is_called_in(database_url, tmp_path):
+    """The tasks are declared once, in tipline/jobs/tasks.py; each app registers them on its own
+    queue, so calling one queues it there and nowhere else."""
+    from tipline.jobs import tasks
+
+    one = create_app(mail_config(database_url, tmp_path / "one", 25))
+    two = create_app(mail_config(database_url, tmp_path / "two", 25))
+    with one.app_context():
+        tasks.deliver_outbox()
+        assert tasks.catch_up.call_local() == []
+    assert len(jobs_for(one).huey) == 1 and len(jobs_for(two).huey) == 0
+    assert jobs_for(one).huey.dequeue().name == "deliver_outbox"
+    for app in (one, two):
+        assert {t.name for t in jobs_for(app).huey._registry.periodic_tasks} >= {"catch_up"}

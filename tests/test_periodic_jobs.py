@@ -142,7 +142,7 @@ def test_notice_retention_and_checkpoint_tasks_run(jobs_app):
 
 
 def test_housekeeping_removes_only_what_outlived_its_use(jobs_app, monkeypatch):
-    monkeypatch.setattr(jobs_module, "HOUSEKEEPING_BATCH", 2)  # several batches per kind
+    monkeypatch.setattr(jobs_module.tasks, "HOUSEKEEPING_BATCH", 2)  # several batches per kind
     key = receipt_key(jobs_app.secret_key)
     data_key = jobs_app.config["DATA_KEY"]
     now = utcnow()

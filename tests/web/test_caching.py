@@ -12,6 +12,7 @@ import time
 import pytest
 from flask import template_rendered
 from sqlalchemy import event, select
+from sqlalchemy import text as sql
 from sqlalchemy.engine import make_url
 
 from tipline import audit, create_app, db
@@ -22,6 +23,8 @@ from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus, Se
 from tipline.tips.forms import new_form_token
 from tipline.tips.models import Tip
 from tipline.web import caching
+from tipline.web.caching import form_shells
+from tipline.web.caching.versions import versions_of
 
 from ..conftest import SECRET, csrf_token, publish_new_notice, receipt_code_on, sign_in
 from .tipster import form_token
@@ -450,5 +453,35 @@ def test_a_visitor_with_a_session_gets_the_form_rendered_afresh(app, client, pub
 
 def test_a_token_that_could_break_out_of_the_page_is_refused():
     with pytest.raises(ValueError):
-        caching._token_bytes('abc" onfocus="alert(1)')
-    assert caching._token_bytes("IjE2.ZmFr-ZQ_x") == b"IjE2.ZmFr-ZQ_x"
+        form_shells.token_bytes('abc" onfocus="alert(1)')
+    assert form_shells.token_bytes("IjE2.ZmFr-ZQ_x") == b"IjE2.ZmFr-ZQ_x"
+
+
+def test_disposing_of_the_engine_closes_the_change_signals_own_connection(
+    app, client, published_notice
+):
+    """Each app holds one connection of its own for the change signal; an app whose engine is
+    disposed of must give it back (tests build many apps: PostgreSQL once ran out of clients)."""
+    signal = versions_of(app).signal
+    assert client.get(f"/notices/{published_notice.slug}").status_code == 200
+    engine = app.extensions["tipline.engine"]
+    if engine.dialect.name == "sqlite":
+        assert signal.connected
+        engine.dispose()
+        assert not signal.connected
+        return
+    backend = signal.backend_pid
+    alive = sql("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+    with engine.connect() as connection:
+        assert connection.scalar(alive, {"pid": backend}) == 1
+    engine.dispose()
+    assert not signal.connected
+    deadline = time.monotonic() + 5
+    with engine.connect() as connection:
+        while connection.scalar(alive, {"pid": backend}):
+            assert time.monotonic() < deadline, "the LISTEN connection is still open"
+            time.sleep(0.05)
+            connection.rollback()  # a fresh snapshot of pg_stat_activity
+    # The app goes on working: the next read opens the signal again.
+    assert client.get(f"/notices/{published_notice.slug}").status_code == 200
+    assert signal.connected

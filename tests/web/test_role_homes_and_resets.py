@@ -152,7 +152,9 @@ def test_new_tip_readers_and_more_access_force_a_change_and_reach_the_supervisor
 
 def test_the_access_alert_e_mail_carries_who_and_what(app, admin_client, session, monkeypatch):
     sent = []
-    monkeypatch.setattr(jobs, "send_mail", lambda settings, to, subject, body: sent.append(body))
+    monkeypatch.setattr(
+        jobs.tasks, "send_mail", lambda settings, to, subject, body: sent.append(body)
+    )
     app.config["SUPERVISOR_EMAILS"] = ["duty-sgt@example.org"]
     token = csrf_token(admin_client, "/staff/admin/staff/new")
     admin_client.post(

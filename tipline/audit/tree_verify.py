@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tipline.audit import merkle, notes, tree
 from tipline.audit.models import AuditEvent, AuditTreeHead, AuditTreeNode
+from tipline.audit.verify import EVENT_COLUMNS
 
 
 @dataclass
@@ -44,20 +45,7 @@ def verify_tree(session: Session, public_key: Ed25519PublicKey | None, origin: s
 
 def _expected_levels(session: Session) -> list[list[bytes]]:
     """Every level of the tree of the events' leaf hashes, as recomputed from the events."""
-    events = session.execute(
-        select(
-            AuditEvent.seq,
-            AuditEvent.occurred_at,
-            AuditEvent.actor_id,
-            AuditEvent.actor_label,
-            AuditEvent.action,
-            AuditEvent.object_type,
-            AuditEvent.object_id,
-            AuditEvent.details,
-            AuditEvent.prev_hash,
-            AuditEvent.row_hash,
-        ).order_by(AuditEvent.seq)
-    ).yield_per(1000)
+    events = session.execute(select(*EVENT_COLUMNS).order_by(AuditEvent.seq)).yield_per(1000)
     current = [tree.leaf_hash_of(e) for e in events]
     levels = []
     while current:

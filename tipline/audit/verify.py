@@ -18,6 +18,20 @@ from tipline.audit.models import AuditEvent, AuditVerification
 from tipline.audit.services import hash_of
 from tipline.db import utcnow
 
+#: What a verifier reads of each event: the fields its row hash and its Merkle leaf cover.
+EVENT_COLUMNS = (
+    AuditEvent.seq,
+    AuditEvent.occurred_at,
+    AuditEvent.actor_id,
+    AuditEvent.actor_label,
+    AuditEvent.action,
+    AuditEvent.object_type,
+    AuditEvent.object_id,
+    AuditEvent.details,
+    AuditEvent.prev_hash,
+    AuditEvent.row_hash,
+)
+
 RECEIVED = "tip.received"
 
 
@@ -122,19 +136,7 @@ def _walk(
     seen_at_checkpoint: dict[int, tuple[int, str]],
 ) -> None:
     rows = session.execute(
-        select(
-            AuditEvent.id,
-            AuditEvent.seq,
-            AuditEvent.occurred_at,
-            AuditEvent.actor_id,
-            AuditEvent.actor_label,
-            AuditEvent.action,
-            AuditEvent.object_type,
-            AuditEvent.object_id,
-            AuditEvent.details,
-            AuditEvent.prev_hash,
-            AuditEvent.row_hash,
-        ).order_by(AuditEvent.seq)
+        select(AuditEvent.id, *EVENT_COLUMNS).order_by(AuditEvent.seq)
     ).yield_per(1000)
     expected, prev, prev_id = 1, chain.GENESIS, 0
     for row in rows:

@@ -97,7 +97,7 @@ def _list_version(connection: Connection | Session, query: Any, name: str) -> Co
 
 
 #: PostgreSQL channel on which a transaction that changed what the public sees announces it
-#: (delivered to listeners when, and only if, it commits). See tipline/web/caching.py.
+#: (delivered to listeners when, and only if, it commits). See tipline/web/caching/signals.py.
 CHANGE_CHANNEL = "tipline_public_pages"
 _CHANGED = "tipline.public_pages_changed"
 _local_commits = [0]

@@ -1,6 +1,6 @@
 """Clocks that escalate. ``escalate_overdue`` brings tips that breached their due
 time to the supervisors, exactly once per breach; ``return_stale_claims`` puts claims nobody
-worked back in the queue. Both are called by periodic jobs (tipline/jobs.py) with the time
+worked back in the queue. Both are called by periodic jobs (tipline/jobs/tasks.py) with the time
 passed in, so tests run them with a frozen clock.
 
 A breach is (tip, due time, kind). The unique constraint on those three and an

@@ -22,6 +22,7 @@ from tipline.auth.forms import (
 )
 from tipline.auth.models import Role, StaffUser, Unit
 from tipline.notices.services import notices_with_unit
+from tipline.web import actions
 from tipline.web.policy import signed_in_staff
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
@@ -170,15 +171,14 @@ def staff_active(user_id: int) -> Response:
     if user.active and not form.active.data and not form.confirm.data:
         flash("Tick the box to confirm: disabling signs them out everywhere now.", "error")
         return _back(user)
-    try:
-        auth.set_active(db.session(), user, bool(form.active.data), signed_in_staff())
-    except ValueError as error:
-        db.session().rollback()
-        flash(str(error), "error")
-    else:
-        db.session().commit()
-        state = "can sign in" if user.active else "is disabled and signed out everywhere"
-        flash(f"{user.username} {state}.", "info")
+    actions.commit_or_refuse(
+        lambda: auth.set_active(db.session(), user, bool(form.active.data), signed_in_staff()),
+        ValueError,
+        success=lambda _: (
+            f"{user.username} "
+            + ("can sign in." if user.active else "is disabled and signed out everywhere.")
+        ),
+    )
     return _back(user)
 
 
@@ -243,14 +243,13 @@ def units_list() -> Response | tuple[str, int]:
     session = db.session()
     form = UnitForm()
     if form.validate_on_submit():
-        try:
-            unit = units.add_unit(session, signed_in_staff(), form.name.data)
-        except units.UnitRefused as refused:
-            session.rollback()
-            form.name.errors = [*form.name.errors, str(refused)]
-        else:
-            session.commit()
-            flash(f"Unit {unit.name} added. PIOs can now give it to notices.", "info")
+        refusal = actions.commit_or_refuse(
+            lambda: units.add_unit(session, signed_in_staff(), form.name.data),
+            units.UnitRefused,
+            success=lambda unit: f"Unit {unit.name} added. PIOs can now give it to notices.",
+            field=form.name,
+        )
+        if refusal is None:
             return redirect(url_for("admin.units_list"), code=303)
     rows = [
         (unit, notices_with_unit(session, unit.id), units.staff_in_unit(session, unit.id))

@@ -13,6 +13,7 @@ from tipline.jobs import jobs_for, mail_domain
 from tipline.notices.models import Notice
 from tipline.triage import access, follows
 from tipline.triage.forms import FollowConfirmForm, FollowForm
+from tipline.web import actions
 from tipline.web.policy import signed_in_staff
 
 bp = Blueprint("follows", __name__, url_prefix="/staff")
@@ -42,23 +43,22 @@ def follow(slug: str) -> Response:
         return redirect(url_for("triage.notice", slug=slug), code=303)
     config = current_app.config
     mail = follows.LinkMail(config["STAFF_BASE_URL"], mail_domain(config))
-    try:
-        token = follows.follow_notice(session, signed_in_staff(), found, form.email.data, mail)
-    except ValueError as error:
-        session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("triage.notice", slug=slug), code=303)
-    session.commit()
-    if token is None:
-        flash("Nothing changed: that address is confirmed, or its link is still waiting.", "info")
-    else:
-        _deliver_soon()
-        flash(
-            "We e-mailed a confirmation link to that address. Tip alerts go there only after "
-            "you open it and confirm, within 24 hours.",
-            "info",
-        )
+    actions.commit_or_refuse(
+        lambda: follows.follow_notice(session, signed_in_staff(), found, form.email.data, mail),
+        ValueError,
+        success=_link_sent,
+    )
     return redirect(url_for("triage.notice", slug=slug), code=303)
+
+
+def _link_sent(token: str | None) -> str:
+    if token is None:
+        return "Nothing changed: that address is confirmed, or its link is still waiting."
+    _deliver_soon()  # committed: the worker may send it now
+    return (
+        "We e-mailed a confirmation link to that address. Tip alerts go there only after "
+        "you open it and confirm, within 24 hours."
+    )
 
 
 @bp.post("/queue/notices/<slug>/unfollow")

@@ -19,6 +19,7 @@ from tipline.auth.services import ACCESS_ALERT
 from tipline.triage import closures, escalation, figures, unread
 from tipline.triage.access import NotAllowed
 from tipline.triage.forms import ReasonForm
+from tipline.web import actions
 from tipline.web.policy import signed_in_staff
 
 bp = Blueprint("oversight", __name__, url_prefix="/staff")
@@ -67,22 +68,13 @@ def oversight() -> str:
 def _act(form: FlaskForm, action: Callable[[], str], review_id: int | None = None) -> Response:
     """Validate ``form``, run one service, commit, flash, and go back to the page. A refused
     decision on a review is written down on its own (and shows on the page)."""
-    session = db.session()
     if not form.validate_on_submit():
-        errors = [e for field_errors in form.errors.values() for e in field_errors]
-        flash(" ".join(str(e) for e in errors) or "The form could not be read.", "error")
+        flash(actions.form_errors(form), "error")
         return redirect(url_for("oversight.oversight"), code=303)
-    try:
-        message = action()
-    except (ValueError, NotAllowed) as error:
-        session.rollback()
-        flash(str(error), "error")
-        if review_id is not None and isinstance(error, NotAllowed):
-            closures.record_refusal(session, signed_in_staff(), review_id, str(error))
-            session.commit()
-    else:
-        session.commit()
-        flash(message, "info")
+    error = actions.commit_or_refuse(action, (ValueError, NotAllowed), success=str)
+    if review_id is not None and isinstance(error, NotAllowed):
+        closures.record_refusal(db.session(), signed_in_staff(), review_id, str(error))
+        db.session().commit()
     return redirect(url_for("oversight.oversight"), code=303)
 
 

@@ -33,6 +33,7 @@ from tipline.notices.models import (
     Resolution,
 )
 from tipline.triage import access
+from tipline.web import actions
 from tipline.web.links import document
 from tipline.web.policy import signed_in_staff
 from tipline.web.responses import image_response
@@ -222,14 +223,14 @@ def return_(notice_id: int) -> Page:
     form = ReturnForm()
     if not form.validate_on_submit():
         return _render_notice(notice, 400, return_form=form)
-    try:
-        workflow.return_to_draft(session, notice, signed_in_staff(), form.reason.data or "")
-    except notices.NoticeRefused as refused:
-        session.rollback()
-        flash(str(refused), "error")
-    else:
-        session.commit()
-        flash("Returned to the author as a draft.", "success")
+    actions.commit_or_refuse(
+        lambda: workflow.return_to_draft(
+            session, notice, signed_in_staff(), form.reason.data or ""
+        ),
+        notices.NoticeRefused,
+        success="Returned to the author as a draft.",
+        category="success",
+    )
     return _to_notice(notice, "actions-heading")
 
 
@@ -253,20 +254,18 @@ def resolve(notice_id: int) -> Page:
         return render_template(
             "pio/resolve_confirm.html", notice=notice, form=form, preview=preview
         )
-    try:
-        changes.request_resolution(
+    refusal = actions.commit_or_refuse(
+        lambda: changes.request_resolution(
             session, notice, signed_in_staff(), resolution, form.resolved_on.data
-        )
-    except notices.NoticeRefused as refused:
-        session.rollback()
-        form.resolved_on.errors = [str(refused)]
-        return _render_notice(notice, 400, resolve_form=form)
-    session.commit()
-    flash(
-        "The resolution waits for a second person (another PIO or a supervisor) to approve it. "
-        "Until then the public page still shows the notice as wanted.",
-        "success",
+        ),
+        notices.NoticeRefused,
+        success="The resolution waits for a second person (another PIO or a supervisor) to "
+        "approve it. Until then the public page still shows the notice as wanted.",
+        category="success",
+        field=form.resolved_on,
     )
+    if refusal is not None:
+        return _render_notice(notice, 400, resolve_form=form)
     return _to_notice(notice, "changes")
 
 
@@ -277,14 +276,17 @@ def correct(notice_id: int) -> Page:
     form = CorrectForm()
     if not form.validate_on_submit():
         return _render_notice(notice, 400, correct_form=form)
-    try:
-        changes.request_correction(session, notice, signed_in_staff(), form.reason.data or "")
-    except notices.NoticeRefused as refused:
-        session.rollback()
-        form.reason.errors = [str(refused)]
+    refusal = actions.commit_or_refuse(
+        lambda: changes.request_correction(
+            session, notice, signed_in_staff(), form.reason.data or ""
+        ),
+        notices.NoticeRefused,
+        success="The correction waits for a second person to approve it.",
+        category="success",
+        field=form.reason,
+    )
+    if refusal is not None:
         return _render_notice(notice, 400, correct_form=form)
-    session.commit()
-    flash("The correction waits for a second person to approve it.", "success")
     return _to_notice(notice, "changes")
 
 
@@ -294,14 +296,14 @@ def approve_change(notice_id: int, change_id: int) -> Response:
     notice = _notice(notice_id)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    try:
-        change = changes.approve_change(session, notice, change_id, signed_in_staff())
-    except notices.NoticeRefused as refused:
-        session.rollback()
-        flash(str(refused), "error")
+    refusal = actions.commit_or_refuse(
+        lambda: changes.approve_change(session, notice, change_id, signed_in_staff()),
+        notices.NoticeRefused,
+        success=lambda change: _APPROVED[change.kind],
+        category="success",
+    )
+    if refusal is not None:
         return _to_notice(notice, "changes")
-    session.commit()
-    flash(_APPROVED[change.kind], "success")
     return _to_notice(notice)
 
 
@@ -318,14 +320,12 @@ def withdraw_change(notice_id: int, change_id: int) -> Response:
     notice = _notice(notice_id)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    try:
-        changes.withdraw_change(session, notice, change_id, signed_in_staff())
-    except notices.NoticeRefused as refused:
-        session.rollback()
-        flash(str(refused), "error")
-    else:
-        session.commit()
-        flash("Withdrawn. The public page is unchanged.", "success")
+    actions.commit_or_refuse(
+        lambda: changes.withdraw_change(session, notice, change_id, signed_in_staff()),
+        notices.NoticeRefused,
+        success="Withdrawn. The public page is unchanged.",
+        category="success",
+    )
     return _to_notice(notice, "changes")
 
 
@@ -450,16 +450,12 @@ def remove_photo(notice_id: int, photo_id: int) -> Response:
     notice = _notice(notice_id)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    try:
-        photos.remove_photo(session, notice, photo_id, signed_in_staff())
-    except notices.NoticeRefused as refused:
-        session.rollback()
-        flash(str(refused), "error")
-    else:
-        session.commit()
-        flash(
-            "The photo is removed (on a public notice, once a second person approves).", "success"
-        )
+    actions.commit_or_refuse(
+        lambda: photos.remove_photo(session, notice, photo_id, signed_in_staff()),
+        notices.NoticeRefused,
+        success="The photo is removed (on a public notice, once a second person approves).",
+        category="success",
+    )
     return _to_notice(notice, "photos-heading")
 
 

@@ -107,7 +107,7 @@ def notice_tip(slug: str) -> Response:
     if request.method == "GET":
         # The tip form of a notice in the news is the most requested page that cannot be
         # shared: it carries per-visitor tokens. A visitor without a session gets the kept
-        # page of this notice version and language with fresh tokens (web/caching.py).
+        # page of this notice version and language with fresh tokens (web/caching/form_shells.py).
         kept = caching.filled_form(
             change_stamps.notice_version,
             {"slug": slug},

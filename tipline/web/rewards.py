@@ -37,6 +37,7 @@ from tipline.rewards.forms import (
 )
 from tipline.rewards.models import OutcomeKind, RewardStatus
 from tipline.rewards.services import NotAllowed, RewardRefused
+from tipline.web import actions
 from tipline.web.policy import signed_in_staff
 
 bp = Blueprint("rewards", __name__, url_prefix="/staff")
@@ -47,24 +48,15 @@ def _rules() -> rewards.RewardRules:
 
 
 def _form_errors(form: FlaskForm) -> str:
-    errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
-    return " ".join(errors) or "The form could not be read. Please try again."
+    return actions.form_errors(form, "The form could not be read. Please try again.")
 
 
 def _act(form: FlaskForm, action: Callable[[], str], back: str) -> Response:
     """Validate ``form``, run ``action``, commit (or roll back and say why), go ``back``."""
-    session = db.session()
     if not form.validate_on_submit():
         flash(_form_errors(form), "error")
         return redirect(back, code=303)
-    try:
-        message = action()
-    except (RewardRefused, NotAllowed) as error:
-        session.rollback()
-        flash(str(error), "error")
-    else:
-        session.commit()
-        flash(message, "info")
+    actions.commit_or_refuse(action, (RewardRefused, NotAllowed), success=str)
     return redirect(back, code=303)
 
 
