@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from flask import current_app, request
 from itsdangerous import BadData, URLSafeTimedSerializer
-from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from tipline import db
@@ -44,16 +43,13 @@ def _valid(value: str) -> int | None:
     return found if isinstance(found, int) else None
 
 
-def hidden_field(staff_session: StaffSession | None) -> Markup:
-    """The ticket's hidden input for a form on a page drawn for ``staff_session``; on a page
-    drawn without one (a form shown again as sent), the ticket the form came with."""
+def for_page(staff_session: StaffSession | None) -> str:
+    """The ticket for a form on a page drawn for ``staff_session``; on a page drawn without
+    one (a form shown again as sent), the ticket the form came with; else ""."""
     if staff_session is not None and not staff_session.enrolling:
-        value = ticket(staff_session)
-    else:
-        value = request.form.get(drafts.TICKET_FIELD, "") if request else ""
-        if not value or _valid(value) is None:
-            return Markup("")
-    return Markup('<input type="hidden" name="{}" value="{}">').format(drafts.TICKET_FIELD, value)
+        return ticket(staff_session)
+    value = request.form.get(drafts.TICKET_FIELD, "") if request else ""
+    return value if value and _valid(value) is not None else ""
 
 
 def page_owner(session: Session) -> StaffSession | None:

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -90,9 +89,10 @@ def restored_form(endpoint: str, form_class: type[F]) -> F | None:
     return form_class(formdata=MultiDict(draft.fields))
 
 
-def draft_ticket() -> Markup:
-    """The hidden ticket field for a staff form (web/draft_tickets.py)."""
-    return draft_tickets.hidden_field(current_staff_session())
+def draft_ticket() -> str:
+    """The ticket for a staff form's hidden field (web/draft_tickets.py, and the template
+    staff/_draft_ticket.html that every staff form with typed text includes)."""
+    return draft_tickets.for_page(current_staff_session())
 
 
 def _restored() -> dict[str, Any]:
