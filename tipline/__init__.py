@@ -77,8 +77,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     hooks.install(app, jobs.jobs_for(app).follower_mail)  # every SQLAlchemy hook
     csrf.init_app(app)  # the token, then the request's origin
     policy.init_app(app)
-    drafts.init_app(app)  # after the policy: gives kept text back to a signed-in person
     responses.init_app(app)
+    drafts.init_app(app)  # after the policy and responses (see its init_app)
     outage.init_app(app)  # database outages: the pages of web/outage.py
     templating.init_app(app)
     i18n.init_app(app)

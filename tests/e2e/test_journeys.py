@@ -501,3 +501,44 @@ def test_9_a_detectives_note_survives_a_session_timeout(detective, demo_site, st
     assert detective.locator("#note-body").input_value() == NOTE
     detective.get_by_role("button", name="Add note").click()
     detective.locator(".notes").get_by_text(NOTE).wait_for()
+
+
+SIGNED_OUT_NOTE = "Depot manager will call back after six with the driver's name"
+
+
+def test_10_a_note_survives_signing_out_in_another_window(detective, demo_site, story):
+    """The note is typed in one window, the detective signs out in another (the cookie loses
+    the session and the CSRF token): the form's own ticket keeps the text for them, and it is
+    back in its box on the same tip page after they sign in again."""
+    from sqlalchemy import select
+
+    from tipline.auth.models import StaffDraft, StaffUser
+
+    detective.goto(story["tip_url"])
+    detective.locator("#note-body").fill(SIGNED_OUT_NOTE)
+    other = detective.context.new_page()
+    other.goto(f"{demo_site.base_url}/staff/queue")
+    other.get_by_role("button", name="Sign out").click()
+    other.get_by_text("You are signed out.").wait_for()
+    other.close()
+
+    detective.get_by_role("button", name="Add note").click()
+    detective.get_by_text(re.compile("You had signed out")).wait_for()
+    assert "What you were sending was kept" in detective.locator("main").inner_text()
+    assert_accessible(detective, "detective-login-text-kept-desktop")
+    with _demo_session(demo_site) as s:
+        [kept] = s.scalars(select(StaffDraft)).all()
+        assert SIGNED_OUT_NOTE.encode() not in kept.sealed  # sealed, not readable
+        user = s.scalar(select(StaffUser).where(StaffUser.username == "demo-detective"))
+        user.totp_last_step = None
+        secret = user.totp_secret
+        s.commit()
+    detective.get_by_label("Username").fill("demo-detective")
+    detective.get_by_label("Password").fill(demo_site.passwords["demo-detective"])
+    detective.locator("#code").fill(pyotp.TOTP(secret).now())
+    detective.get_by_role("button", name="Sign in").click()
+    detective.get_by_text(re.compile("is back below")).wait_for()
+    assert detective.url == story["tip_url"]
+    assert detective.locator("#note-body").input_value() == SIGNED_OUT_NOTE
+    detective.get_by_role("button", name="Add note").click()
+    detective.locator(".notes").get_by_text(SIGNED_OUT_NOTE).wait_for()

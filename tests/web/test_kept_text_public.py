@@ -107,3 +107,23 @@ def test_a_rate_limited_answer_comes_back_with_its_text(app, client, session):
     page = refused.get_data(as_text=True)
     assert refused.status_code == 429
     assert "Second, longer" in page and "your answer was not sent yet" in page
+
+
+def test_a_rate_limited_code_keeps_the_answer_it_carried(app, client, session):
+    """The code form carrying an answer kept from an ended receipt session, refused by the
+    lookup limit: the answer stays in its box with a wait message; the code is not echoed."""
+    _, code = send_tip(client, environ={"REMOTE_ADDR": "192.0.2.97"})
+    app.config["RECEIPT_RATE_LIMIT"] = "1 per minute"
+    me = {"REMOTE_ADDR": "192.0.2.96"}
+    token = csrf_token(client, "/receipt")
+    answer = "He left in a white van towards the bridge"
+    data = {"csrf_token": token, "code": "WRONG-CODE", "answer": answer}
+    assert client.post("/receipt", data=data, environ_base=me).status_code == 400
+    refused = client.post("/receipt", data={**data, "code": code}, environ_base=me)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    assert answer in page and "your code was not checked yet" in page
+    assert code not in page
+    plain = client.post("/receipt", data={"csrf_token": token, "code": code}, environ_base=me)
+    assert plain.status_code == 429 and "nothing in it was kept" in plain.get_data(as_text=True)
+    assert _count(session, TipMessage) == 0

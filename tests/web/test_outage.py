@@ -226,3 +226,77 @@ def test_database_lost_between_reading_the_notice_and_saving_the_tip(
     body = response.get_data(as_text=True)
     assert response.status_code == 503 and "Your tip was not saved" in body
     assert NARRATIVE in body and "504-822-1111" in body
+
+
+def _staff_client(app, make_staff, role, name):
+    from ..conftest import sign_in
+
+    make_staff(role, name)
+    staff = app.test_client()
+    assert sign_in(staff, name).status_code == 303
+    return staff
+
+
+def test_a_call_saved_during_an_outage_comes_back_in_the_call_form_with_its_text(
+    app, make_staff, published_notice
+):
+    from tipline.auth.models import Role
+
+    taker = _staff_client(app, make_staff, Role.CALL_TAKER, "ct")
+    page = taker.get("/staff/calls/new").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_token(taker, "/staff/calls/new"),
+        "form_token": form_token(page),
+        "disposition": "tip_taken",
+        "notice": published_notice.slug,
+        "narrative": NARRATIVE,
+        "vehicle_plate": "ABC 123",
+    }
+    take_database_down(app)
+    response = taker.post("/staff/calls/new", data=data)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 503 and response.headers["Retry-After"].isdigit()
+    assert "The call was not saved" in body and "cannot be reached" in body
+    assert re.search(r"<textarea[^>]*>\s*" + NARRATIVE, body)
+    assert re.search(r'name="vehicle_plate"[^>]*value="ABC 123"', body)
+    assert re.search(rf'<option selected value="{published_notice.slug}">', body)
+    assert form_token(body) == data["form_token"]  # sent again, it makes one tip at most
+    assert data["csrf_token"] in body
+
+
+def test_a_staff_note_sent_during_an_outage_comes_back_to_send_again(app, session, make_staff):
+    from tipline.auth.models import Role
+    from tipline.tips import receipts
+    from tipline.tips import services as tips
+
+    tip, _ = tips.submit_tip(
+        session, tips.TipReport("Seen on Canal"), receipts.receipt_key(app.secret_key)
+    )
+    session.commit()
+    detective = _staff_client(app, make_staff, Role.DETECTIVE, "det")
+    url = f"/staff/tips/{tip.public_ref}"
+    token = csrf_token(detective, url)
+    take_database_down(app)
+    note = "Called the depot: footage kept until Friday"
+    response = detective.post(f"{url}/notes", data={"csrf_token": token, "body": note})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 503 and response.headers["Retry-After"].isdigit()
+    assert "Not saved" in body and "Something went wrong" not in body
+    assert f'<form method="post" action="{url}/notes"' in body
+    assert re.search(r'<textarea id="kept-1" name="body"[^>]*>' + note + "</textarea>", body)
+    assert f'name="csrf_token" value="{token}"' in body
+    assert f'href="{url}"' in body  # back to the tip page
+
+
+def test_a_sign_in_during_an_outage_never_writes_the_password_back(app, client, make_staff):
+    from tipline.auth.models import Role
+
+    make_staff(Role.DETECTIVE, "det")
+    token = csrf_token(client, "/staff/login")
+    take_database_down(app)
+    response = client.post(
+        "/staff/login",
+        data={"csrf_token": token, "username": "det", "password": "hunter2-secret", "code": ""},
+    )
+    assert response.status_code == 503
+    assert "hunter2-secret" not in response.get_data(as_text=True)

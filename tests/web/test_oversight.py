@@ -28,7 +28,7 @@ def test_supervisor_sees_events_and_that_the_log_was_not_verified_yet(client, ma
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert "The audit log has not been verified yet" in page
-    assert "tip.received" in page and a_tip.public_ref[:12] in page
+    assert "tip.received" in page and a_tip.short_ref in page
     assert "staff.login" in page  # the supervisor's own sign-in is an event too
     assert "Seen behind the pharmacy" not in page  # no tip contents in the log page
     assert 'href="/staff/audit"' in page  # reachable from the staff menu

@@ -270,3 +270,24 @@ def test_a_correction_is_a_new_entry_and_the_paid_reward_stays(world, session):
     assert session.scalar(select(Reward.amount)) == 600
     # Supervisors read the ledger but do not record corrections.
     assert "Record correction" not in clients["sup"].get(ledger_page).get_data(as_text=True)
+
+
+def test_a_coordinator_types_the_reference_as_staff_pages_show_it(world, session):
+    """The reference people read (its first 8 characters, any case) is accepted, and reward
+    pages show that same length, never the whole reference, outside their links."""
+    clients, _ = world
+    ref = _tip_ref(session)
+    coordinator = clients["coord-1"]
+    post(
+        coordinator,
+        "/staff/rewards/requests",
+        "/staff/rewards",
+        tip_reference=ref[:8].lower(),
+        reason="Reported by the arresting officer",
+    )
+    page = clients["det"].get("/staff/outcome-requests").get_data(as_text=True)
+    assert f"Tip {ref[:8]}<" in page and "Reported by the arresting officer" in page
+    _to_approved(clients, ref)
+    for url in ("/staff/rewards", f"/staff/rewards/tips/{ref}"):
+        text = re.sub(r'(href|action)="[^"]*"', "", coordinator.get(url).get_data(as_text=True))
+        assert f"ip {ref[:8]}" in text and ref[:9] not in text, url

@@ -8,10 +8,12 @@ import re
 
 from pypdf import PdfReader
 from sqlalchemy import select
+from wtforms.validators import Length
 
+from tipline.audit import roles
 from tipline.auth.models import Role
 from tipline.calls.forms import CallForm
-from tipline.tips import dialog, fields, receipts
+from tipline.tips import dialog, fields, integrity, receipts
 from tipline.tips import services as tips
 from tipline.tips.forms import TipForm
 from tipline.tips.models import Tip
@@ -50,6 +52,64 @@ def test_the_declaration_matches_the_model_the_forms_retention_and_search():
         f.stored_in for f in fields.TIP_FIELDS if f.emptied
     }
     assert {f.name for f in fields.TIP_FIELDS if f.searchable} == set(fulltext.SEARCH_COLUMNS)
+
+
+def test_the_forms_are_built_from_the_declaration(app):
+    """Both forms have exactly the declared fields (plus their own), each with the declared
+    question, hint and length limit; the public page draws them in the declared fieldsets."""
+    own = {"csrf_token", "photos", "website", "form_token"}
+    call_own = {"csrf_token", "form_token", "disposition", "notice", "caller_dialog", "note"}
+    with app.test_request_context("/tip"):
+        public, call = TipForm(), CallForm()
+        assert {f.name for f in public} - own == {f.name for f in fields.TIP_FIELDS}
+        assert {f.name for f in call} - call_own == {f.name for f in fields.TIP_FIELDS}
+        for f in fields.TIP_FIELDS:
+            bound = public[f.name]
+            assert bound.label.text == str(f.question), f.name
+            assert str(bound.description or "") == str(f.hint or ""), f.name
+            assert bound.type == (
+                "BooleanField" if f.flag else "TextAreaField" if f.multiline else "StringField"
+            ), f.name
+            limits = [v.max for v in bound.validators if isinstance(v, Length)]
+            assert limits == ([f.max_length] if f.max_length else []), f.name
+            if f.name != "narrative":  # the call-taker's narrative is worded for them
+                assert call[f.name].label.text == str(f.question), f.name
+        groups = public.groups()
+    assert [str(legend) for legend, _ in groups] == [str(g.legend) for g in fields.FORM_GROUPS]
+    drawn = [bound.name for _, members in groups for bound in members]
+    assert drawn == [f.name for f in fields.DETAIL_FIELDS]  # every field once, in order
+    page = app.test_client().get("/tip").get_data(as_text=True)
+    positions = [page.index(f'name="{name}"') for name in ["narrative", *drawn]]
+    assert positions == sorted(positions)
+
+
+def test_the_columns_written_out_elsewhere_agree_with_the_declaration():
+    """The model, the search index and the database role list columns for their own reasons
+    (revisions are frozen; the role sits a layer below): each must agree with the list."""
+    for f in fields.TIP_FIELDS:
+        column = Tip.__table__.c[f.stored_in]
+        length = getattr(column.type, "length", None)
+        if length is not None:
+            assert length == f.max_length, f.name  # the form takes what the column holds
+        assert f.stored_in in roles.SUBMITTED_COLUMNS["tip"], f.name
+        if not f.sealed:
+            assert f.stored_in in integrity.SUBMITTED_COLUMNS, f.name
+    assert {f.name for f in fields.TIP_FIELDS if f.searchable} == set(fulltext.SEARCH_COLUMNS)
+
+
+def test_a_plate_is_stored_in_capitals_and_shown_as_typed_code(app, session, make_staff):
+    key = receipts.receipt_key(app.secret_key)
+    tip, _ = tips.submit_tip(
+        session, tips.TipReport("Blue car", vehicle_plate=" ab\x00c 123 "), key
+    )
+    session.commit()
+    assert tip.vehicle_plate == "ABC 123"
+    make_staff(Role.DETECTIVE, "det")
+    client = app.test_client()
+    sign_in(client, "det")
+    assert "<code>ABC 123</code>" in client.get(f"/staff/tips/{tip.public_ref}").get_data(
+        as_text=True
+    )
 
 
 def _pdf_text(data: bytes) -> str:

@@ -1,7 +1,13 @@
-"""Text kept across a staff session timeout. A POST that arrives after the session ended is
-not lost: its text fields are sealed and kept for the same account for a short while, and
-given back once, after that account signs in again. Nothing is kept for a session that was
-ended on purpose (signed out, password changed, account disabled), nor for no session."""
+"""Text kept across the end of a staff session. A POST that arrives after the session ended
+is not lost: its text fields are sealed and kept for the same account for a short while, and
+given back once, after that account signs in again.
+
+The account is known from the ended session: the one the browser's cookie still names, or,
+when the cookie is gone or names another session (signed out, or signed in again, in another
+tab), the one named by the signed ticket the form itself carries (web/draft_tickets.py).
+Text is kept after a timeout, a sign-out or a sign-in elsewhere; never after a password change
+or reset, a lockout or a disabled account (those end sessions because someone else may hold
+them), nor for a form that names no session."""
 
 from __future__ import annotations
 
@@ -20,8 +26,21 @@ from tipline.auth.sessions import session_by_token
 KEEP_FOR = timedelta(minutes=30)
 #: Session endings after which text is kept: the clock ran out, the person did not choose it.
 TIMEOUTS = frozenset({"idle_timeout", "absolute_timeout"})
+#: Session endings after which a form from one of its pages still has its text kept: the clock
+#: ran out, or the person signed out or signed in again (a form left open in another tab).
+KEPT_AFTER = TIMEOUTS | {"logout", "replaced"}
+#: The form field carrying the ticket that names the session a page was drawn for.
+TICKET_FIELD = "draft_ticket"
 #: Fields never kept: tokens and secrets.
-NEVER_KEPT = ("csrf_token", "form_token", "password", "code", "new_password", "confirm")
+NEVER_KEPT = (
+    "csrf_token",
+    "form_token",
+    TICKET_FIELD,
+    "password",
+    "code",
+    "new_password",
+    "confirm",
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,18 @@ def ended_by_timeout(session: Session, token: str | None) -> StaffSession | None
     return found
 
 
+def page_owner(session: Session, staff_session_id: int) -> StaffSession | None:
+    """The session a page was drawn for, if text sent from that page may still be kept for
+    its account: the session is live, or ended in a way that keeps text (``KEPT_AFTER``),
+    and the account is still active."""
+    found = session.get(StaffSession, staff_session_id)
+    if found is None or not found.user.active:
+        return None
+    if found.ended_at is not None and found.ended_reason not in KEPT_AFTER:
+        return None
+    return found
+
+
 def keep(
     session: Session,
     ended: StaffSession,
@@ -61,7 +92,7 @@ def keep(
     draft: Draft,
     now: datetime,
 ) -> StaffDraft | None:
-    """Keep ``draft`` for the owner of the timed-out session ``ended`` (None if no text)."""
+    """Keep ``draft`` for the owner of the session ``ended`` (None if no text)."""
     if not draft.fields:
         return None
     row = StaffDraft(user_id=ended.user_id, sealed=b"", created_at=now, expires_at=now + KEEP_FOR)

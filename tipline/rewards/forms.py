@@ -25,7 +25,7 @@ class OutcomeForm(FlaskForm):
 class EligibilityRequestForm(FlaskForm):
     tip_reference = StringField(
         "Tip reference",
-        description="The 16-character reference of the tip.",
+        description="As staff pages show it, for example 7K3MQX9P.",
         validators=[DataRequired(message="Give the tip reference."), Length(max=32)],
         render_kw={"autocapitalize": "characters", "spellcheck": "false"},
     )

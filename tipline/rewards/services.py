@@ -25,9 +25,10 @@ from tipline.rewards.models import (
     RewardStatus,
     TipOutcome,
 )
-from tipline.tips.models import Tip
+from tipline.tips.models import SHORT_REF_LENGTH, Tip
+from tipline.tips.receipts import normalise_ref
 from tipline.triage import services as triage
-from tipline.triage.access import tip_visibility_clause
+from tipline.triage.access import tip_visibility_clause, tips_starting
 
 #: Who proposes rewards and, as the second person, approves or declines them.
 COORDINATORS = frozenset({Role.COORDINATOR})
@@ -141,11 +142,18 @@ def is_eligible(session: Session, tip: Tip) -> bool:
 def request_eligibility(
     session: Session, coordinator: StaffUser, public_ref: str, reason: str
 ) -> EligibilityRequest:
-    """Ask detectives whether the tip ``public_ref`` led to an outcome."""
+    """Ask detectives whether the tip ``public_ref`` led to an outcome. The reference may be
+    typed as people read it (its first characters), like everywhere a reference is typed."""
     require_role(coordinator, COORDINATORS)
-    tip = _tip_by_ref(session, public_ref.strip())
-    if tip is None:
+    found = tips_starting(session, public_ref)
+    if len(found) > 1:
+        raise RewardRefused(
+            f"More than one tip starts with “{normalise_ref(public_ref)}”. "
+            "Type more of the reference."
+        )
+    if not found:
         raise RewardRefused("There is no tip with that reference. Check it and try again.")
+    tip = found[0]
     text = _clean(reason)
     if not text:
         raise RewardRefused("Say why you are asking, for example who reported the arrest.")
@@ -203,6 +211,11 @@ class EligibleTip:
     narrative: str
     outcomes: list[TipOutcome]
     rewards: list[Reward]
+
+    @property
+    def short_ref(self) -> str:
+        """The reference as people read it, the same length as ``Tip.short_ref``."""
+        return self.public_ref[:SHORT_REF_LENGTH]
 
 
 def eligible_tips(session: Session, coordinator: StaffUser) -> list[Tip]:

@@ -5,15 +5,24 @@ sentence and go."""
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from flask_babel import format_number, gettext
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
-from wtforms import BooleanField, HiddenField, MultipleFileField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    Field,
+    HiddenField,
+    MultipleFileField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from tipline.tips.fields import DETAIL_FIELDS, FORM_GROUPS, NARRATIVE, TipField, in_group
 from tipline.tips.services import TipReport
 
 # A pattern, not a secret (ruff S105, bandit B105).
@@ -45,86 +54,41 @@ def uploaded(files: list[FileStorage] | None) -> list[bytes]:
     return chosen
 
 
-class TipFields(FlaskForm):
-    """What a tip says, shared by the public form and the call-taker's form."""
+def form_field(field: TipField, *validators: Any) -> Any:
+    """The form field for a declared tip field: its question, hint and length limit; a
+    checkbox for a flag, a text box for several lines, else a line."""
+    if field.flag:
+        return BooleanField(field.question, description=field.hint or "")
+    kind = TextAreaField if field.multiline else StringField
+    limit = [_max(field.max_length)] if field.max_length else []
+    return kind(field.question, description=field.hint or "", validators=[*validators, *limit])
 
-    seen_when = StringField(
-        _l("When did you see them?"),
-        description=_l("For example “today about 3 pm” or “every weekday morning”."),
-        validators=[_max(200)],
-    )
-    seen_where = TextAreaField(
-        _l("Where did you see them?"),
-        description=_l("An address, a cross street or a neighborhood."),
-        validators=[_max(2000)],
-    )
-    landmark = StringField(
-        _l("Nearest business or landmark"),
-        description=_l("For example “the gas station on Claiborne” (optional)."),
-        validators=[_max(200)],
-    )
-    activity = TextAreaField(_l("What were they doing?"), validators=[_max(5000)])
-    companions = TextAreaField(
-        _l("Who were they with?"),
-        description=_l("How many people, and anything you noticed about them."),
-        validators=[_max(5000)],
-    )
-    vehicle_make = StringField(_l("Vehicle make and model"), validators=[_max(100)])
-    vehicle_colour = StringField(_l("Vehicle color"), validators=[_max(50)])
-    vehicle_plate = StringField(
-        _l("License plate"),
-        description=_l("All or part of it, and the state if you saw it."),
-        validators=[_max(20)],
-    )
-    direction = StringField(
-        _l("Which way did they go?"),
-        description=_l("For example “north on Broad Street, on foot”."),
-        validators=[_max(200)],
-    )
-    there_now = BooleanField(
-        _l("They are there right now"),
-        description=_l("Your tip is marked urgent and goes to the top of the detectives' queue."),
-    )
-    how_known = TextAreaField(
-        _l("How do you know this?"),
-        description=_l("For example “I saw them myself”, “I live nearby”, “someone told me”."),
-        validators=[_max(2000)],
-    )
-    contact = TextAreaField(
-        _l("How can a detective reach you? (only if you want)"),
-        description=_l(
-            "Leave this empty to stay anonymous. If you fill it in, it is stored "
-            "encrypted and only the detectives on this tip can read it."
-        ),
-        validators=[_max(500)],
-    )
+
+class TipFields(FlaskForm):
+    """What a tip says, shared by the public form and the call-taker's form: a field for each
+    declared tip field but the narrative (tips/fields.py), added below in declared order. Each
+    form adds its own narrative, since what it must say differs."""
 
     def report(self, narrative: str) -> TipReport:
-        return TipReport(
-            narrative=narrative,
-            seen_when=self.seen_when.data or "",
-            seen_where=self.seen_where.data or "",
-            there_now=bool(self.there_now.data),
-            landmark=self.landmark.data or "",
-            activity=self.activity.data or "",
-            companions=self.companions.data or "",
-            vehicle_make=self.vehicle_make.data or "",
-            vehicle_colour=self.vehicle_colour.data or "",
-            vehicle_plate=self.vehicle_plate.data or "",
-            direction=self.direction.data or "",
-            how_known=self.how_known.data or "",
-            contact=self.contact.data or "",
-        )
+        given: dict[str, Any] = {}
+        for f in DETAIL_FIELDS:
+            data = self[f.name].data
+            given[f.name] = bool(data) if f.flag else (data or "")
+        return TipReport(narrative, **given)
+
+    def groups(self) -> list[tuple[LazyString, list[Field]]]:
+        """The public form's fieldsets: each legend with its bound fields, in page order."""
+        return [(g.legend, [self[f.name] for f in in_group(g.key)]) for g in FORM_GROUPS]
+
+
+for _declared in DETAIL_FIELDS:
+    setattr(TipFields, _declared.name, form_field(_declared))
 
 
 class TipForm(TipFields):
-    narrative = TextAreaField(
-        _l("What did you see?"),
-        description=_l("What they looked like, what they were doing, anything that will help."),
-        validators=[
-            DataRequired(message=_l("Please tell us what you saw, even in a few words.")),
-            _max(20000),
-        ],
+    narrative = form_field(
+        NARRATIVE,
+        DataRequired(message=_l("Please tell us what you saw, even in a few words.")),
     )
     photos = MultipleFileField(
         _l("Photos (optional)"),

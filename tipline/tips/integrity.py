@@ -24,26 +24,17 @@ import hashlib
 import json
 from collections.abc import Iterable
 
+from tipline.tips import fields
 from tipline.tips.models import Tip, TipAttachment, TipMessage
 
 #: The tip's columns that hold what was submitted (staff never change them; retention empties
-#: them and says so in ``tip.purged``).
+#: them and says so in ``tip.purged``): where it came from, and every declared field but the
+#: sealed contact details, which are digested as stored.
 SUBMITTED_COLUMNS = (
     "public_ref",
     "notice_id",
     "operator_id",
-    "seen_when",
-    "seen_where",
-    "narrative",
-    "there_now",
-    "landmark",
-    "activity",
-    "companions",
-    "vehicle_make",
-    "vehicle_colour",
-    "vehicle_plate",
-    "direction",
-    "how_known",
+    *(f.stored_in for f in fields.TIP_FIELDS if not f.sealed),
 )
 
 
@@ -78,11 +69,11 @@ def tip_digest(tip: Tip, version: int = CONTENT_VERSION) -> str:
     under the field list of ``version``; ValueError for a version this code does not know."""
     if not isinstance(version, int) or version not in _VERSION_FIELDS:
         raise ValueError(f"unknown tip content version {version!r}")
-    fields = {name: getattr(tip, name) for name in _VERSION_FIELDS[version]}
-    fields["there_now"] = bool(fields["there_now"])
-    fields["contact_sealed"] = _bytes_digest(tip.contact_sealed)
-    fields["receipt_hash"] = _bytes_digest(tip.receipt_hash)
-    return _digest(fields)
+    given = {name: getattr(tip, name) for name in _VERSION_FIELDS[version]}
+    given["there_now"] = bool(given["there_now"])
+    given["contact_sealed"] = _bytes_digest(tip.contact_sealed)
+    given["receipt_hash"] = _bytes_digest(tip.receipt_hash)
+    return _digest(given)
 
 
 def text_digest(body: str) -> str:

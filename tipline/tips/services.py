@@ -16,14 +16,15 @@ from tipline.auth.models import StaffUser
 from tipline.config import data_key_bytes
 from tipline.db import utcnow
 from tipline.notices.models import Notice, NoticeStatus
-from tipline.tips import attachments, integrity, receipts
+from tipline.tips import attachments, fields, integrity, receipts
 from tipline.tips.attachments import PhotoLimits
 from tipline.tips.models import Tip, TipStatus, TipSubmission
 
 
 @dataclass(frozen=True)
 class TipReport:
-    """What a tipster tells us, already parsed from the form."""
+    """What a tipster tells us, already parsed from the form: one attribute per declared tip
+    field (tips/fields.py), written out so that callers and mypy see them."""
 
     narrative: str
     seen_when: str = ""
@@ -61,6 +62,14 @@ class AlreadyReceived(Exception):
 def clean_text(value: str) -> str:
     """Trimmed text without NUL characters (PostgreSQL refuses them in text columns)."""
     return value.replace("\x00", "").strip()
+
+
+def _stored(field: fields.TipField, value: str | bool) -> str | bool:
+    """What is stored for a declared field (not a sealed one) from what the form carried."""
+    if field.flag:
+        return bool(value)
+    text = clean_text(str(value))
+    return text.upper() if field.verbatim else text
 
 
 def _token_hash(receipt_key: bytes, token: str) -> bytes:
@@ -144,24 +153,16 @@ def submit_tip(
     code = receipts.new_receipt_code()
     ref = receipts.new_public_ref()
     contact = clean_text(report.contact)
+    given = {
+        f.stored_in: _stored(f, getattr(report, f.name)) for f in fields.TIP_FIELDS if not f.sealed
+    }
     tip = Tip(
         public_ref=ref,
         receipt_hash=receipts.hash_code(receipt_key, code),
         notice=notice,
         notice_id=notice.id if notice is not None else None,
         language=language[:8],
-        narrative=clean_text(report.narrative),
-        seen_when=clean_text(report.seen_when),
-        seen_where=clean_text(report.seen_where),
-        there_now=report.there_now,
-        landmark=clean_text(report.landmark),
-        activity=clean_text(report.activity),
-        companions=clean_text(report.companions),
-        vehicle_make=clean_text(report.vehicle_make),
-        vehicle_colour=clean_text(report.vehicle_colour),
-        vehicle_plate=clean_text(report.vehicle_plate).upper(),
-        direction=clean_text(report.direction),
-        how_known=clean_text(report.how_known),
+        **given,
         contact_sealed=(
             sealing.seal(data_key, contact.encode(), f"tip-contact:{ref}") if contact else None
         ),

@@ -113,22 +113,21 @@ def visible_tip(
     return session.scalar(query)
 
 
-def visible_tips_starting(session: Session, viewer: StaffUser, typed: str) -> list[Tip]:
-    """The tips (at most two) ``viewer`` may see whose reference is ``typed`` or, when a
+def tips_starting(session: Session, typed: str, *where: ColumnElement[bool]) -> list[Tip]:
+    """The tips (at most two) matching ``where`` whose reference is ``typed`` or, when a
     person typed at least MIN_REF_PREFIX characters, starts with it (spaces, dashes and lower
-    case forgiven). Two means the prefix is ambiguous."""
-    if not _may_read_tips(viewer):
-        return []
+    case forgiven). Two means the prefix is ambiguous. The caller has checked the reader."""
     ref = receipts.normalise_ref(typed)
+    query = select(Tip).where(*where)
     if len(ref) >= REF_CHARS or len(ref) < MIN_REF_PREFIX:
-        found = visible_tip(session, viewer, ref)
-        return [found] if found is not None else []
-    # A range on the unique index (references use only digits and capitals, which sort the
-    # same in every collation), so the lookup reads at most two index entries.
-    query = select(Tip).where(Tip.public_ref >= ref, tip_visibility_clause(viewer))
-    upper = receipts.next_prefix(ref)
-    if upper is not None:
-        query = query.where(Tip.public_ref < upper)
+        query = query.where(Tip.public_ref == ref)
+    else:
+        # A range on the unique index (references use only digits and capitals, which sort
+        # the same in every collation), so the lookup reads at most two index entries.
+        query = query.where(Tip.public_ref >= ref)
+        upper = receipts.next_prefix(ref)
+        if upper is not None:
+            query = query.where(Tip.public_ref < upper)
     return list(
         session.scalars(
             query.order_by(Tip.public_ref)
@@ -136,6 +135,17 @@ def visible_tips_starting(session: Session, viewer: StaffUser, typed: str) -> li
             .options(selectinload(Tip.notice), selectinload(Tip.claimed_by))
         )
     )
+
+
+def visible_tips_starting(session: Session, viewer: StaffUser, typed: str) -> list[Tip]:
+    """``tips_starting`` among the tips ``viewer`` may see."""
+    if not _may_read_tips(viewer):
+        return []
+    ref = receipts.normalise_ref(typed)
+    if len(ref) >= REF_CHARS or len(ref) < MIN_REF_PREFIX:
+        found = visible_tip(session, viewer, ref)
+        return [found] if found is not None else []
+    return tips_starting(session, ref, tip_visibility_clause(viewer))
 
 
 def can_see_tip(session: Session, viewer: StaffUser, tip: Tip) -> bool:

@@ -25,6 +25,7 @@ from tipline.tips import services as tips
 from tipline.tips.fields import TIP_FIELDS
 from tipline.tips.forms import new_form_token
 from tipline.tips.receipts import receipt_key, receipt_secret
+from tipline.web.drafts import restored_form
 from tipline.web.policy import current_staff
 from tipline.web.public import submission_options
 
@@ -43,7 +44,7 @@ def new_call() -> Response:
     user = current_staff()
     assert user is not None
     session = db.session()
-    form = CallForm()
+    form = restored_form("calltaker.new_call", CallForm) or CallForm()
     published = notices.published_notices(session)
     form.notice.choices = [SelectChoice("", "None / not sure")] + [
         SelectChoice(n.slug, n.subject_name) for n in published

@@ -4,6 +4,9 @@ A tipster is never shown a generic error with their words thrown away:
 
 * a tip POST gets the tip form's own "not saved" page (503, ``Retry-After``) in their
   language with what they typed still in it, and an answer POST the answer form the same way;
+* staff are treated the same: a call-taker's call comes back in the "Log a call" form as
+  typed, and any other staff form's text comes back on a "not saved" page that sends it again
+  (sign-in and password forms excepted: secrets are never written back into a page);
 * the tip form still opens, from what this process already holds (the notice's name and its
   contact lines, remembered each time the form is drawn), and says tips cannot be saved now;
 * public pages (``caching.public_page``) serve their last good copy from memory;
@@ -17,6 +20,7 @@ pool's ``TimeoutError``. The session that met one is dropped without another rou
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -27,12 +31,17 @@ from flask import Flask, current_app, g, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exc
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from tipline import db
+from tipline.auth import drafts
+from tipline.calls.forms import CallForm
 from tipline.notices import services as notices
 from tipline.notices.models import in_language
-from tipline.tips.forms import AnswerForm, TipForm, new_form_token
+from tipline.tips.fields import TIP_FIELDS
+from tipline.tips.forms import TOKEN_PATTERN, AnswerForm, TipForm, new_form_token
 from tipline.web.api import error_response
+from tipline.web.policy import page_to_return_to
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,12 @@ OUTAGE_MEMORY_SECONDS = 15.0
 MAX_REMEMBERED = 256
 
 TIP_ENDPOINTS = frozenset({"public.tip", "public.notice_tip"})
+#: Staff forms that carry a password or a one-time code: their "not saved" page is the plain
+#: 503, since what was typed there is a secret and is never written back into a page.
+SECRET_FORMS = frozenset({"account.login", "account.enrol", "account.password"})
+#: Hidden fields a staff form is sent again with as they came (the CSRF token is still good
+#: for this browser's session; the form token keeps a second send from making a second tip).
+CARRIED_FIELDS = ("csrf_token", "form_token", drafts.TICKET_FIELD)
 UNAVAILABLE = (
     _l("We cannot reach our records right now"),
     _l(
@@ -226,6 +241,44 @@ def _answer_page() -> Response:
     return unavailable(make_response(page))
 
 
+def _call_page() -> Response:
+    """The call-taker's form as it was sent, saying the call was not saved (503). The notice
+    list cannot be read: the chosen notice stays chosen, by its remembered name if any."""
+    form = CallForm()
+    chosen = form.notice.data or ""
+    choices = [SelectChoice("", "None / not sure")]
+    if chosen:
+        known = memory().notice(chosen)
+        choices.append(SelectChoice(chosen, known.subject_name if known else chosen))
+    form.notice.choices = choices
+    if not re.fullmatch(TOKEN_PATTERN, form.form_token.data or ""):
+        form.form_token.data = new_form_token()
+    page = render_template(
+        "calltaker/new_call.html", form=form, save_failed=True, outage=True, tip_fields=TIP_FIELDS
+    )
+    return unavailable(make_response(page))
+
+
+def _staff_page() -> Response:
+    """Any other staff form: what was typed, in boxes that send it again to the same address
+    (503). The page the form was on needs the database, so it cannot be drawn again here."""
+    kept: list[tuple[str, str]] = []
+    carried: list[tuple[str, str]] = []
+    for name, value in request.form.items(multi=True):
+        if name in CARRIED_FIELDS:
+            carried.append((name, value))
+        elif drafts.keepable({name: value}):
+            kept.append((name, value))
+    page = render_template(
+        "staff/not_saved.html",
+        kept=kept,
+        carried=carried,
+        files=any(f.filename for f in request.files.values()),
+        back=page_to_return_to(),
+    )
+    return unavailable(make_response(page))
+
+
 def handle_outage(error: Exception) -> Response:
     """The page for a request that met a database outage (see the module's docstring)."""
     # The class only: hide_parameters keeps values out of the message, and the message of a
@@ -235,12 +288,18 @@ def handle_outage(error: Exception) -> Response:
     )
     drop_session()
     memory().outage_seen()
+    g.staff_session = None  # the staff pages' header must not ask the database who is in
     if request.path.startswith("/api/"):
         return unavailable(error_response(503, str(UNAVAILABLE[0]) + "."))
     if request.endpoint in TIP_ENDPOINTS:
         return tip_form_page()
     if request.endpoint == "receipt.answer":
         return _answer_page()
+    if request.method == "POST" and request.path.startswith("/staff/"):
+        if request.endpoint == "calltaker.new_call":
+            return _call_page()
+        if request.endpoint not in SECRET_FORMS:
+            return _staff_page()
     title, text = UNAVAILABLE
     page = render_template("error.html", code=503, title=title, text=text)
     return unavailable(make_response(page))

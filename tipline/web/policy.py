@@ -18,6 +18,7 @@ from tipline import db
 from tipline.auth import drafts, sessions
 from tipline.auth.models import TIP_READERS, Role, StaffSession, StaffUser
 from tipline.notices.services import NOTICE_REVIEWERS, NOTICE_WRITERS
+from tipline.web import draft_tickets
 
 PUBLIC = "public"  # anyone, signed in or not
 ENROLLING = "enrolling"  # right password, authenticator not yet set up: enrolment only
@@ -213,7 +214,7 @@ def enforce() -> Response | None:
     return None
 
 
-def _page_to_return_to() -> str:
+def page_to_return_to() -> str:
     """The page to come back to after signing in: this one for a GET; for a POST, the staff
     page the form was on (sign-in only ever returns to a page a GET can show)."""
     if request.method == "GET":
@@ -236,29 +237,40 @@ def _page_to_return_to() -> str:
     return url_for("staff.home")
 
 
-def _to_sign_in() -> Response:
-    """Send the browser to sign in, saying why when its session timed out. A form sent after
-    a timeout has its text kept, sealed, for the same account (auth/drafts.py)."""
-    target = _page_to_return_to()
-    ended = drafts.ended_by_timeout(db.session(), g.get("ended_staff_token"))
-    if ended is not None:
+def why_signed_out(ended: StaffSession) -> str:
+    """The sentence that tells a person why the session a page was drawn for is over."""
+    if ended.ended_reason == "idle_timeout":
         minutes = max(1, current_app.config["STAFF_SESSION_IDLE_SECONDS"] // 60)
-        why = (
-            f"You were signed out after {minutes} minutes without activity."
-            if ended.ended_reason == "idle_timeout"
-            else "You were signed out because your session reached its time limit."
-        )
-        kept = None
-        if request.method == "POST" and request.endpoint:
-            draft = drafts.Draft(request.endpoint, target, drafts.keepable(request.form.to_dict()))
-            kept = drafts.keep(
-                db.session(), ended, current_app.config["DATA_KEY"], draft, db.utcnow()
-            )
-            db.session().commit()
-        if kept is not None:
-            why += " What you were sending was kept: sign in again to get it back."
-            if request.files:
-                why += " Choose your photo again: files cannot be kept."
+        return f"You were signed out after {minutes} minutes without activity."
+    if ended.ended_reason == "absolute_timeout":
+        return "You were signed out because your session reached its time limit."
+    if ended.ended_reason == "logout":
+        return "You had signed out (in this window or another one)."
+    if ended.ended_reason == "replaced":
+        return "You signed in again in another window, which ended this page's session."
+    return "This browser is no longer signed in."
+
+
+def kept_sentence() -> str:
+    why = " What you were sending was kept: sign in again to get it back."
+    if any(f.filename for f in request.files.values()):
+        why += " Choose your photo again: files cannot be kept."
+    return why
+
+
+def _to_sign_in() -> Response:
+    """Send the browser to sign in, saying why when its session ended. A form sent after its
+    session ended has its text kept, sealed, for the same account (auth/drafts.py): the
+    account is the one the form's ticket names, or the one whose timed-out session the cookie
+    still carries."""
+    target = page_to_return_to()
+    ended = drafts.ended_by_timeout(db.session(), g.get("ended_staff_token"))
+    owner = draft_tickets.page_owner(db.session()) if request.method == "POST" else None
+    owner = owner or ended
+    if owner is not None:
+        why = why_signed_out(ended if ended is not None else owner)
+        if request.method == "POST" and draft_tickets.keep_posted(owner, target):
+            why += kept_sentence()
         flash(why, "info")
     return redirect(url_for("account.login", next=target), code=303)
 

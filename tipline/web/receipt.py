@@ -31,7 +31,7 @@ from tipline.tips.forms import AnswerForm, ReceiptCodeForm, uploaded
 from tipline.tips.models import Tip
 from tipline.tips.receipts import receipt_key, receipt_secret
 from tipline.web.public import photo_limits
-from tipline.web.responses import keep_form_on_429
+from tipline.web.responses import ERROR_TEXT, keep_form_on_429
 
 bp = Blueprint("receipt", __name__)
 SESSION_KEY = "receipt"
@@ -105,11 +105,23 @@ def _answer_again() -> Response:
     return _tip_page(tip, form, 429, rate_limited=True)
 
 
-def _lookup_keeping(answer: str, status: int) -> Response:
+def _lookup_keeping(answer: str, status: int, rate_limited: bool = False) -> Response:
     """The code form, carrying the tipster's unsent answer so that nothing typed is lost."""
     form = ReceiptCodeForm(formdata=None, answer=answer)
-    page = render_template("public/receipt_lookup.html", form=form, wrong=False)
+    page = render_template(
+        "public/receipt_lookup.html",
+        form=form,
+        wrong=False,
+        rate_limited=rate_limited,
+        refused_text=ERROR_TEXT[429][1],
+    )
     return make_response(page, status)
+
+
+def _lookup_again() -> Response:
+    """The code form for a POST the rate limit refused. The code was not checked and is not
+    written back; an unsent answer it carried stays in its box."""
+    return _lookup_keeping(request.form.get("answer", ""), 429, rate_limited=True)
 
 
 def _reward_context(tip: Tip) -> dict[str, object]:
@@ -213,6 +225,7 @@ def leave() -> Response:
 
 
 keep_form_on_429("receipt.answer", _answer_again)
+keep_form_on_429("receipt.lookup", _lookup_again)
 
 
 @bp.post("/receipt/payout-code")

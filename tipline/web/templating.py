@@ -11,6 +11,7 @@ from flask_babel import gettext, ngettext
 
 from tipline.auth.forms import ButtonForm
 from tipline.db import utcnow
+from tipline.tips.models import SHORT_REF_LENGTH
 from tipline.web.policy import current_staff
 
 
@@ -57,6 +58,12 @@ def due_in(moment: datetime) -> str:
     return f"due in {amount}" if seconds >= 0 else f"overdue by {amount}"
 
 
+def short_ref(reference: str) -> str:
+    """A tip reference as people read it, for a page that has only the reference (the audit
+    log names objects by id): the same length as ``Tip.short_ref`` everywhere."""
+    return reference[:SHORT_REF_LENGTH]
+
+
 def _globals() -> dict[str, Any]:
     return {
         "agency_name": current_app.config["AGENCY_NAME"],
@@ -72,4 +79,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(machine_time, "machine_time")
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(due_in, "due_in")
+    app.add_template_filter(short_ref, "short_ref")
     ZoneInfo(app.config.get("AGENCY_TIME_ZONE") or "UTC")  # a wrong name fails at start-up
