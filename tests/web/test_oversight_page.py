@@ -12,7 +12,7 @@ from tipline.auth.models import Role
 from tipline.tips import receipts
 from tipline.tips import services as tips
 from tipline.tips.models import Tip, TipStatus
-from tipline.triage import escalation
+from tipline.triage import escalation, figures
 from tipline.triage import services as triage
 from tipline.triage.closures import ReviewPolicy
 from tipline.triage.models import ClosureReview, Escalation, ReviewState
@@ -130,6 +130,22 @@ def test_figures_flag_a_member_far_from_their_peers(app, client, session, make_s
     page = client.get(PAGE).get_data(as_text=True)
     assert "Flagged:</strong> closes 100% of claimed tips as “No action”; peers 20%" in page
     assert page.count("Flagged:") == 1
+
+
+@pytest.mark.parametrize(
+    ("mine", "peers", "flagged"),
+    [(0.05, 0.01, False), (20.0, 5.0, False), (45.0, 10.0, True), (40.0, 0.0, True)],
+)
+def test_a_slower_claimer_is_flagged_only_minutes_apart(mine, peers, flagged):
+    """Five times slower in seconds (a busy minute) says nothing; half an hour and more does."""
+    rows = {
+        1: figures.StaffFigures(user=None, claimed=5, median_minutes_to_claim=mine),
+        2: figures.StaffFigures(user=None, claimed=5, median_minutes_to_claim=peers),
+        3: figures.StaffFigures(user=None, claimed=5, median_minutes_to_claim=peers),
+    }
+    figures._flag(rows)
+    assert bool(rows[1].flags) is flagged
+    assert rows[2].flags == rows[3].flags == []
 
 
 @pytest.mark.parametrize("role", [Role.DETECTIVE, Role.PIO, Role.ADMIN, Role.CALL_TAKER])

@@ -37,6 +37,9 @@ LIST_READ_ACTIONS = ("tips.listed", "tips.searched")
 OUTLIER_FACTOR = 2.0
 #: ...and they have at least this many claims (too few says nothing).
 MIN_CLAIMS = 5
+#: ...and, for the time to claim, they are at least this many minutes slower: a member who
+#: claims in two minutes where peers take one is not a finding (and seconds are noise).
+MIN_CLAIM_DELAY_GAP = 30
 
 
 @dataclass
@@ -157,14 +160,18 @@ def _flag(rows: dict[int, StaffFigures]) -> None:
     }
     per_claim = {k: r.escalations / r.claimed for k, r in enough.items()}
     checks = (
-        (rates, "closes {mine:.0%} of claimed tips as “No action”; peers {peers:.0%}"),
-        (minutes, "takes {mine:.0f} min to claim a tip (median); peers {peers:.0f} min"),
-        (per_claim, "has {mine:.2f} escalations per claimed tip; peers {peers:.2f}"),
+        (rates, 0, "closes {mine:.0%} of claimed tips as “No action”; peers {peers:.0%}"),
+        (
+            minutes,
+            MIN_CLAIM_DELAY_GAP,
+            "takes {mine:.0f} min to claim a tip (median); peers {peers:.0f} min",
+        ),
+        (per_claim, 0, "has {mine:.2f} escalations per claimed tip; peers {peers:.2f}"),
     )
-    for values, sentence in checks:
+    for values, gap, sentence in checks:
         for user_id, mine in values.items():
             peers = _peer_median(values, user_id)
-            if peers is None:
+            if peers is None or mine - peers < gap:
                 continue
             if (peers == 0 and mine > 0) or (peers > 0 and mine > OUTLIER_FACTOR * peers):
                 rows[user_id].flags.append(sentence.format(mine=mine, peers=peers))

@@ -62,6 +62,7 @@ def oversight() -> str:
         reopen_forms={r.id: _reason_form("reopen", r.id) for r in reviews},
         outlier_factor=figures.OUTLIER_FACTOR,
         min_claims=figures.MIN_CLAIMS,
+        min_claim_delay_gap=figures.MIN_CLAIM_DELAY_GAP,
     )
 
 
