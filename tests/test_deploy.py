@@ -127,6 +127,10 @@ def test_systemd_units_leave_no_orphan_holding_the_port():
         text = (DEPLOY / unit).read_text()
         assert re.search(r"^KillMode=(mixed|control-group)$", text, re.MULTILINE), unit
         assert re.search(r"^TimeoutStopSec=\d+$", text, re.MULTILINE), unit
+        assert re.search(r"^Restart=on-failure$", text, re.MULTILINE), unit
+    # gunicorn's workers finish the request in hand on SIGTERM: when the master died, the
+    # whole control group gets it, so the tips being sent get their receipts.
+    assert "\nKillMode=control-group\n" in (DEPLOY / "tipline.service").read_text()
     assert "ExecReload=/bin/kill -s HUP $MAINPID" in (DEPLOY / "tipline.service").read_text()
 
 
