@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -184,8 +185,10 @@ def start_gunicorn(
     workers: int = 2,
     extra: tuple[str, ...] = (),
     ready_path: str = "/healthz",
+    stderr: Any = None,
 ) -> subprocess.Popen[bytes]:
-    """gunicorn with deploy/gunicorn.conf.py on 127.0.0.1:``port``, in its own process group."""
+    """gunicorn with deploy/gunicorn.conf.py on 127.0.0.1:``port``, in its own process group;
+    its error log and the app's log go to ``stderr`` (a file), or to the caller's."""
     command = [
         str(VENV_BIN / "gunicorn"),
         "-c",
@@ -208,6 +211,7 @@ def start_gunicorn(
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
+        stderr=stderr,
         start_new_session=True,
     )
     wait_for_port(port, process)
