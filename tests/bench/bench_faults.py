@@ -25,7 +25,7 @@ server; a client whose try failed tries a new tip 50 ms later. Columns:
 systemd do: an emulation of the unit's settings (KillMode, KillSignal, TimeoutStopSec,
 RestartSec, read from the file), since systemd is not PID 1 where the harness runs.
 
-Bounded: every scenario has a fixed duration; the whole run takes about fifteen minutes on a
+Bounded: every scenario has a fixed duration; the whole run took about ten minutes on a
 loaded two-core machine.
 """
 
