@@ -4,16 +4,20 @@ configuration, and nginx with the shipped ``deploy/nginx.conf`` moved into a thr
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -181,8 +185,10 @@ def start_gunicorn(
     workers: int = 2,
     extra: tuple[str, ...] = (),
     ready_path: str = "/healthz",
+    stderr: Any = None,
 ) -> subprocess.Popen[bytes]:
-    """gunicorn with deploy/gunicorn.conf.py on 127.0.0.1:``port``, in its own process group."""
+    """gunicorn with deploy/gunicorn.conf.py on 127.0.0.1:``port``, in its own process group;
+    its error log and the app's log go to ``stderr`` (a file), or to the caller's."""
     command = [
         str(VENV_BIN / "gunicorn"),
         "-c",
@@ -205,6 +211,7 @@ def start_gunicorn(
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
+        stderr=stderr,
         start_new_session=True,
     )
     wait_for_port(port, process)
@@ -225,3 +232,61 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=timeout)
+
+
+class FreezableProxy:
+    """A TCP relay to ``upstream`` (a database server) that can freeze: while frozen it reads
+    nothing and accepts nothing, but the kernel still completes handshakes and acknowledges
+    what clients send, exactly as for a server whose processes are stopped (SIGSTOP)."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.frozen = threading.Event()
+        self.closed = threading.Event()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            if self.frozen.is_set():
+                time.sleep(0.02)
+                continue
+            ready, _, _ = select.select([self.listener], [], [], 0.05)
+            if not ready or self.frozen.is_set():
+                continue
+            try:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                continue
+            self.sockets += [client, server]
+            for src, dst in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while not self.closed.is_set():
+                if self.frozen.is_set():
+                    time.sleep(0.02)
+                    continue
+                ready, _, _ = select.select([src], [], [], 0.05)
+                if not ready or self.frozen.is_set():
+                    continue
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.closed.set()
+        self.frozen.clear()
+        for s in [self.listener, *self.sockets]:
+            with contextlib.suppress(OSError):
+                s.close()

@@ -110,10 +110,16 @@ def test_every_wait_is_bounded_below_the_worker_timeout():
         "REDIS_CONNECT_TIMEOUT",
         "REDIS_SOCKET_TIMEOUT",
         "READY_TIMEOUT",
+        "DATABASE_REQUEST_DEADLINE",
     ):
         assert 0 < getattr(Defaults, name) < worker_timeout, name
     # A lock wait and a statement together still end before gunicorn kills the worker.
     assert worker_timeout > Defaults.DATABASE_LOCK_TIMEOUT + Defaults.DATABASE_STATEMENT_TIMEOUT
+    # A frozen server: the request deadline cuts the wait after the server's own timeouts had
+    # their chance, and one more connection attempt after the cut still ends in time.
+    deadline = Defaults.DATABASE_REQUEST_DEADLINE
+    assert deadline > Defaults.DATABASE_STATEMENT_TIMEOUT
+    assert deadline + Defaults.DATABASE_CONNECT_TIMEOUT < worker_timeout
 
 
 def test_systemd_units_leave_no_orphan_holding_the_port():
@@ -121,6 +127,10 @@ def test_systemd_units_leave_no_orphan_holding_the_port():
         text = (DEPLOY / unit).read_text()
         assert re.search(r"^KillMode=(mixed|control-group)$", text, re.MULTILINE), unit
         assert re.search(r"^TimeoutStopSec=\d+$", text, re.MULTILINE), unit
+        assert re.search(r"^Restart=on-failure$", text, re.MULTILINE), unit
+    # gunicorn's workers finish the request in hand on SIGTERM: when the master died, the
+    # whole control group gets it, so the tips being sent get their receipts.
+    assert "\nKillMode=control-group\n" in (DEPLOY / "tipline.service").read_text()
     assert "ExecReload=/bin/kill -s HUP $MAINPID" in (DEPLOY / "tipline.service").read_text()
 
 

@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         caching,
         calltaker,
         csrf,
+        deadline,
         dialog,
         drafts,
         feeds,
@@ -69,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(shipped("static")),
     )
     load_config(app, config)
+    deadline.init_app(app)  # first: bounds every database wait of a request (see there)
     db.init_app(app)
     uploads.init_app(app)  # larger bodies only for photo forms, before CSRF reads forms
     app.before_request(responses.refuse_unnamed_form_fields)  # before the CSRF check

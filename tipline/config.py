@@ -44,6 +44,10 @@ class Defaults:
     DATABASE_LOCK_TIMEOUT = 8
     DATABASE_POOL_TIMEOUT = 10
     DATABASE_BUSY_TIMEOUT = 10
+    # A web request on a sync worker still waiting on PostgreSQL this long has the waiting
+    # connections cut (a server that is there but frozen answers no timeout): between the
+    # statement timeout and the worker timeout. 0 switches it off.
+    DATABASE_REQUEST_DEADLINE = 20
 
     AGENCY_NAME = "New Orleans Police Department"
     # The agency's time zone (an IANA name): staff pages and case files show times in it.

@@ -6,6 +6,8 @@ import enum
 import functools
 import os
 import re
+import socket
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -179,7 +181,58 @@ def make_engine(
     )
     if writers_lock:
         _writers_take_the_chain_lock_first(engine)
+    event.listen(engine, "connect", _remember_connection)
     return engine
+
+
+#: Every PostgreSQL connection this process holds open (the driver's objects, weakly).
+_CONNECTIONS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _remember_connection(dbapi_connection: Any, _record: Any) -> None:
+    _CONNECTIONS.add(dbapi_connection)
+
+
+def cut_waiting_connections() -> int:
+    """Shut down the socket of every PostgreSQL connection of this process that is waiting
+    for the server to answer (a command in progress); return how many.
+
+    For a server that is there but does not answer (its processes stopped, its machine
+    frozen): no server-side timeout can fire, and the kernel at the other end keeps
+    acknowledging, so the driver would wait forever. After the cut the driver reads end of
+    file, raises ``OperationalError`` ("server closed the connection unexpectedly") in the
+    thread that waited, and SQLAlchemy discards the connection as a disconnect. Nothing is
+    raised here, so it is safe to call from a signal handler (web/deadline.py): no lock is
+    taken, and a connection that is idle, closed, or half set up is left alone.
+    """
+    return sum(_cut_if_waiting(connection) for connection in _snapshot(_CONNECTIONS))
+
+
+def _cut_if_waiting(connection: Any) -> bool:
+    try:
+        if connection.closed or connection.pgconn.transaction_status != _PQTRANS_ACTIVE:
+            return False
+        # A duplicate descriptor: shutting it down shuts the socket for the driver too, and
+        # closing the duplicate leaves the driver's own descriptor valid.
+        with socket.socket(fileno=os.dup(connection.pgconn.socket)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except Exception:  # closed meanwhile, or no socket any more: nothing to cut
+        return False
+    return True
+
+
+#: libpq's PQTRANS_ACTIVE (psycopg's ``pq.TransactionStatus.ACTIVE``): a command is in progress.
+_PQTRANS_ACTIVE = 1
+
+
+def _snapshot(connections: weakref.WeakSet[Any]) -> list[Any]:
+    """A copy of the set; another thread opening a connection meanwhile makes a try fail."""
+    for _ in range(5):
+        try:
+            return list(connections)
+        except RuntimeError:  # the set changed size during the copy
+            continue
+    return []
 
 
 #: pg_advisory_xact_lock key serialising PostgreSQL writers ("tiplinea"; a signed bigint).

@@ -3,19 +3,30 @@
 Not collected by pytest. From the top of the repository, as root (it starts a PostgreSQL
 cluster and a redis-server of its own on spare ports, never touching shared servers):
 
-    .venv/bin/python -m tests.bench.bench_faults [--only deploy,pg-stopped,...]
+    .venv/bin/python -m tests.bench.bench_faults [--only deploy,pg-stopped,nginx:pg-hung,...]
 
 Each scenario runs client threads that submit tips like a browser (GET the form, POST it)
-against gunicorn with the shipped settings, injects one fault, ends it, and counts. A tip is
-sent once and never retried, so a duplicate could only come from the server. Columns:
+against gunicorn with the shipped settings, injects one fault, ends it, and counts. The
+``nginx:`` rows send the same load over HTTPS through the shipped deploy/nginx.conf (a
+throw-away certificate, the upstream mapped to the scenario's gunicorn), so nginx's own error
+pages show. A tip is sent once and never retried, so a duplicate could only come from the
+server; a client whose try failed tries a new tip 50 ms later. Columns:
 
-    sent, receipts (a code shown), stored (tips in the database), lost (a code shown with no
-    stored tip), dup (a narrative stored twice), 5xx (other than the "not saved" page), what
-    the tipster saw (r: receipt, 503t: the "not saved" page with their text, x: a connection
-    refused or reset, e: anything else), notifications lost, escalation delay, recovery (from
-    the fault's end to the next receipt).
+    sent (tries), receipts (a code shown), stored (tips in the database), lost (a code shown
+    with no stored tip), dup (a narrative stored twice), 5xx (other than the "not saved"
+    page, nginx's included), what the tipster saw (r: receipt, 503t: the "not saved" page
+    with their text, x: the POST's connection refused or reset, ngx502: nginx's own error
+    page, 5xx: any other server error, e: anything else; "form-" before one of these: the
+    form itself did not open, so nothing typed was lost), notifications lost, escalation
+    delay, recovery (from the fault's end to the next receipt), worker timeouts (gunicorn
+    killed a worker that took longer than its 30 s timeout).
 
-Bounded: every scenario has a fixed duration; the whole run takes about five minutes.
+"master-kill" kills gunicorn's master alone and then does what deploy/tipline.service makes
+systemd do: an emulation of the unit's settings (KillMode, KillSignal, TimeoutStopSec,
+RestartSec, read from the file), since systemd is not PID 1 where the harness runs.
+
+Bounded: every scenario has a fixed duration; the whole run took about ten minutes on a
+loaded two-core machine.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import platform
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -56,11 +68,17 @@ from tipline.tips.receipts import hash_code, receipt_key
 from tipline.triage.models import Escalation
 
 from ..conftest import RECEIPT_RE, SECRET, confirmed_follow
-from ..servers import VENV_BIN, free_port, start_gunicorn, stop
+from ..servers import DEPLOY, VENV_BIN, NginxPrefix, free_port, nginx_binary, start_gunicorn, stop
 from .stack import BENCH_TIP_LIMIT, COOKIE_RE, FORM_TOKEN_RE, TOKEN_RE
 
 TIP_PATH = f"/notices/{DEMO_SLUG}/tip"
 CLIENTS = 6
+#: Longer than any wait the server may impose (a hung database, gunicorn's worker timeout).
+CLIENT_TIMEOUT = 90
+SITE_HOST = "tips.example.org"
+#: How long the hung-database scenario freezes PostgreSQL: longer than every server-side
+#: timeout and than gunicorn's 30 s worker timeout, so only a client-side bound ends it.
+PG_HANG_SECONDS = 40
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
 
 
@@ -96,6 +114,34 @@ class PrivatePostgres:
 
     def stop(self) -> None:
         self._as_postgres(f"{PG_BIN}/pg_ctl", "-D", str(self.folder / "data"), "-m fast stop")
+
+    def pids(self) -> list[int]:
+        """The postmaster, then every process it started (backends, checkpointer, ...)."""
+        postmaster = int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
+        children = [
+            int(stat.parent.name)
+            for stat in Path("/proc").glob("[0-9]*/stat")
+            if _parent_of(stat) == postmaster
+        ]
+        return [postmaster, *children]
+
+    def freeze(self) -> list[int]:
+        """SIGSTOP the whole cluster, postmaster first so it forks no backend meanwhile; the
+        kernel still accepts and acknowledges connections, nothing answers them."""
+        stopped: list[int] = []
+        while True:
+            fresh = [pid for pid in self.pids() if pid not in stopped]
+            if not fresh:
+                return stopped
+            for pid in fresh:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+
+    def thaw(self, pids: list[int]) -> None:
+        for pid in reversed(pids):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
@@ -194,8 +240,12 @@ class Stack:
     def app(self):
         return create_app(self.config())
 
-    def gunicorn(self, port: int) -> subprocess.Popen:
-        return start_gunicorn("tipline:create_app()", port, self.env(), workers=2)
+    def gunicorn(self, port: int, log: Path) -> subprocess.Popen:
+        """gunicorn with the shipped settings; its error log (worker timeouts) and the app's
+        log go to ``log``."""
+        env = {**self.env(), "TIPLINE_PROXY_FIX_X_FOR": "1"}  # as behind the shipped nginx
+        with log.open("ab") as stderr:  # the child keeps its own descriptor
+            return start_gunicorn("tipline:create_app()", port, env, workers=2, stderr=stderr)
 
     def worker(self) -> subprocess.Popen:
         return subprocess.Popen(
@@ -213,6 +263,7 @@ class Stack:
 @dataclass
 class Load:
     ports: list[int]
+    tls: bool = False  # through the shipped nginx over HTTPS, as a browser would come
     counter: Iterator[int] = field(default_factory=itertools.count)
     seen: Counter = field(default_factory=Counter)
     receipts: list[tuple[str, str, float]] = field(default_factory=list)
@@ -222,9 +273,23 @@ class Load:
     threads: list[threading.Thread] = field(default_factory=list)
 
     def _request(self, port: int, method: str, path: str, body=None, headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=40)
+        headers = dict(headers or {})
+        conn: http.client.HTTPConnection
+        if self.tls:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE  # the throw-away certificate
+            conn = http.client.HTTPSConnection(
+                "127.0.0.1", port, timeout=CLIENT_TIMEOUT, context=context
+            )
+            # The name the certificate is for; a browser's form POST carries its Origin.
+            headers["Host"] = SITE_HOST
+            if method == "POST":
+                headers["Origin"] = f"https://{SITE_HOST}"
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=CLIENT_TIMEOUT)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
             return response.status, dict(response.getheaders()), response.read()
         finally:
@@ -236,15 +301,18 @@ class Load:
             self.sent += 1
         try:
             status, headers, page = self._request(port, "GET", TIP_PATH)
-            cookie = COOKIE_RE.search(headers.get("Set-Cookie", ""))
-            csrf, token = TOKEN_RE.search(page), FORM_TOKEN_RE.search(page)
-            if status != 200 or not (cookie and csrf and token):
-                return "e" if status < 500 else "5xx"
-            fields = {
-                "narrative": narrative,
-                "csrf_token": csrf.group(1).decode(),
-                "form_token": token.group(1).decode(),
-            }
+        except (OSError, http.client.HTTPException):
+            return "form-x"  # the form did not open: nothing typed was lost
+        cookie = COOKIE_RE.search(headers.get("Set-Cookie", ""))
+        csrf, token = TOKEN_RE.search(page), FORM_TOKEN_RE.search(page)
+        if status != 200 or not (cookie and csrf and token):
+            return "form-" + ("e" if status < 500 else server_error(status, page))
+        fields = {
+            "narrative": narrative,
+            "csrf_token": csrf.group(1).decode(),
+            "form_token": token.group(1).decode(),
+        }
+        try:
             status, _h, page = self._request(
                 port,
                 "POST",
@@ -267,7 +335,7 @@ class Load:
             return "e"
         if status == 503 and narrative in body and "not saved" in body:
             return "503t"
-        return "5xx" if status >= 500 else "e"
+        return server_error(status, page) if status >= 500 else "e"
 
     def start(self, clients: int = CLIENTS) -> None:
         def run(n: int) -> None:
@@ -295,6 +363,11 @@ class Load:
         return min(later) - moment if later else None
 
 
+def server_error(status: int, page: bytes) -> str:
+    """``5xx`` from the app, or ``ngx502`` and the like: nginx's own error page."""
+    return f"ngx{status}" if b"<center>nginx</center>" in page else "5xx"
+
+
 @dataclass
 class Row:
     scenario: str
@@ -308,6 +381,7 @@ class Row:
     mail_lost: str = "-"
     escalation: str = "-"
     recovery: str = "-"
+    timeouts: str = "-"
 
 
 def count_tips(stack: Stack, load: Load, row: Row) -> Row:
@@ -322,7 +396,9 @@ def count_tips(stack: Stack, load: Load, row: Row) -> Row:
     row.sent, row.receipts, row.stored = load.sent, len(load.receipts), len(stored)
     row.lost = sum(1 for _n, code, _t in load.receipts if hash_code(key, code) not in stored)
     row.dup = len(twice)
-    row.errors5xx = load.seen["5xx"]
+    row.errors5xx = sum(
+        n for k, n in load.seen.items() if k.removeprefix("form-").startswith(("5xx", "ngx"))
+    )
     row.saw = " ".join(f"{k}:{v}" for k, v in sorted(load.seen.items()))
     return row
 
@@ -330,51 +406,176 @@ def count_tips(stack: Stack, load: Load, row: Row) -> Row:
 # --- scenarios -------------------------------------------------------------------------------
 
 
-def with_load(stack: Stack, name: str, fault: Callable[[Load, list[int]], float | None]) -> Row:
-    """Fresh database, gunicorn, load for the fault; ``fault`` returns when it ended."""
+@dataclass
+class Run:
+    """The app server of one scenario: gunicorn's master (replaced when it is restarted), its
+    port, and its error log."""
+
+    server: subprocess.Popen
+    port: int
+    log: Path
+
+    def worker_pids(self) -> list[int]:
+        return [
+            int(stat.parent.name)
+            for stat in Path("/proc").glob("[0-9]*/stat")
+            if _parent_of(stat) == self.server.pid
+        ]
+
+    def worker_timeouts(self) -> int:
+        return self.log.read_text(errors="replace").count("WORKER TIMEOUT")
+
+
+def _parent_of(stat: Path) -> int | None:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None  # gone meanwhile
+
+
+def with_load(
+    stack: Stack,
+    name: str,
+    fault: Callable[[Load, Run], float | tuple[float, float] | None],
+    via_nginx: bool = False,
+) -> Row:
+    """Fresh database, gunicorn (behind the shipped nginx when ``via_nginx``), load for the
+    fault; ``fault`` returns when it ended (the recovery column counts from there to the next
+    receipt), or (when the fault began, when the first receipt may come from the new server):
+    then recovery counts from the first to the next receipt after the second."""
     stack.fresh_database()
-    ports = [free_port()]
-    servers = [stack.gunicorn(ports[0])]
-    load = Load(ports)
+    port = free_port()
+    log = stack.folder / f"gunicorn-{uuid.uuid4().hex[:6]}.log"
+    run = Run(stack.gunicorn(port, log), port, log)
+    nginx = None
+    if via_nginx:
+        prefix = NginxPrefix(stack.folder / f"nginx-{uuid.uuid4().hex[:6]}", port)
+        nginx = prefix.start()
+        load = Load([prefix.https_port], tls=True)
+        name += ", through nginx"
+    else:
+        load = Load([port])
     load.start()
     ended = None
     try:
         time.sleep(2)
-        ended = fault(load, servers)
+        ended = fault(load, run)
         time.sleep(4)
     finally:
         load.finish()
-        for server in servers:
-            stop(server)
+        stop(run.server)
+        if nginx is not None:
+            stop(nginx, sig=signal.SIGTERM)
     row = count_tips(stack, load, Row(name))
+    row.timeouts = str(run.worker_timeouts())
     if ended is not None:
-        took = load.first_receipt_after(ended)
-        row.recovery = f"{took:.1f} s" if took is not None else "none"
+        began, after = ended if isinstance(ended, tuple) else (ended, ended)
+        took = load.first_receipt_after(after)
+        row.recovery = f"{took + after - began:.1f} s" if took is not None else "none"
     return row
 
 
-def deploy(stack: Stack) -> Row:
-    def fault(_load: Load, servers: list) -> float:
+def deploy(stack: Stack, via_nginx: bool = False) -> Row:
+    def fault(_load: Load, run: Run) -> float:
         for _ in range(2):  # two deploys: `systemctl reload` is a SIGHUP to the master
-            os.kill(servers[0].pid, signal.SIGHUP)
+            os.kill(run.server.pid, signal.SIGHUP)
             time.sleep(5)
         return time.monotonic()
 
-    return with_load(stack, "deploy (HUP x2) under load", fault)
+    return with_load(stack, "deploy (HUP x2) under load", fault, via_nginx)
 
 
-def pg_stopped(stack: Stack) -> Row:
-    def fault(_load: Load, _servers: list) -> float:
+def worker_killed(stack: Stack, via_nginx: bool = False) -> Row:
+    def fault(_load: Load, run: Run) -> float:
+        os.kill(run.worker_pids()[0], signal.SIGKILL)  # one of two; the master forks another
+        return time.monotonic()
+
+    return with_load(stack, "gunicorn worker kill -9", fault, via_nginx)
+
+
+def unit_settings(unit: str = "tipline.service") -> dict[str, str]:
+    """The ``[Service]`` settings of a shipped systemd unit, with systemd's defaults for the
+    ones the harness emulates."""
+    settings = {"KillMode": "control-group", "KillSignal": "SIGTERM", "SendSIGKILL": "yes"}
+    for line in (DEPLOY / unit).read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.startswith("#"):
+            settings[key.strip()] = value.strip()
+    return settings
+
+
+def master_killed(stack: Stack, via_nginx: bool = False) -> Row:
+    """``kill -9`` of gunicorn's master, then what deploy/tipline.service makes systemd do.
+
+    An emulation (systemd is not PID 1 where this runs) of the unit's settings, read from the
+    file: the main process is gone, so systemd stops the unit. Its ``KillSignal`` goes to the
+    main process alone with ``KillMode=mixed`` (gone: nothing happens) or to every process of
+    the control group with ``KillMode=control-group``, waiting up to ``TimeoutStopSec`` for
+    them; then SIGKILL to whatever is left of the control group (here: the process group
+    gunicorn was started in); then ``Restart=on-failure`` starts it again after
+    ``RestartSec``."""
+    unit = unit_settings()
+    assert unit["Restart"] in ("on-failure", "always"), unit
+    kill_signal = getattr(signal, unit["KillSignal"])
+
+    def fault(_load: Load, run: Run) -> tuple[float, float]:
+        killed = time.monotonic()
+        os.kill(run.server.pid, signal.SIGKILL)  # the master alone
+        run.server.wait()
+        group = run.server.pid
+        if unit["KillMode"] == "control-group":
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, kill_signal)
+            deadline = time.monotonic() + float(unit["TimeoutStopSec"])
+            while _group_alive(group) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        if unit["SendSIGKILL"] == "yes":
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        while _group_alive(group):
+            time.sleep(0.01)
+        time.sleep(float(unit["RestartSec"]))
+        restarting = time.monotonic()  # the old processes are all gone by now
+        run.server = stack.gunicorn(run.port, run.log)  # returns once /healthz answers
+        return killed, restarting
+
+    name = f"gunicorn master kill -9, systemd emulated (KillMode={unit['KillMode']})"
+    return with_load(stack, name, fault, via_nginx)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def pg_stopped(stack: Stack, via_nginx: bool = False) -> Row:
+    def fault(_load: Load, _run: Run) -> float:
         stack.pg.stop()
         time.sleep(8)
         stack.pg.start()
         return time.monotonic()
 
-    return with_load(stack, "PostgreSQL stopped 8 s", fault)
+    return with_load(stack, "PostgreSQL stopped 8 s", fault, via_nginx)
+
+
+def pg_hung(stack: Stack, via_nginx: bool = False) -> Row:
+    def fault(_load: Load, _run: Run) -> float:
+        frozen = stack.pg.freeze()
+        try:
+            time.sleep(PG_HANG_SECONDS)
+        finally:
+            stack.pg.thaw(frozen)
+        return time.monotonic()
+
+    name = f"PostgreSQL hung (SIGSTOP) {PG_HANG_SECONDS} s"
+    return with_load(stack, name, fault, via_nginx)
 
 
 def table_lock(stack: Stack) -> Row:
-    def fault(_load: Load, _servers: list) -> float:
+    def fault(_load: Load, _run: Run) -> float:
         holder = create_engine(stack.database_url)
         with holder.connect() as conn:
             conn.exec_driver_sql("BEGIN")
@@ -388,7 +589,7 @@ def table_lock(stack: Stack) -> Row:
 
 
 def redis_stalled(stack: Stack) -> Row:
-    def fault(_load: Load, _servers: list) -> float:
+    def fault(_load: Load, _run: Run) -> float:
         assert stack.redis.process is not None
         os.kill(stack.redis.process.pid, signal.SIGSTOP)
         time.sleep(8)
@@ -399,7 +600,7 @@ def redis_stalled(stack: Stack) -> Row:
 
 
 def redis_restarted(stack: Stack) -> Row:
-    def fault(_load: Load, _servers: list) -> float:
+    def fault(_load: Load, _run: Run) -> float:
         stack.redis.stop()
         time.sleep(4)
         stack.redis.start()  # empty: nothing persisted
@@ -411,7 +612,7 @@ def redis_restarted(stack: Stack) -> Row:
 def one_of_two_killed(stack: Stack) -> Row:
     stack.fresh_database()
     ports = [free_port(), free_port()]
-    servers = [stack.gunicorn(p) for p in ports]
+    servers = [stack.gunicorn(p, stack.folder / f"gunicorn-{p}.log") for p in ports]
     load = Load(ports)
     load.start()
     try:
@@ -444,7 +645,7 @@ def mail_faults(stack: Stack, inbox: Inbox) -> Row:
         s.commit()
     app.extensions["tipline.engine"].dispose()
     port = free_port()
-    server = stack.gunicorn(port)
+    server = stack.gunicorn(port, stack.folder / f"gunicorn-{port}.log")
     load = Load([port])
     load.start()
     time.sleep(6)  # tips arrive, 5 follower e-mails each, no worker running
@@ -541,24 +742,49 @@ def escalation_with_backlog(stack: Stack, inbox: Inbox) -> Row:
     return row
 
 
-SCENARIOS = {
+SCENARIOS: dict[str, Callable[..., Row]] = {
     "deploy": deploy,
+    "worker-kill": worker_killed,
+    "master-kill": master_killed,
     "two-servers": one_of_two_killed,
     "pg-stopped": pg_stopped,
+    "pg-hung": pg_hung,
     "lock": table_lock,
     "redis-stalled": redis_stalled,
     "redis-restarted": redis_restarted,
     "mail": mail_faults,
     "escalation": escalation_with_backlog,
 }
+#: Scenarios also run through the shipped nginx (HTTPS), so the tipster's view includes
+#: nginx's own error pages: ``nginx:deploy`` and so on.
+VIA_NGINX = ("deploy", "worker-kill", "master-kill", "pg-stopped", "pg-hung")
+ALL = [*SCENARIOS, *(f"nginx:{name}" for name in VIA_NGINX)]
+
+
+def run_scenario(name: str, stack: Stack, inbox: Inbox) -> Row:
+    if name.startswith("nginx:"):
+        base = name.removeprefix("nginx:")
+        if base not in VIA_NGINX:
+            raise SystemExit(f"{base} does not run through nginx (one of {', '.join(VIA_NGINX)})")
+        return SCENARIOS[base](stack, via_nginx=True)
+    if name in ("mail", "escalation"):
+        return SCENARIOS[name](stack, inbox)
+    return SCENARIOS[name](stack)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    parser.add_argument(
+        "--only", default=",".join(ALL), help=f"comma-separated, of: {', '.join(ALL)}"
+    )
     args = parser.parse_args()
+    names = args.only.split(",")
+    if unknown := [n for n in names if n not in ALL]:
+        raise SystemExit(f"unknown scenarios: {', '.join(unknown)}")
     if PG_BIN is None or shutil.which("redis-server") is None:
         raise SystemExit("needs PostgreSQL server binaries and redis-server")
+    if any(n.startswith("nginx:") for n in names) and nginx_binary() is None:
+        raise SystemExit("the nginx: scenarios need nginx")
     pg, red = PrivatePostgres(), PrivateRedis()
     inbox = Inbox()
     smtp_port = free_port()
@@ -569,11 +795,9 @@ def main() -> int:
     stack = Stack(pg, red, smtp_port)
     rows = []
     try:
-        for name in args.only.split(","):
-            scenario = SCENARIOS[name]
+        for name in names:
             started = time.monotonic()
-            wants_inbox = name in ("mail", "escalation")
-            row = scenario(stack, inbox) if wants_inbox else scenario(stack)
+            row = run_scenario(name, stack, inbox)
             rows.append(row)
             print(f"  {row.scenario}: done in {time.monotonic() - started:.0f} s", flush=True)
     finally:
@@ -585,15 +809,16 @@ def main() -> int:
     print(f"\n{time.strftime('%Y-%m-%d')} on {machine}, PostgreSQL")
     head = (
         "| scenario | sent | receipts | stored | lost | dup | 5xx | tipster saw | "
-        "notifications lost | escalation delay | recovery |"
+        "notifications lost | escalation delay | recovery | worker timeouts |"
     )
     print(head)
-    print("|" + "---|" * 11)
+    print("|" + "---|" * 12)
     failed = False
     for r in rows:
         print(
             f"| {r.scenario} | {r.sent} | {r.receipts} | {r.stored} | {r.lost} | {r.dup} | "
-            f"{r.errors5xx} | {r.saw} | {r.mail_lost} | {r.escalation} | {r.recovery} |"
+            f"{r.errors5xx} | {r.saw} | {r.mail_lost} | {r.escalation} | {r.recovery} | "
+            f"{r.timeouts} |"
         )
         failed |= bool(r.lost or r.dup)
     return 1 if failed else 0
