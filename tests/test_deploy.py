@@ -134,7 +134,9 @@ def test_systemd_units_leave_no_orphan_holding_the_port():
     assert "ExecReload=/bin/kill -s HUP $MAINPID" in (DEPLOY / "tipline.service").read_text()
 
 
-def _status(port: int, method: str, path: str, headers: dict[str, str], tls: bool) -> int:
+def _fetch(
+    port: int, method: str, path: str, headers: dict[str, str], tls: bool, body: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
     if tls:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -148,10 +150,15 @@ def _status(port: int, method: str, path: str, headers: dict[str, str], tls: boo
         conn.putrequest(method, path, skip_host=True)
         for name, value in headers.items():
             conn.putheader(name, value)
-        conn.endheaders()
-        return conn.getresponse().status
+        conn.endheaders(body or None)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
     finally:
         conn.close()
+
+
+def _status(port: int, method: str, path: str, headers: dict[str, str], tls: bool) -> int:
+    return _fetch(port, method, path, headers, tls)[0]
 
 
 @pytest.mark.slow
@@ -187,6 +194,17 @@ def test_nginx_logs_no_client_address_for_a_too_large_body_or_a_stopped_app(tmp_
             (prefix.onion_port, False, "example.onion"),
         ]:
             assert _status(port, "GET", f"/notices/{slug}/tip", {"Host": host}, tls) == 502
+            # A tip sent meanwhile gets the site's page, not nginx's: nothing was recorded,
+            # and Back returns to the form with the text.
+            sent = b"narrative=They+are+at+the+corner"
+            form = {"Content-Type": "application/x-www-form-urlencoded"}
+            length = {"Content-Length": str(len(sent))}
+            status, headers, page = _fetch(
+                port, "POST", f"/notices/{slug}/tip", {"Host": host, **form, **length}, tls, sent
+            )
+            assert status == 502 and headers["Retry-After"] == "60"
+            assert b"Nothing was sent" in page and b"<center>nginx</center>" not in page
+            assert headers["Cache-Control"] == "no-store"
     finally:
         stop(nginx, sig=15)
         stop(gunicorn)
@@ -195,4 +213,4 @@ def test_nginx_logs_no_client_address_for_a_too_large_body_or_a_stopped_app(tmp_
     assert "client:" not in written and "127.0.0.1" not in written, logs
     # The failures are still there for the operator, without an address.
     failed = logs["tipline-failed.log"]
-    assert failed.count(" 413 ") == 2 and failed.count(" 502 ") == 2, failed
+    assert failed.count(" 413 ") == 2 and failed.count(" 502 ") == 4, failed

@@ -15,9 +15,10 @@ server; a client whose try failed tries a new tip 50 ms later. Columns:
     sent (tries), receipts (a code shown), stored (tips in the database), lost (a code shown
     with no stored tip), dup (a narrative stored twice), 5xx (other than the "not saved"
     page, nginx's included), what the tipster saw (r: receipt, 503t: the "not saved" page
-    with their text, x: the POST's connection refused or reset, ngx502: nginx's own error
-    page, 5xx: any other server error, e: anything else; "form-" before one of these: the
-    form itself did not open, so nothing typed was lost), notifications lost, escalation
+    with their text, x: the POST's connection refused or reset, ngx502: an error page from
+    nginx (the site's static "nothing was sent" page), 5xx: any other server error, e:
+    anything else; "form-" before one of these: the form itself did not open, so nothing
+    typed was lost), notifications lost, escalation
     delay, recovery (from the fault's end to the next receipt), worker timeouts (gunicorn
     killed a worker that took longer than its 30 s timeout).
 
@@ -364,8 +365,10 @@ class Load:
 
 
 def server_error(status: int, page: bytes) -> str:
-    """``5xx`` from the app, or ``ngx502`` and the like: nginx's own error page."""
-    return f"ngx{status}" if b"<center>nginx</center>" in page else "5xx"
+    """``5xx`` from the app, or ``ngx502`` and the like: an error page nginx answered with
+    (its own, or the site's static "nothing was sent" page, deploy/nginx-locations.conf)."""
+    by_nginx = b"<center>nginx</center>" in page or b"data-tipline-unavailable" in page
+    return f"ngx{status}" if by_nginx else "5xx"
 
 
 @dataclass
