@@ -7,6 +7,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from tipline import audit, sealing
 from tipline.auth.models import StaffUser
 from tipline.config import data_key_bytes
 from tipline.db import utcnow
-from tipline.notices.models import Notice, NoticeStatus
+from tipline.notices.models import NoticeStatus
 from tipline.tips import attachments, integrity, receipts
 from tipline.tips.attachments import PhotoLimits
 from tipline.tips.models import Tip, TipStatus, TipSubmission
@@ -43,6 +44,20 @@ class TipReport:
     def has_words(self) -> bool:
         """Whether anything was written in any of the tip's text fields."""
         return any(clean_text(value) for value in vars(self).values() if isinstance(value, str))
+
+
+class NoticeRef(Protocol):
+    """What a tip needs of its notice: a ``Notice``, or a plain record read for the tip form
+    (``triage.intake.TipTarget``)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def slug(self) -> str: ...
+
+    @property
+    def status(self) -> NoticeStatus: ...
 
 
 class NoticeNotOpen(LookupError):
@@ -115,12 +130,13 @@ def submit_tip(
     session: Session,
     report: TipReport,
     receipt_key: bytes,
-    notice: Notice | None = None,
+    notice: NoticeRef | None = None,
     operator: StaffUser | None = None,
     *,
     photos: Sequence[bytes] = (),
     data_key: bytes | str | None = None,
     form_token: str | None = None,
+    look_up_form_token: bool = True,
     photo_limits: PhotoLimits = PhotoLimits(),  # noqa: B008 - frozen, shared safely
     replay_window: timedelta = timedelta(minutes=30),
     possible_flood: bool = False,
@@ -130,11 +146,14 @@ def submit_tip(
     """Record a tip and return it with its receipt code (the only plain copy of the code).
 
     With ``form_token``, a second submit of the same form raises AlreadyReceived instead of
-    making a second tip. Photos are checked and rebuilt before anything is written
-    (PhotoRejected); photos and contact details are sealed under ``data_key``.
-    The caller must commit before showing the code: acknowledged means persisted.
+    making a second tip. With ``look_up_form_token`` False the token is not looked up first:
+    the unique index on it refuses a second submit at the flush (IntegrityError), and the
+    caller rolls back and calls again with the lookup, which then raises AlreadyReceived.
+    Photos are checked and rebuilt before anything is written (PhotoRejected); photos and
+    contact details are sealed under ``data_key``. The caller must commit before showing
+    the code: acknowledged means persisted.
     """
-    if form_token is not None:
+    if form_token is not None and look_up_form_token:
         _replay(session, receipt_key, data_key, form_token, replay_window)
     if not clean_text(report.narrative):
         raise ValueError("A tip needs some words about what was seen.")
@@ -147,7 +166,8 @@ def submit_tip(
     tip = Tip(
         public_ref=ref,
         receipt_hash=receipts.hash_code(receipt_key, code),
-        notice=notice,
+        # The id alone: the notice need not be an ORM object of this session, and once the
+        # tip is flushed ``tip.notice`` loads from the identity map or the database.
         notice_id=notice.id if notice is not None else None,
         language=language[:8],
         narrative=clean_text(report.narrative),

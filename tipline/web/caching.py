@@ -51,7 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import psycopg
@@ -81,6 +81,7 @@ VERSIONS = "tipline.page_versions"
 RELEASE_SETTINGS = ("AGENCY_NAME", "EMERGENCY_NUMBER")
 
 VersionOf = Callable[..., ContentVersion | None]
+T = TypeVar("T")
 UNKNOWN = object()
 #: WSGI environ key: set by the decorator when Flask's answer may be kept with its headers.
 KEEP_HEADERS = "tipline.page_cache.keep"
@@ -185,7 +186,7 @@ class VersionReader:
         self._notified = 0
         self._retry_at = 0.0
         self._counter: tuple[int, ...] | None = None
-        self._versions: dict[tuple[Any, ...], ContentVersion | None] = {}
+        self._versions: dict[tuple[Any, ...], Any] = {}
 
     def _fresh_connection(self) -> bool:
         return self._connection is None or self._pid != os.getpid()  # none survives a fork
@@ -248,7 +249,9 @@ class VersionReader:
         with self._lock:
             return self._lookup((version_of, *sorted(view_args.items())))[1]
 
-    def read(self, version_of: VersionOf, view_args: dict[str, Any]) -> ContentVersion | None:
+    def read(self, version_of: Callable[..., T], view_args: dict[str, Any]) -> T:
+        """``version_of(connection, **view_args)``: a page's version, or any other small
+        read about public notices that must be dropped when they change."""
         key = (version_of, *sorted(view_args.items()))
         with self._lock:
             counter, known = self._lookup(key)
@@ -510,6 +513,13 @@ def filled_form(
     body = page.body.replace(CSRF_SLOT.encode(), _token_bytes(generate_csrf()), 1)
     body = body.replace(FORM_TOKEN_SLOT.encode(), _token_bytes(form_token), 1)
     return Response(body, content_type=page.content_type)
+
+
+def remembered_read(reader: Callable[..., T], **args: Any) -> T:
+    """``reader(connection, **args)``, read once and remembered in this process until the
+    database signals a change to public notice content (``VersionReader``): a query a tip
+    POST would otherwise make on every request, made outside its transaction."""
+    return current_app.extensions[VERSIONS].read(reader, args)
 
 
 def store_of(app: Flask) -> PageStore:
