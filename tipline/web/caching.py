@@ -522,6 +522,38 @@ def remembered_read(reader: Callable[..., T], **args: Any) -> T:
     return current_app.extensions[VERSIONS].read(reader, args)
 
 
+#: Stand-ins for the five groups of a receipt code in a kept receipt page (``filled_receipt``).
+CODE_SLOTS = tuple(f"tiplinecodeslot{n}x{secrets.token_hex(8)}" for n in range(5))
+RECEIPT_SHELLS = "tipline.receipt_shells"
+
+
+def filled_receipt(kind: str, render_shell: Callable[[str], str], code: str) -> bytes | None:
+    """The receipt page of a newly received tip, from a copy kept per ``kind`` (what else
+    the page depends on: a notice or not, "there right now" or not) and language, with the
+    receipt code's groups left as slots.
+
+    ``render_shell(code)`` renders the page for a stand-in code once; each tip then gets its
+    own code written in. None when the code or the page does not fit (the caller renders as
+    usual). Never for a page showing flashed messages (the caller checks).
+    """
+    groups = code.split("-")
+    if len(groups) != len(CODE_SLOTS) or not all(_TOKEN.match(group) for group in groups):
+        return None
+    store: PageStore = current_app.extensions[RECEIPT_SHELLS]
+    key = (f"{request.script_root}|{kind}", request_language())
+    page = store.get(key, store.release)
+    if page is None:
+        body = render_shell("-".join(CODE_SLOTS)).encode()
+        if any(body.count(slot.encode()) != 1 for slot in CODE_SLOTS):
+            return None
+        page = StoredPage(store.release, body, "text/html; charset=utf-8")
+        store.put(key, page)
+    body = page.body
+    for slot, group in zip(CODE_SLOTS, groups, strict=True):
+        body = body.replace(slot.encode(), group.encode(), 1)
+    return body
+
+
 def store_of(app: Flask) -> PageStore:
     return app.extensions[EXTENSION]
 
@@ -530,5 +562,6 @@ def init_app(app: Flask) -> None:
     release = release_stamp(app)
     app.extensions[EXTENSION] = PageStore(release, app.config["PAGE_CACHE_ENTRIES"])
     app.extensions[FORM_SHELLS] = PageStore(release, app.config["PAGE_CACHE_ENTRIES"])
+    app.extensions[RECEIPT_SHELLS] = PageStore(release, 64)
     app.extensions[VERSIONS] = VersionReader(app.config["DATABASE_URL"])
     app.wsgi_app = FastPublicPages(app, app.wsgi_app)  # type: ignore[method-assign]
