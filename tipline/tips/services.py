@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tipline import audit, sealing
@@ -196,17 +196,15 @@ def submit_tip(
     if images:
         session.flush()  # the photos name the tip's id
         stored = attachments.store_photos(session, tip, images, data_key)
+    submission = None
     if form_token is not None:
-        session.add(
-            TipSubmission(
-                token_hash=_token_hash(receipt_key, form_token),
-                tip=tip,
-                sealed_code=sealing.seal(
-                    _token_cipher(data_key, form_token), code.encode(), f"tip-submission:{ref}"
-                ),
-            )
-        )
-    # The tip, its submission and its audit event go to the database in one flush.
+        submission = {
+            "token_hash": _token_hash(receipt_key, form_token),
+            "sealed_code": sealing.seal(
+                _token_cipher(data_key, form_token), code.encode(), f"tip-submission:{ref}"
+            ),
+            "created_at": utcnow(),
+        }
     extra: dict[str, object] = {"photos": len(images)} if images else {}
     if possible_flood:
         extra["possible_flood"] = True
@@ -221,7 +219,14 @@ def submit_tip(
         **extra,
         **integrity.received_details(tip, stored),
     )
+    if submission is not None:
+        # A plain INSERT once ``record`` has flushed the tip (its id); the unique index on the
+        # token refuses a second submit of the same form here.
+        session.connection().execute(_INSERT_SUBMISSION, {**submission, "tip_id": tip.id})
     return tip, code
+
+
+_INSERT_SUBMISSION = insert(TipSubmission)
 
 
 def contact_details(tip: Tip, data_key: bytes | str | None) -> str | None:
