@@ -105,7 +105,9 @@ def record(
             "row_hash": event.row_hash,
         },
     )
-    event.id = written.inserted_primary_key[0]
+    key_row = written.inserted_primary_key
+    assert key_row is not None  # a single-row INSERT always reports its key
+    event.id = key_row[0]
     # Still under the chain lock: leaves join the tree in sequence order.
     tree.append(session, event)
     return event
