@@ -156,7 +156,9 @@ class Defaults:
     LOGIN_GLOBAL_RATE_LIMIT = "600 per minute"
     RATELIMIT_KEY_PREFIX = "tipline-rl"
     RATELIMIT_STRATEGY = "fixed-window"
-    RATELIMIT_HEADERS_ENABLED = True
+    # Off: RateLimit-* headers cost two storage reads per limited request (Redis round trips)
+    # and told a successful tip to retry after 60 s. A refused form still gets Retry-After.
+    RATELIMIT_HEADERS_ENABLED = False
     # If Redis goes away, count in memory instead and never refuse a tip because of it.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True

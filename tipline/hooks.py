@@ -14,6 +14,8 @@ On every ``Session`` of the process (idempotent, whichever app installs them fir
   (after_commit), ``forget_rolled_back_change`` (after_rollback): a notice's change stamp
   moves with any change to it, its charges or its contact lines, and the public pages'
   caches learn of it (PostgreSQL NOTIFY, a per-process commit counter).
+- ``triage.intake.announce_follow_changes`` (before_flush): a follow started or ended is
+  announced the same way, since a tip POST remembers whether its notice is followed.
 
 On the app's sessionmakers (those that write: ``tipline.sessionmaker``,
 ``tipline.write_sessionmaker``):
@@ -60,6 +62,7 @@ SESSION_HOOKS: tuple[tuple[str, Callable[..., Any]], ...] = (
     ("before_flush", change_stamps.touch_changed_notices),
     ("after_commit", change_stamps.count_committed_change),
     ("after_rollback", change_stamps.forget_rolled_back_change),
+    ("before_flush", follower_intake.announce_follow_changes),
 )
 
 

@@ -21,10 +21,14 @@ def test_tip_posts_are_throttled_per_address_and_reading_the_form_is_not(app, cl
     app.config["TIP_RATE_LIMIT"] = "2 per minute"
     me = {"REMOTE_ADDR": "192.0.2.10"}
     for _ in range(2):
-        assert send_tip(client, environ=me)[0].status_code == 200
+        taken, _code = send_tip(client, environ=me)
+        # A taken tip is not told to retry later, and costs no counter reads for headers.
+        assert taken.status_code == 200 and "Retry-After" not in taken.headers
+        assert not any(name.lower().startswith("x-ratelimit") for name, _value in taken.headers)
     refused, code = send_tip(client, environ=me)
     page = refused.get_data(as_text=True)
     assert refused.status_code == 429 and code is None
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
     # The form comes back with what was typed and a wait message: nothing is lost.
     assert "Please wait a few minutes, then send again" in page and "Nothing is lost" in page
     assert "Seen by the levee" in page
@@ -303,3 +307,31 @@ def test_a_tip_is_still_taken_when_redis_is_down(database_url, tmp_path):
         assert response.status_code == 200 and code
     finally:
         app.extensions["tipline.engine"].dispose()
+
+
+def test_memory_counters_start_no_thread_and_still_expire(monkeypatch):
+    """Without Redis the counters live in memory: counting starts no timer thread per
+    request (the limits library's own memory storage did, on every tip), and an expired
+    window is dropped by a later count."""
+    from limits import parse
+    from limits.strategies import FixedWindowRateLimiter
+
+    storage = limits.SweptMemoryStorage()
+    limiter = FixedWindowRateLimiter(storage)
+    started = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
+    one_second = parse("2 per second")
+    assert [limiter.hit(one_second, "me") for _ in range(3)] == [True, True, False]
+    assert started == []
+    (mine,) = storage.storage
+    storage.expirations[mine] = 0  # as if its window had closed
+    limiter.hit(one_second, "someone else")  # within the second: no sweep yet
+    assert mine in storage.storage
+    later = storage._next_sweep + 0.1
+    monkeypatch.setattr(limits.time, "monotonic", lambda: later)
+    limiter.hit(one_second, "someone else")
+    assert mine not in storage.storage and started == []
+
+
+def test_the_app_counts_in_the_swept_memory_storage_without_redis(app):
+    assert isinstance(limits.limiter_for(app).storage, limits.SweptMemoryStorage)

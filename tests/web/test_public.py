@@ -13,6 +13,7 @@ from tipline.tips import receipts
 from tipline.tips.models import Tip
 
 from ..conftest import RECEIPT_RE, csrf_token, receipt_code_on
+from .tipster import send_tip
 
 
 def test_gallery_lists_published_notices_only(client, session, published_notice):
@@ -101,6 +102,28 @@ def test_tip_on_a_notice_gets_a_receipt_code_that_was_committed(app, client, pub
         assert tip.notice_id == published_notice.id
         assert tip.there_now is True
         assert (tip.seen_when, tip.seen_where) == ("today 3 pm", "Magazine St & Napoleon Ave")
+
+
+def test_each_kept_receipt_page_shows_its_own_code_its_language_and_its_urgency(
+    app, client, session, published_notice
+):
+    """Receipt pages come from a kept copy with the code as slots: each tip still gets its
+    own code (the one stored), in the visitor's language, with the "call now" line only
+    when they said the person is there now."""
+    url = f"/notices/{published_notice.slug}/tip"
+    shown = []
+    for lang, there_now in [("en", ""), ("en", ""), ("es", ""), ("en", "y"), ("es", "y")]:
+        page, code = send_tip(client, f"{url}?lang={lang}", narrative="Seen", there_now=there_now)
+        text = page.get_data(as_text=True)
+        assert page.status_code == 200 and RECEIPT_RE.fullmatch(code)
+        assert f'<html lang="{lang}">' in text
+        assert ('<p class="call-911">' in text) == bool(there_now)
+        assert "tiplinecodeslot" not in text
+        shown.append(code)
+    assert len(set(shown)) == len(shown)
+    key = receipts.receipt_key(app.secret_key)
+    stored = set(session.scalars(select(Tip.receipt_hash)))
+    assert stored == {receipts.hash_code(key, code) for code in shown}
 
 
 def test_no_receipt_is_shown_when_the_commit_fails(client, session, monkeypatch):

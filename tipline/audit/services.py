@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from flask import current_app, has_app_context
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session
 
 from tipline import db
@@ -18,6 +18,11 @@ from tipline.db import utcnow
 
 PUBLIC = "public"
 SYSTEM = "system"
+
+# Built once, run on the session's connection: every audited transaction runs both, under the
+# chain lock, and the ORM's unit of work cost more than the statements themselves.
+_HEAD = select(AuditEvent.seq, AuditEvent.row_hash).order_by(AuditEvent.seq.desc()).limit(1)
+_INSERT = insert(AuditEvent)
 
 
 class Actor(Protocol):
@@ -49,24 +54,28 @@ def record(
     object_id: object,
     **details: Any,
 ) -> AuditEvent:
-    """Add an audit event for ``actor`` doing ``action`` to an object, and flush it.
+    """Write an audit event for ``actor`` doing ``action`` to an object, after flushing what
+    the caller added to the session.
 
     ``actor`` is a staff user or a label such as ``PUBLIC`` or ``SYSTEM``. The event is
-    linked to the chain head; writers are serialised until their transaction ends.
+    linked to the chain head; writers are serialised until their transaction ends. The event
+    returned is not in the session (it is written with a plain INSERT); read the log with
+    a query.
     """
+    if session.info.get("read_only"):
+        # The event is a plain INSERT, which the read-only session's flush check never sees.
+        raise db.ReadOnlySessionError("This request was declared read-only and cannot write.")
     if isinstance(actor, str):
         actor_id, label = None, actor
     else:
         actor_id, label = actor.id, actor.username
     key = audit_key(session)
     stored_details = chain.normalise_details(details)
-    # What the caller added waits for the one flush below (the head is only audit rows, and
-    # every event before this one was flushed by its own ``record``).
-    with session.no_autoflush:
-        lock_chain_head(session)
-        head = session.execute(
-            select(AuditEvent.seq, AuditEvent.row_hash).order_by(AuditEvent.seq.desc()).limit(1)
-        ).first()
+    # What the caller added waits for the flush below (the head is only audit rows, and
+    # every event before this one was written by its own ``record``).
+    lock_chain_head(session)
+    connection = session.connection()
+    head = connection.execute(_HEAD).first()
     seq, prev_hash = (head.seq + 1, head.row_hash) if head else (1, chain.GENESIS)
     event = AuditEvent(
         seq=seq,
@@ -80,8 +89,25 @@ def record(
         prev_hash=prev_hash,
     )
     event.row_hash = hash_of(key, event)
-    session.add(event)
     session.flush()
+    written = connection.execute(
+        _INSERT,
+        {
+            "seq": event.seq,
+            "occurred_at": event.occurred_at,
+            "actor_id": event.actor_id,
+            "actor_label": event.actor_label,
+            "action": event.action,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "details": event.details,
+            "prev_hash": event.prev_hash,
+            "row_hash": event.row_hash,
+        },
+    )
+    key_row = written.inserted_primary_key
+    assert key_row is not None  # a single-row INSERT always reports its key
+    event.id = key_row[0]
     # Still under the chain lock: leaves join the tree in sequence order.
     tree.append(session, event)
     return event

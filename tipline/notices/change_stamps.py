@@ -137,7 +137,14 @@ def touch_changed_notices(session: Session, _ctx: UOWTransaction, _instances: An
         # the stamp already; keep its value.
         if notice not in session.deleted and not _updated_at_set(notice):
             notice.updated_at = now
-    if (changed or touched) and not session.info.get(_CHANGED):
+    if changed or touched:
+        announce_change(session)
+
+
+def announce_change(session: Session) -> None:
+    """Tell every app server that what it remembers about public notices may be stale, once
+    this transaction commits (PostgreSQL NOTIFY; this process's commit counter)."""
+    if not session.info.get(_CHANGED):
         session.info[_CHANGED] = True
         if session.get_bind().dialect.name == "postgresql":
             session.execute(select(func.pg_notify(CHANGE_CHANNEL, "")))

@@ -7,15 +7,16 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tipline import audit, sealing
 from tipline.auth.models import StaffUser
 from tipline.config import data_key_bytes
 from tipline.db import utcnow
-from tipline.notices.models import Notice, NoticeStatus
+from tipline.notices.models import NoticeStatus
 from tipline.tips import attachments, fields, integrity, receipts
 from tipline.tips.attachments import PhotoLimits
 from tipline.tips.models import Tip, TipStatus, TipSubmission
@@ -44,6 +45,20 @@ class TipReport:
     def has_words(self) -> bool:
         """Whether anything was written in any of the tip's text fields."""
         return any(clean_text(value) for value in vars(self).values() if isinstance(value, str))
+
+
+class NoticeRef(Protocol):
+    """What a tip needs of its notice: a ``Notice``, or a plain record read for the tip form
+    (``triage.intake.TipTarget``)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def slug(self) -> str: ...
+
+    @property
+    def status(self) -> NoticeStatus: ...
 
 
 class NoticeNotOpen(LookupError):
@@ -124,12 +139,13 @@ def submit_tip(
     session: Session,
     report: TipReport,
     receipt_key: bytes,
-    notice: Notice | None = None,
+    notice: NoticeRef | None = None,
     operator: StaffUser | None = None,
     *,
     photos: Sequence[bytes] = (),
     data_key: bytes | str | None = None,
     form_token: str | None = None,
+    look_up_form_token: bool = True,
     photo_limits: PhotoLimits = PhotoLimits(),  # noqa: B008 - frozen, shared safely
     replay_window: timedelta = timedelta(minutes=30),
     possible_flood: bool = False,
@@ -139,11 +155,14 @@ def submit_tip(
     """Record a tip and return it with its receipt code (the only plain copy of the code).
 
     With ``form_token``, a second submit of the same form raises AlreadyReceived instead of
-    making a second tip. Photos are checked and rebuilt before anything is written
-    (PhotoRejected); photos and contact details are sealed under ``data_key``.
-    The caller must commit before showing the code: acknowledged means persisted.
+    making a second tip. With ``look_up_form_token`` False the token is not looked up first:
+    the unique index on it refuses a second submit at the flush (IntegrityError), and the
+    caller rolls back and calls again with the lookup, which then raises AlreadyReceived.
+    Photos are checked and rebuilt before anything is written (PhotoRejected); photos and
+    contact details are sealed under ``data_key``. The caller must commit before showing
+    the code: acknowledged means persisted.
     """
-    if form_token is not None:
+    if form_token is not None and look_up_form_token:
         _replay(session, receipt_key, data_key, form_token, replay_window)
     if not clean_text(report.narrative):
         raise ValueError("A tip needs some words about what was seen.")
@@ -159,7 +178,8 @@ def submit_tip(
     tip = Tip(
         public_ref=ref,
         receipt_hash=receipts.hash_code(receipt_key, code),
-        notice=notice,
+        # The id alone: the notice need not be an ORM object of this session, and once the
+        # tip is flushed ``tip.notice`` loads from the identity map or the database.
         notice_id=notice.id if notice is not None else None,
         language=language[:8],
         **given,
@@ -177,17 +197,15 @@ def submit_tip(
     if images:
         session.flush()  # the photos name the tip's id
         stored = attachments.store_photos(session, tip, images, data_key)
+    submission = None
     if form_token is not None:
-        session.add(
-            TipSubmission(
-                token_hash=_token_hash(receipt_key, form_token),
-                tip=tip,
-                sealed_code=sealing.seal(
-                    _token_cipher(data_key, form_token), code.encode(), f"tip-submission:{ref}"
-                ),
-            )
-        )
-    # The tip, its submission and its audit event go to the database in one flush.
+        submission = {
+            "token_hash": _token_hash(receipt_key, form_token),
+            "sealed_code": sealing.seal(
+                _token_cipher(data_key, form_token), code.encode(), f"tip-submission:{ref}"
+            ),
+            "created_at": utcnow(),
+        }
     extra: dict[str, object] = {"photos": len(images)} if images else {}
     if possible_flood:
         extra["possible_flood"] = True
@@ -202,7 +220,14 @@ def submit_tip(
         **extra,
         **integrity.received_details(tip, stored),
     )
+    if submission is not None:
+        # A plain INSERT once ``record`` has flushed the tip (its id); the unique index on the
+        # token refuses a second submit of the same form here.
+        session.connection().execute(_INSERT_SUBMISSION, {**submission, "tip_id": tip.id})
     return tip, code
+
+
+_INSERT_SUBMISSION = insert(TipSubmission)
 
 
 def contact_details(tip: Tip, data_key: bytes | str | None) -> str | None:

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from limits import parse
+from limits.storage import MemoryStorage
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +183,38 @@ LIMITED_POSTS: dict[str, tuple[str, Callable[[], str], Callable[[], str] | None]
 }
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """The limits library's in-memory counters (one server without Redis), without its timer
+    thread: that storage starts a thread for each count that comes more than 10 ms after the
+    last, which is every tip POST, to drop expired keys. Here they are dropped by the
+    counting request itself, at most once a second; an expired count already reads as zero
+    before it is dropped (``MemoryStorage.get``)."""
+
+    STORAGE_SCHEME = ["tipline-memory"]  # noqa: RUF012 - read by limits' storage registry
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.timer.cancel()
+        self._next_sweep = 0.0
+
+    # Replaces the base class's private scheduler, which ``incr``, ``decr`` and the moving
+    # window call before each change (tests/web/test_abuse.py checks that it still does).
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_SECONDS
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
+def retry_after() -> int | None:
+    """Seconds until the limit that refused this request lets the next one through."""
+    current = limiter_for(current_app).current_limit
+    if current is None:
+        return None
+    return max(1, int(current.reset_at - time.time()))
+
+
 def limiter_for(app: Flask) -> Limiter:
     return app.extensions["tipline.limiter"]
 
@@ -191,8 +225,12 @@ def init_app(app: Flask) -> None:
     Call after the blueprints are registered. One limiter per app, rather than a module
     global, so that apps never share counters or a "storage is down" state.
     """
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    limiter = Limiter(key_func=client_key, default_limits=[])
+    uri = app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter = Limiter(
+        key_func=client_key,
+        default_limits=[],
+        storage_uri="tipline-memory://" if uri == "memory://" else None,
+    )
     limiter.init_app(app)
     app.extensions["tipline.limiter"] = limiter
     for endpoint, (scope, per_address, everyone_together) in LIMITED_POSTS.items():

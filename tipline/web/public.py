@@ -21,7 +21,7 @@ from flask import (
 )
 from flask import session as flask_session
 from flask_babel import gettext
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
@@ -34,7 +34,10 @@ from tipline.sealing import SealBroken
 from tipline.tips import services as tips
 from tipline.tips.attachments import PhotoLimits, PhotoRejected
 from tipline.tips.forms import TipForm, new_form_token, uploaded
+from tipline.tips.models import TipStatus
 from tipline.tips.receipts import receipt_key, receipt_secret
+from tipline.triage import intake
+from tipline.triage.intake import TipTarget
 from tipline.web import caching, limits, outage
 from tipline.web.responses import image_response, keep_form_on_429
 
@@ -116,14 +119,17 @@ def notice_tip(slug: str) -> Response:
         )
         if kept is not None:
             return _no_store(kept)
-    found = notices.notice_taking_tips(db.session(), slug)
-    if found is None:
+    # Read outside the tip's transaction and remembered until notices change: on SQLite the
+    # write lock is then taken only for the tip's own writes, and on PostgreSQL a repeated
+    # POST to the same notice costs no query for it.
+    target = caching.remembered_read(intake.open_for_tips, slug=slug)
+    if target is None:
         if request.method == "POST":
             resolved = notices.public_notice(db.session(), slug)
             if resolved is not None:
                 return _resolved_while_typing(resolved)
         abort(404)
-    return _tip_form(found)
+    return _tip_form(target)
 
 
 def _resolved_while_typing(resolved: Notice) -> Response:
@@ -174,7 +180,7 @@ RECEIPT_FORM_KEY = "receipt_form"
 
 
 def _receipt(
-    tip: Any, code: str | None, notice: Notice | None, repeated: bool, form_token: str | None
+    tip: Any, code: str | None, notice: object, repeated: bool, form_token: str | None
 ) -> Response:
     # Rendered in the POST response, so the code never appears in a URL or a cookie. The
     # cookie keeps only the form's token: with it, /tip/received shows the same code again
@@ -182,16 +188,25 @@ def _receipt(
     if form_token:
         flask_session[RECEIPT_FORM_KEY] = form_token
     g.switch_endpoint = "public.received"
-    page = render_template(
-        "public/receipt.html",
-        tip=tip,
-        code=code,
-        notice=notice,
-        repeated=repeated,
-        replay_minutes=int(current_app.config["TIP_REPLAY_MINUTES"]),
-        retention_days=int(current_app.config["TIP_RETENTION_DAYS"]),
-    )
-    return _no_store(make_response(page))
+
+    def render(shown_code: str | None) -> str:
+        return render_template(
+            "public/receipt.html",
+            tip=tip,
+            code=shown_code,
+            notice=notice,
+            repeated=repeated,
+            replay_minutes=int(current_app.config["TIP_REPLAY_MINUTES"]),
+            retention_days=int(current_app.config["TIP_RETENTION_DAYS"]),
+        )
+
+    page: str | bytes | None = None
+    if code and not repeated and tip.status is TipStatus.NEW and "_flashes" not in flask_session:
+        # Every new tip's receipt is the same page but for its code: kept per kind and
+        # language with the code as slots (rendering it was a tenth of a tip's cost).
+        kind = f"notice={notice is not None};there_now={bool(tip.there_now)}"
+        page = caching.filled_receipt(kind, render, code)
+    return _no_store(make_response(page if page is not None else render(code)))
 
 
 @bp.get("/tip/received")
@@ -221,7 +236,7 @@ def _photos_chosen(form: TipForm) -> bool:
     return any(isinstance(f, FileStorage) and f.filename for f in form.photos.data or [])
 
 
-def _tip_form(notice: Notice | None) -> Response:
+def _tip_form(target: TipTarget | None) -> Response:
     form = TipForm()
     session = db.session()
     save_failed = honeypot = False
@@ -235,13 +250,18 @@ def _tip_form(notice: Notice | None) -> Response:
             flood = limits.possible_flood()
             for attempt in range(SAVE_ATTEMPTS):
                 try:
+                    if target is not None:
+                        intake.followers_known(session, target)
                     tip, code = tips.submit_tip(
                         session,
                         form.to_report(),
                         receipt_key(receipt_secret(current_app.config)),
-                        notice=notice,
+                        notice=target,
                         photos=uploaded(form.photos.data),
                         form_token=form.form_token.data or None,
+                        # A form is sent once: its token is looked up only after the unique
+                        # index refused it (a double click, a reload), saving a query per tip.
+                        look_up_form_token=attempt > 0,
                         possible_flood=flood,
                         language=current_locale(),
                         **submission_options(current_app),
@@ -249,7 +269,7 @@ def _tip_form(notice: Notice | None) -> Response:
                     session.commit()
                 except tips.AlreadyReceived as done:
                     session.rollback()
-                    return _receipt(done.tip, done.code, notice, True, form.form_token.data)
+                    return _receipt(done.tip, done.code, target, True, form.form_token.data)
                 except PhotoRejected as error:
                     session.rollback()
                     form.photos.errors = [str(error), gettext("Please choose the photos again.")]
@@ -262,8 +282,10 @@ def _tip_form(notice: Notice | None) -> Response:
                     ):
                         # Two submits of one form at once (a double click) collide here, as a
                         # unique-key error or, on SQLite, a locked database; a later try finds
-                        # the tip the other request saved and shows it.
-                        time.sleep(0.05 * (attempt + 1))
+                        # the tip the other request saved and shows it. A unique-key error
+                        # means the other one has committed: look at once.
+                        if not isinstance(error, IntegrityError):
+                            time.sleep(0.05 * (attempt + 1))
                         continue
                     # Never show a receipt for a tip that is not on disk. Log no tip content
                     # (the engine hides statement parameters). An unreachable or timed-out
@@ -271,13 +293,15 @@ def _tip_form(notice: Notice | None) -> Response:
                     log.exception("a tip could not be saved")
                     save_failed = True
                 else:
-                    return _receipt(tip, code, notice, False, form.form_token.data)
+                    return _receipt(tip, code, target, False, form.form_token.data)
                 break
     if form.form_token.errors or not form.form_token.data:
         form.form_token.data = new_form_token()
     if request.method == "POST" and not form.photos.errors and _photos_chosen(form):
         # Files cannot be sent back to the browser: say so rather than drop them quietly.
         form.photos.errors = [gettext("Your photo was not sent: please choose it again.")]
+    # The page shows the whole notice (name, photo, contact lines): read it for the page.
+    notice = None if target is None else notices.notice_taking_tips(session, target.slug)
     page = _render_tip_form(form, notice, save_failed=save_failed, honeypot=honeypot)
     if save_failed:
         return outage.unavailable(make_response(page))

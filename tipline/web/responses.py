@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from tipline.web import limits
 from tipline.web.api import error_response
 
 CSP = "; ".join(
@@ -136,6 +137,11 @@ def handle_http_error(error: HTTPException) -> tuple[str, int] | HTTPException |
         for name, value in error.get_headers():  # Retry-After, when the limiter gives one
             if name.lower() == "retry-after":
                 response.headers[name] = value
+        if "Retry-After" not in response.headers:
+            # The limiter's own headers are off (config.py): say when to try again here.
+            wait = limits.retry_after()
+            if wait is not None:
+                response.headers["Retry-After"] = str(wait)
         return response
     if request.path.startswith("/api/"):
         return _api_error(error, code)

@@ -68,3 +68,34 @@ def filled_form(
     body = page.body.replace(CSRF_SLOT.encode(), token_bytes(generate_csrf()), 1)
     body = body.replace(FORM_TOKEN_SLOT.encode(), token_bytes(form_token), 1)
     return Response(body, content_type=page.content_type)
+
+
+#: Stand-ins for the five groups of a receipt code in a kept receipt page (``filled_receipt``).
+CODE_SLOTS = tuple(f"tiplinecodeslot{n}x{secrets.token_hex(8)}" for n in range(5))
+
+
+def filled_receipt(kind: str, render_shell: Callable[[str], str], code: str) -> bytes | None:
+    """The receipt page of a newly received tip, from a copy kept per ``kind`` (what else
+    the page depends on: a notice or not, "there right now" or not) and language, with the
+    receipt code's groups left as slots.
+
+    ``render_shell(code)`` renders the page for a stand-in code once; each tip then gets its
+    own code written in. None when the code or the page does not fit (the caller renders as
+    usual). Never for a page showing flashed messages (the caller checks).
+    """
+    groups = code.split("-")
+    if len(groups) != len(CODE_SLOTS) or not all(_TOKEN.match(group) for group in groups):
+        return None
+    kept: store.PageStore = current_app.extensions[store.RECEIPT_SHELLS]
+    key = (f"{request.script_root}|{kind}", store.request_language())
+    page = kept.get(key, kept.release)
+    if page is None:
+        body = render_shell("-".join(CODE_SLOTS)).encode()
+        if any(body.count(slot.encode()) != 1 for slot in CODE_SLOTS):
+            return None
+        page = store.StoredPage(kept.release, body, "text/html; charset=utf-8")
+        kept.put(key, page)
+    body = page.body
+    for slot, group in zip(CODE_SLOTS, groups, strict=True):
+        body = body.replace(slot.encode(), group.encode(), 1)
+    return body

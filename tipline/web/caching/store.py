@@ -1,7 +1,8 @@
 """The rendered copies one process keeps: an LRU store keyed by (URL, language).
 
-Each app has two: the public pages (``PAGES``) and the blank tip forms with token slots
-(``SHELLS``). ``PAGE_CACHE_ENTRIES`` bounds each; the least recently used copy goes first, and
+Each app has three: the public pages (``PAGES``), the blank tip forms with token slots
+(``SHELLS``) and new tips' receipt pages with code slots (``RECEIPT_SHELLS``, one per kind and
+language). ``PAGE_CACHE_ENTRIES`` bounds the first two; the least recently used copy goes first, and
 a copy whose ETag no longer matches is dropped when it is asked for.
 """
 
@@ -22,6 +23,7 @@ from tipline.notices.change_stamps import ContentVersion
 
 PAGES = "tipline.page_cache"
 SHELLS = "tipline.form_shells"
+RECEIPT_SHELLS = "tipline.receipt_shells"
 
 #: Reads a page's content version: ``version_of(connection, **view_args)``.
 VersionOf = Callable[..., ContentVersion | None]

@@ -5,17 +5,18 @@ change signal (``signals``) says nothing has changed since."""
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask
+from flask import Flask, current_app
 
 from tipline import db
-from tipline.notices.change_stamps import ContentVersion
 
 from .signals import ChangeSignal, Counter
 from .store import VersionOf
 
 VERSIONS = "tipline.page_versions"
+T = TypeVar("T")
 #: What ``remembered`` answers when the version is not known to be current without a query.
 UNKNOWN = object()
 
@@ -30,7 +31,7 @@ class VersionReader:
         self.signal = signal
         self._lock = threading.Lock()
         self._counter: Counter | None = None
-        self._versions: dict[tuple[Any, ...], ContentVersion | None] = {}
+        self._versions: dict[tuple[Any, ...], Any] = {}
 
     def _lookup(self, key: tuple[Any, ...]) -> tuple[Counter | None, Any]:
         """Under the lock: the change counter now, and the version remembered for ``key`` if
@@ -47,7 +48,9 @@ class VersionReader:
         with self._lock:
             return self._lookup((version_of, *sorted(view_args.items())))[1]
 
-    def read(self, version_of: VersionOf, view_args: dict[str, Any]) -> ContentVersion | None:
+    def read(self, version_of: Callable[..., T], view_args: dict[str, Any]) -> T:
+        """``version_of(connection, **view_args)``: a page's version, or any other small
+        read about public notices that must be dropped when they change."""
         key = (version_of, *sorted(view_args.items()))
         with self._lock:
             counter, known = self._lookup(key)
@@ -74,3 +77,10 @@ class VersionReader:
 
 def versions_of(app: Flask) -> VersionReader:
     return app.extensions[VERSIONS]
+
+
+def remembered_read(reader: Callable[..., T], **args: Any) -> T:
+    """``reader(connection, **args)``, read once and remembered in this process until the
+    database signals a change to public notice content: a query a tip POST would otherwise
+    make on every request, made outside its transaction."""
+    return versions_of(current_app).read(reader, args)
