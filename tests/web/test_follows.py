@@ -18,6 +18,7 @@ from tipline.triage import follows
 from tipline.triage.models import NoticeFollow
 
 from ..conftest import LINK_MAIL, csrf_token, sign_in
+from .tipster import send_tip as send_public_tip
 
 LINK = re.compile(r"https?://\S+/staff/follows/confirm\?token=([A-Za-z0-9_-]+)")
 
@@ -162,3 +163,28 @@ def test_links_per_day_are_limited(session, make_staff, published_notice):
     assert follows.follow_notice(
         session, user, published_notice, "next-day@example.org", LINK_MAIL, now=later
     )
+
+
+def test_a_follow_confirmed_after_tips_were_taken_is_told_of_the_next_one(
+    app, client, session, detective, published_notice
+):
+    """The tip form remembers, between changes, whether its notice is followed at a confirmed
+    address; starting a follow and confirming it must each change that answer at once."""
+    tipster = app.test_client()
+    url = f"/notices/{published_notice.slug}/tip"
+    assert send_public_tip(tipster, url, narrative="first")[1]  # remembered: nobody follows
+    follow_page(client, published_notice, "det@example.org")
+    [confirm] = mails(session, "follow-confirm")
+    token = LINK.search(confirm.body).group(1)
+    assert send_public_tip(tipster, url, narrative="second")[1]
+    assert mails(session, "follower") == []  # followed, but not at a confirmed address
+    client.post(
+        "/staff/follows/confirm",
+        data={
+            "csrf_token": csrf_token(client, f"/staff/follows/confirm?token={token}"),
+            "token": token,
+        },
+    )
+    assert send_public_tip(tipster, url, narrative="third")[1]
+    [alert] = mails(session, "follower")
+    assert alert.recipient == "det@example.org"
