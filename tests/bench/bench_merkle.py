@@ -8,7 +8,7 @@ Not collected by pytest. Run from the top of the repository:
 With no URL it uses a fresh SQLite file; with a PostgreSQL URL a throw-away schema. The
 million events and their tree are written straight into the tables (dummy contents, the right
 shape), then timed appends go through ``audit.record`` as the application makes them, in
-alternating rounds with the tree and without it (``tree.append`` switched off; the leaves
+alternating rounds with the tree and without it (``tree.rows_for`` switched off; the leaves
 skipped are added between rounds, untimed). Printed: per-append medians and their ratio, as a
 whole audited write (record and commit) and inside a transaction (record and flush only),
 and proof latencies (p50/p95) through the HTTP endpoints and directly.
@@ -101,9 +101,9 @@ def _fill(engine, events: int) -> None:
 def _append_round(app, with_tree: bool, commit: bool) -> list[float]:
     """Timed appends, one transaction each; the tree's leaves caught up afterwards if off."""
     make = app.extensions["tipline.write_sessionmaker"]
-    original = audit_services.tree.append
+    original = audit_services.tree.rows_for
     if not with_tree:
-        audit_services.tree.append = lambda _session, _event: b""  # type: ignore[assignment]
+        audit_services.tree.rows_for = lambda _session, _event: []  # type: ignore[assignment]
     times = []
     try:
         with make() as s:
@@ -118,7 +118,7 @@ def _append_round(app, with_tree: bool, commit: bool) -> list[float]:
                 if not commit:
                     s.commit()  # outside the timing: only record's own work was measured
     finally:
-        audit_services.tree.append = original
+        audit_services.tree.rows_for = original
     if not with_tree:
         with make() as s:
             for event in s.scalars(select(AuditEvent).where(AuditEvent.seq > first)):

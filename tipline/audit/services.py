@@ -90,26 +90,31 @@ def record(
     )
     event.row_hash = hash_of(key, event)
     session.flush()
-    written = connection.execute(
-        _INSERT,
-        {
-            "seq": event.seq,
-            "occurred_at": event.occurred_at,
-            "actor_id": event.actor_id,
-            "actor_label": event.actor_label,
-            "action": event.action,
-            "object_type": event.object_type,
-            "object_id": event.object_id,
-            "details": event.details,
-            "prev_hash": event.prev_hash,
-            "row_hash": event.row_hash,
-        },
-    )
-    key_row = written.inserted_primary_key
-    assert key_row is not None  # a single-row INSERT always reports its key
-    event.id = key_row[0]
     # Still under the chain lock: leaves join the tree in sequence order.
-    tree.append(session, event)
+    nodes = tree.rows_for(session, event)
+    params = {
+        "seq": event.seq,
+        "occurred_at": event.occurred_at,
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+        "row_hash": event.row_hash,
+    }
+    if nodes and connection.dialect.name == "postgresql":
+        # The event and its tree nodes in one statement: the tree costs no round trip.
+        statement = tree.event_insert_with_nodes(len(nodes))
+        event.id = connection.execute(statement, {**params, **tree.node_params(nodes)}).scalar_one()
+    else:
+        written = connection.execute(_INSERT, params)
+        if nodes:
+            connection.execute(tree.node_insert(len(nodes)), tree.node_params(nodes))
+        key_row = written.inserted_primary_key
+        assert key_row is not None  # a single-row INSERT always reports its key
+        event.id = key_row[0]
     return event
 
 
