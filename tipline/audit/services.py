@@ -92,18 +92,7 @@ def record(
     session.flush()
     # Still under the chain lock: leaves join the tree in sequence order.
     nodes = tree.rows_for(session, event)
-    params = {
-        "seq": event.seq,
-        "occurred_at": event.occurred_at,
-        "actor_id": event.actor_id,
-        "actor_label": event.actor_label,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-        "row_hash": event.row_hash,
-    }
+    params = {name: getattr(event, name) for name in tree.EVENT_WRITTEN}
     if nodes and connection.dialect.name == "postgresql":
         # The event and its tree nodes in one statement: the tree costs no round trip.
         statement = tree.event_insert_with_nodes(len(nodes))
