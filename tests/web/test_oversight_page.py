@@ -109,8 +109,14 @@ def test_a_sampled_closure_is_reopened_with_a_reason(app, client, session, make_
     session.commit()
     assert "closed by det" in client.get(PAGE).get_data(as_text=True)
     field = f"reopen-{review.id}-reason"
-    post(client, f"{PAGE}/reviews/{review.id}/reopen", {field: ""})
-    assert "Say why" in client.get(PAGE).get_data(as_text=True)
+    refused = post(client, f"{PAGE}/reviews/{review.id}/reopen", {field: ""})
+    assert refused.status_code == 400 and "Say why" in refused.get_data(as_text=True)
+    # A refused reason comes back in its own box, and a decision on a review settled
+    # meanwhile shows what was typed instead of dropping it.
+    other = f"reject-{review.id}-reason"
+    late = post(client, f"{PAGE}/reviews/{review.id}/reject", {other: "MARKER-LATE keep it"})
+    assert late.status_code == 400
+    assert "MARKER-LATE keep it" in late.get_data(as_text=True)
     post(client, f"{PAGE}/reviews/{review.id}/reopen", {field: "New sighting matches"})
     session.expire_all()
     assert session.get(Tip, tip.id).status is TipStatus.NEW

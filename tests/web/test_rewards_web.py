@@ -83,8 +83,11 @@ def test_detective_records_an_outcome_and_the_coordinator_sees_facts_not_contact
     assert coordinator.get(f"/staff/tips/{ref}").status_code == 403  # never the triage page
     page = f"/staff/tips/{ref}/outcome"
     refused = post(clients["det"], page, page, kind="arrest", case_reference="")
-    assert refused.status_code == 303
-    assert "Give the case reference." in clients["det"].get(page).get_data(as_text=True)
+    # Shown again, the choice made still chosen, the error beside the field it is about.
+    assert refused.status_code == 400
+    shown = refused.get_data(as_text=True)
+    assert 'id="case_reference-error"' in shown and "Give the case reference." in shown
+    assert re.search(r'<option selected value="arrest">|<option value="arrest" selected', shown)
     post(clients["det"], page, page, kind="arrest", case_reference="K-12345-26")
     facts = coordinator.get(f"/staff/rewards/tips/{ref}").get_data(as_text=True)
     assert "MARKER-NARRATIVE" in facts and "MARKER-WHERE" in facts and "K-12345-26" in facts
@@ -113,15 +116,16 @@ def test_self_approval_is_refused_on_the_page_and_limits_are_enforced(world, ses
     post(clients["det"], page, page, kind="charge", case_reference="K-1")
     tip_page = f"/staff/rewards/tips/{ref}"
     c1 = clients["coord-1"]
-    post(c1, f"{tip_page}/propose", tip_page, amount="5000", reason="Too much")
-    assert "The amount must be between 100 and 2,500 USD." in c1.get(tip_page).get_data(
-        as_text=True
-    )
+    refused = post(c1, f"{tip_page}/propose", tip_page, amount="5000", reason="Too much")
+    assert refused.status_code == 400
+    shown = refused.get_data(as_text=True)
+    assert "The amount must be between 100 and 2,500 USD." in shown
+    assert "Too much</textarea>" in shown and 'value="5000"' in shown  # nothing typed lost
     post(c1, f"{tip_page}/propose", tip_page, amount="400", reason="Charge")
     reward = session.scalar(select(Reward))
-    response = post(c1, f"/staff/rewards/{reward.id}/approve", tip_page, note="")
-    assert response.status_code == 303
-    assert "A second coordinator must decide" in c1.get(tip_page).get_data(as_text=True)
+    response = post(c1, f"/staff/rewards/{reward.id}/approve", tip_page, note="Fine")
+    assert response.status_code == 400
+    assert "A second coordinator must decide" in response.get_data(as_text=True)
     session.rollback()
     assert session.scalar(select(Reward.status)) is RewardStatus.PROPOSED
     # Only coordinators decide; the payout desk cannot even open the page.
@@ -291,3 +295,36 @@ def test_a_coordinator_types_the_reference_as_staff_pages_show_it(world, session
     for url in ("/staff/rewards", f"/staff/rewards/tips/{ref}"):
         text = re.sub(r'(href|action)="[^"]*"', "", coordinator.get(url).get_data(as_text=True))
         assert f"ip {ref[:8]}" in text and ref[:9] not in text, url
+
+
+def test_every_refused_reward_form_comes_back_with_what_was_typed(world, session):
+    """A request for an unknown tip, a correction of an unknown reward and a decline note on
+    a reward already decided are each refused on the page they were typed in (400), with
+    the text still in its box."""
+    clients, _code = world
+    ref = _tip_ref(session)
+    c1, c2 = clients["coord-1"], clients["coord-2"]
+    asked = post(
+        c1,
+        "/staff/rewards/requests",
+        "/staff/rewards",
+        tip_reference="ZZZZZZZZ",
+        reason="MARKER-ASKED the caller named an arrest",
+    )
+    assert asked.status_code == 400
+    assert "MARKER-ASKED the caller named an arrest</textarea>" in asked.get_data(as_text=True)
+    corrected = post(
+        c1,
+        "/staff/rewards/corrections",
+        "/staff/rewards/ledger",
+        reward_id="999999",
+        amount_delta="-50",
+        reason="MARKER-CORRECTED paid twice",
+    )
+    assert corrected.status_code == 400
+    assert "MARKER-CORRECTED paid twice</textarea>" in corrected.get_data(as_text=True)
+    reward_id = _to_approved(clients, ref)
+    tip_page = f"/staff/rewards/tips/{ref}"
+    late = post(c2, f"/staff/rewards/{reward_id}/decline", tip_page, note="MARKER-LATE no")
+    assert late.status_code == 400
+    assert "MARKER-LATE no" in late.get_data(as_text=True)

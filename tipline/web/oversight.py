@@ -41,11 +41,28 @@ def _reason_form(kind: str, review_id: int) -> ReasonForm:
 
 
 @bp.get("/oversight")
-def oversight() -> str:
+def oversight(kept: tuple[str, int, ReasonForm] | None = None) -> str:
+    """The oversight page; after a refused reason, with it still typed in its form (``kept``:
+    which form, for which review), or shown apart if that review is no longer pending."""
     session = db.session()
     me = signed_in_staff()
     now = db.utcnow()
     reviews = closures.pending_reviews(session, me)
+    forms = {
+        kind: {r.id: _reason_form(kind, r.id) for r in reviews} for kind in ("reject", "reopen")
+    }
+    # The page shows a reject form under each confirmation, a reopen form under each sample.
+    shown = {
+        "reject": {r.id for r in reviews if r.kind.value == "confirmation"},
+        "reopen": {r.id for r in reviews if r.kind.value == "sample"},
+    }
+    unsent = None
+    if kept is not None:
+        kind, review_id, form = kept
+        if review_id in shown[kind]:
+            forms[kind][review_id] = form
+        else:
+            unsent = form.reason.data
     return render_template(
         "staff/oversight.html",
         escalations=escalation.open_escalations(session, me),
@@ -58,29 +75,40 @@ def oversight() -> str:
         refusals=closures.recent_refusals(session, me),
         figures=figures.staff_figures(session, me, now),
         button=ButtonForm(),
-        reject_forms={r.id: _reason_form("reject", r.id) for r in reviews},
-        reopen_forms={r.id: _reason_form("reopen", r.id) for r in reviews},
+        reject_forms=forms["reject"],
+        reopen_forms=forms["reopen"],
+        unsent=unsent,
         outlier_factor=figures.OUTLIER_FACTOR,
         min_claims=figures.MIN_CLAIMS,
         min_claim_delay_gap=figures.MIN_CLAIM_DELAY_GAP,
     )
 
 
-def _act(form: FlaskForm, action: Callable[[], str], review_id: int | None = None) -> Response:
+def _act(
+    form: FlaskForm,
+    action: Callable[[], str],
+    review_id: int | None = None,
+    kept: tuple[str, int, ReasonForm] | None = None,
+) -> Response | tuple[str, int]:
     """Validate ``form``, run one service, commit, flash, and go back to the page. A refused
-    decision on a review is written down on its own (and shows on the page)."""
+    decision on a review is written down on its own (and shows on the page). A reason that
+    did not validate or was refused comes back on the page (400) with what was typed."""
     if not form.validate_on_submit():
         flash(actions.form_errors(form), "error")
+        if kept is not None:
+            return oversight(kept), 400
         return redirect(url_for("oversight.oversight"), code=303)
     error = actions.commit_or_refuse(action, (ValueError, NotAllowed), success=str)
     if review_id is not None and isinstance(error, NotAllowed):
         closures.record_refusal(db.session(), signed_in_staff(), review_id, str(error))
         db.session().commit()
+    if error is not None and kept is not None:
+        return oversight(kept), 400
     return redirect(url_for("oversight.oversight"), code=303)
 
 
 @bp.post("/oversight/escalations/<int:escalation_id>/acknowledge")
-def acknowledge(escalation_id: int) -> Response:
+def acknowledge(escalation_id: int) -> Response | tuple[str, int]:
     def run() -> str:
         escalation.acknowledge(db.session(), signed_in_staff(), escalation_id, db.utcnow())
         return "Escalation acknowledged."
@@ -89,7 +117,7 @@ def acknowledge(escalation_id: int) -> Response:
 
 
 @bp.post("/oversight/reviews/<int:review_id>/confirm")
-def confirm(review_id: int) -> Response:
+def confirm(review_id: int) -> Response | tuple[str, int]:
     def run() -> str:
         due = current_app.config["TRIAGE_DUE_MINUTES"]
         tip = closures.confirm_held(db.session(), signed_in_staff(), review_id, due)
@@ -101,18 +129,18 @@ def confirm(review_id: int) -> Response:
 
 
 @bp.post("/oversight/reviews/<int:review_id>/reject")
-def reject(review_id: int) -> Response:
+def reject(review_id: int) -> Response | tuple[str, int]:
     form = _reason_form("reject", review_id)
 
     def run() -> str:
         closures.reject_no_action(db.session(), signed_in_staff(), review_id, form.reason.data)
         return "The tip stays open."
 
-    return _act(form, run)
+    return _act(form, run, kept=("reject", review_id, form))
 
 
 @bp.post("/oversight/reviews/<int:review_id>/reviewed")
-def reviewed(review_id: int) -> Response:
+def reviewed(review_id: int) -> Response | tuple[str, int]:
     def run() -> str:
         closures.mark_reviewed(db.session(), signed_in_staff(), review_id)
         return "Closure marked as reviewed."
@@ -121,7 +149,7 @@ def reviewed(review_id: int) -> Response:
 
 
 @bp.post("/oversight/reviews/<int:review_id>/reopen")
-def reopen(review_id: int) -> Response:
+def reopen(review_id: int) -> Response | tuple[str, int]:
     form = _reason_form("reopen", review_id)
 
     def run() -> str:
@@ -139,4 +167,4 @@ def reopen(review_id: int) -> Response:
         )
         return f"Tip {review.tip.short_ref} is back in the queue."
 
-    return _act(form, run)
+    return _act(form, run, kept=("reopen", review_id, form))

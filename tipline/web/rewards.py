@@ -51,12 +51,17 @@ def _form_errors(form: FlaskForm) -> str:
     return actions.form_errors(form, "The form could not be read. Please try again.")
 
 
-def _act(form: FlaskForm, action: Callable[[], str], back: str) -> Response:
-    """Validate ``form``, run ``action``, commit (or roll back and say why), go ``back``."""
+def _act(
+    form: FlaskForm, action: Callable[[], str], back: str, again: Callable[[], str]
+) -> Response | tuple[str, int]:
+    """Validate ``form`` and run ``action``: commit, and go ``back``. When the form does not
+    validate or the action is refused: roll back, say why at the top, and show the page
+    again (``again()``, 400) with what was typed and each field's error beside it."""
     if not form.validate_on_submit():
         flash(_form_errors(form), "error")
-        return redirect(back, code=303)
-    actions.commit_or_refuse(action, (RewardRefused, NotAllowed), success=str)
+        return again(), 400
+    if actions.commit_or_refuse(action, (RewardRefused, NotAllowed), success=str) is not None:
+        return again(), 400
     return redirect(back, code=303)
 
 
@@ -64,7 +69,7 @@ def _act(form: FlaskForm, action: Callable[[], str], back: str) -> Response:
 
 
 @bp.get("/tips/<ref>/outcome")
-def outcome(ref: str) -> str:
+def outcome(ref: str, form: OutcomeForm | None = None) -> str:
     session = db.session()
     tip = rewards.staff_tip(session, signed_in_staff(), ref)
     if tip is None:
@@ -74,12 +79,12 @@ def outcome(ref: str) -> str:
         tip=tip,
         outcomes=rewards.outcomes_for(session, tip),
         requests=rewards.requests_for(session, tip),
-        form=OutcomeForm(),
+        form=form or OutcomeForm(),
     )
 
 
 @bp.post("/tips/<ref>/outcome")
-def record_outcome(ref: str) -> Response:
+def record_outcome(ref: str) -> Response | tuple[str, int]:
     user = signed_in_staff()
     tip = rewards.staff_tip(db.session(), user, ref)
     if tip is None:
@@ -91,7 +96,7 @@ def record_outcome(ref: str) -> Response:
         rewards.record_outcome(db.session(), user, tip, kind, form.case_reference.data or "")
         return "Outcome recorded: the tip is now eligible for a Crime Stoppers reward."
 
-    return _act(form, run, url_for("rewards.outcome", ref=ref))
+    return _act(form, run, url_for("rewards.outcome", ref=ref), lambda: outcome(ref, form))
 
 
 @bp.get("/outcome-requests")
@@ -106,7 +111,7 @@ def outcome_requests() -> str:
 
 
 @bp.get("/rewards")
-def index() -> str:
+def index(request_form: EligibilityRequestForm | None = None) -> str:
     session = db.session()
     user = signed_in_staff()
     return render_template(
@@ -115,12 +120,12 @@ def index() -> str:
         proposed=rewards.rewards_in(session, RewardStatus.PROPOSED),
         approved=rewards.rewards_in(session, RewardStatus.APPROVED),
         requests=rewards.open_requests(session, user),
-        request_form=EligibilityRequestForm(),
+        request_form=request_form or EligibilityRequestForm(),
     )
 
 
 @bp.post("/rewards/requests")
-def request_eligibility() -> Response:
+def request_eligibility() -> Response | tuple[str, int]:
     user = signed_in_staff()
     form = EligibilityRequestForm()
 
@@ -130,11 +135,17 @@ def request_eligibility() -> Response:
         )
         return "Request sent: detectives who may see the tip will be asked for its outcome."
 
-    return _act(form, run, url_for("rewards.index"))
+    return _act(form, run, url_for("rewards.index"), lambda: index(form))
 
 
 @bp.get("/rewards/tips/<ref>")
-def tip(ref: str) -> str:
+def tip(
+    ref: str,
+    proposal_form: ProposalForm | None = None,
+    decided: tuple[int, DecisionForm] | None = None,
+) -> str:
+    """The tip's reward page; after a refused proposal or decision, with what was typed in
+    the form it was typed in (``decided``: the reward and its form)."""
     session = db.session()
     user = signed_in_staff()
     found = rewards.eligible_tip(session, user, ref)
@@ -142,7 +153,7 @@ def tip(ref: str) -> str:
         abort(404)
     session.commit()  # the view is audited
     rules = _rules()
-    proposal_form = ProposalForm()
+    proposal_form = proposal_form or ProposalForm()
     proposal_form.amount.description = (
         f"A whole amount from {rules.min_amount:,} to {rules.max_amount:,} {rules.currency}."
     )
@@ -151,12 +162,13 @@ def tip(ref: str) -> str:
         tip=found,
         me=user,
         proposal_form=proposal_form,
-        decision_form=DecisionForm(),
+        decision_form=DecisionForm(formdata=None),
+        decision_forms=dict([decided]) if decided else {},
     )
 
 
 @bp.post("/rewards/tips/<ref>/propose")
-def propose(ref: str) -> Response:
+def propose(ref: str) -> Response | tuple[str, int]:
     user = signed_in_staff()
     form = ProposalForm()
 
@@ -166,17 +178,18 @@ def propose(ref: str) -> Response:
         )
         return "Reward proposed. A second coordinator must approve or decline it."
 
-    return _act(form, run, url_for("rewards.tip", ref=ref))
+    return _act(form, run, url_for("rewards.tip", ref=ref), lambda: tip(ref, form))
 
 
-def _decide(reward_id: int, approve: bool) -> Response:
+def _decide(reward_id: int, approve: bool) -> Response | tuple[str, int]:
     user = signed_in_staff()
     session = db.session()
     form = DecisionForm()
     reward = rewards.get_reward(session, reward_id)
     if reward is None:
         abort(404)
-    back = url_for("rewards.tip", ref=reward.tip.public_ref)
+    ref = reward.tip.public_ref
+    back = url_for("rewards.tip", ref=ref)
 
     def run() -> str:
         if approve:
@@ -185,16 +198,16 @@ def _decide(reward_id: int, approve: bool) -> Response:
         rewards.decline_reward(session, user, reward_id, form.note.data or "")
         return "Reward declined."
 
-    return _act(form, run, back)
+    return _act(form, run, back, lambda: tip(ref, decided=(reward_id, form)))
 
 
 @bp.post("/rewards/<int:reward_id>/approve")
-def approve(reward_id: int) -> Response:
+def approve(reward_id: int) -> Response | tuple[str, int]:
     return _decide(reward_id, approve=True)
 
 
 @bp.post("/rewards/<int:reward_id>/decline")
-def decline(reward_id: int) -> Response:
+def decline(reward_id: int) -> Response | tuple[str, int]:
     return _decide(reward_id, approve=False)
 
 
@@ -202,7 +215,7 @@ def decline(reward_id: int) -> Response:
 
 
 @bp.get("/rewards/ledger")
-def ledger() -> str:
+def ledger(correction_form: CorrectionForm | None = None) -> str:
     user = signed_in_staff()
     found = ledgers.ledger(db.session(), user, current_app.config["REWARD_CURRENCY"])
     return render_template(
@@ -211,7 +224,7 @@ def ledger() -> str:
         paid=rewards.rewards_in(db.session(), RewardStatus.PAID),
         statuses=ledgers.LEDGER_STATUSES,
         me=user,
-        correction_form=CorrectionForm(),
+        correction_form=correction_form or CorrectionForm(),
     )
 
 
@@ -228,7 +241,7 @@ def ledger_csv() -> Response:
 
 
 @bp.post("/rewards/corrections")
-def correction() -> Response:
+def correction() -> Response | tuple[str, int]:
     user = signed_in_staff()
     form = CorrectionForm()
 
@@ -242,7 +255,7 @@ def correction() -> Response:
         )
         return "Correction recorded in the ledger."
 
-    return _act(form, run, url_for("rewards.ledger"))
+    return _act(form, run, url_for("rewards.ledger"), lambda: ledger(form))
 
 
 # --- The payout desk -------------------------------------------------------------------------
