@@ -349,6 +349,19 @@ def test_a_file_that_is_not_an_image_is_refused_plainly_and_the_form_kept(
     assert session.scalar(select(Notice)).photos == []
 
 
+def test_a_photo_sent_with_a_missing_description_asks_to_be_chosen_again(
+    pio_client, session, agency_lines
+):
+    url = create_through_form(pio_client, agency_lines)
+    response = _upload(pio_client, url, jpeg_with_gps((400, 500)), alt="")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Describe the photo in a few words." in page
+    assert "Your photo was not kept: please choose it again." in page
+    assert 'value="Booking photo, 2025"' in page
+    assert session.scalar(select(Notice)).photos == []
+
+
 def test_photos_stop_being_served_once_details_are_removed(app, client, session, published_notice):
     photo = photos.add_photo(session, published_notice, jpeg_with_gps(), "Photo", "test-pio")
     session.commit()

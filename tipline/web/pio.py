@@ -441,6 +441,9 @@ def add_photo(notice_id: int) -> Page:
             else:
                 flash("The photo is added.", "success")
             return _to_notice(notice, "photos-heading")
+    if getattr(form.photo.data, "filename", "") and not form.photo.errors:
+        # Another field failed: the browser will not send the file again by itself.
+        form.photo.errors = ["Your photo was not kept: please choose it again."]
     return _render_notice(notice, 400, photo_form=form)
 
 
