@@ -15,6 +15,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, selectinload
 
 from tipline import audit
+from tipline.audit import NotAllowed
 from tipline.auth.models import TIP_READERS, Role, StaffUser
 from tipline.db import utcnow
 from tipline.rewards.models import (
@@ -42,10 +43,6 @@ PAYOUT_DESK = frozenset({Role.PAYOUT_DESK})
 
 class RewardRefused(ValueError):
     """The change is not allowed; the message says why in a plain sentence."""
-
-
-class NotAllowed(PermissionError):
-    """The staff member's role may not do this."""
 
 
 class SelfApproval(RewardRefused):
