@@ -518,3 +518,16 @@ def test_sending_an_incomplete_draft_lists_each_problem_once(pio_client, agency_
     assert response.location.endswith("#actions-heading")
     page = pio_client.get(url).get_data(as_text=True)
     assert page.count("Add at least one charge") == 1
+
+
+@pytest.mark.parametrize("field", ["subject_name", "caution", "charges-0-description"])
+def test_a_nul_in_a_pio_field_is_refused_plainly_and_stores_nothing(
+    pio_client, session, agency_lines, field
+):
+    """PostgreSQL cannot store a NUL; no person types one. Refused before any view runs."""
+    token = csrf_token(pio_client, "/staff/notices/new")
+    data = notice_form(token, agency_lines, **{field: "Jordan\x00Example"})
+    response = pio_client.post("/staff/notices/new", data=data)
+    assert response.status_code == 400
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert session.scalar(select(Notice)) is None
