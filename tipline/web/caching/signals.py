@@ -19,6 +19,7 @@ survives one) and closed by ``close()``, which the app calls when its engine is 
 from __future__ import annotations
 
 import os
+import select
 import sqlite3
 import time
 from typing import Any, Protocol
@@ -85,6 +86,7 @@ class SqliteDataVersion(_OwnConnection):
 
 class PostgresqlListener(_OwnConnection):
     RETRY_SECONDS = 5.0
+    CONNECT_WAIT = 0.5
 
     def __init__(self, conninfo: str) -> None:
         super().__init__()
@@ -101,6 +103,27 @@ class PostgresqlListener(_OwnConnection):
         """The server process of the open connection (as ``pg_stat_activity`` names it)."""
         return self._connection.backend_pid if self._connection is not None else None
 
+    def _connect(self) -> pq.abc.PGconn:
+        """Connect, waiting at most CONNECT_WAIT: the request that asks waits for it, and a
+        server that accepts connections but does not answer (stopped, frozen) must cost a
+        tipster a fraction of a second, not libpq's connect timeout; meanwhile every stamp
+        is read, which is correct, only slower."""
+        connection = pq.PGconn.connect_start(self._conninfo.encode())
+        give_up = time.monotonic() + self.CONNECT_WAIT
+        while True:
+            status = connection.connect_poll()
+            if status == pq.PollingStatus.OK:
+                return connection
+            left = give_up - time.monotonic()
+            if status == pq.PollingStatus.FAILED or left <= 0:
+                connection.finish()
+                raise psycopg.OperationalError("cannot connect to listen")
+            waiting = [connection.socket]
+            if status == pq.PollingStatus.READING:
+                select.select(waiting, [], [], left)
+            else:
+                select.select([], waiting, [], left)
+
     def counter(self) -> Counter | None:
         # libpq's own connection object: no cursor machinery, and nothing to warn about when
         # an app is dropped (tests make many).
@@ -109,10 +132,8 @@ class PostgresqlListener(_OwnConnection):
                 if time.monotonic() < self._retry_at:
                     return None  # reading every stamp meanwhile is correct, only slower
                 self._retry_at = time.monotonic() + self.RETRY_SECONDS
-                self._connection = pq.PGconn.connect(self._conninfo.encode())
+                self._connection = self._connect()
                 self._pid = os.getpid()
-                if self._connection.status != pq.ConnStatus.OK:
-                    raise psycopg.OperationalError("cannot connect to listen")
                 listen = self._connection.exec_(f"LISTEN {change_stamps.CHANGE_CHANNEL}".encode())
                 if listen.status != pq.ExecStatus.COMMAND_OK:
                     raise psycopg.OperationalError("LISTEN failed")
