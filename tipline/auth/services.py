@@ -201,7 +201,7 @@ def record_wrong_current_password(
     (audited, and locking it like one). The caller commits it on its own, after the change
     itself was rolled back."""
     name_hash = hmac.new(keys.throttle, user.username.lower().encode(), hashlib.sha256)
-    row = _throttle_row(session, name_hash.digest(), now)
+    row = throttle_row(session, name_hash.digest(), now)
     _record_failure(session, row, user, rules, now, "current_password")
 
 
@@ -319,8 +319,9 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def _throttle_row(session: Session, name_hash: bytes, now: datetime) -> LoginThrottle:
-    """The name's throttle row, held until the transaction ends.
+def throttle_row(session: Session, name_hash: bytes, now: datetime) -> LoginThrottle:
+    """The name's throttle row, held until the transaction ends (also the payout desk's
+    wrong-code counter, under a key of its own).
 
     Held, because the failure count is read here and written back: without the row lock,
     parallel guesses on PostgreSQL all read the same count and each write back one more, so a
@@ -465,7 +466,7 @@ def sign_in(
     # The slow password check runs before any lock is taken: the throttle row's lock comes
     # with the writers' lock on PostgreSQL (tipline.db), which tips wait for.
     password_ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
-    row = _throttle_row(session, name_hash, now)
+    row = throttle_row(session, name_hash, now)
     if _is_locked(row.locked_until, now):  # locked by a parallel guess meanwhile
         return _refuse_locked(session, user, name_hash)
     if user is None or not password_ok or not user.active:
@@ -507,7 +508,7 @@ def confirm_enrolment(
     codes = totp.confirm_enrolment(session, user, code, keys.recovery, keys.data, now)
     if codes is None:
         name_hash = hmac.new(keys.throttle, user.username.lower().encode(), hashlib.sha256)
-        row = _throttle_row(session, name_hash.digest(), now)
+        row = throttle_row(session, name_hash.digest(), now)
         _record_failure(session, row, user, rules, now, "enrolment_code")
         if row.locked_until is not None and row.locked_until > now:
             sessions.end_all_sessions(session, user, "locked_out")

@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any, Self
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tipline import audit
 from tipline.auth.models import LoginThrottle, StaffUser
-from tipline.auth.services import ThrottleRules
+from tipline.auth.services import ThrottleRules, throttle_row
 from tipline.db import utcnow
 from tipline.rewards.models import Reward, RewardStatus
 from tipline.rewards.services import PAYOUT_DESK, RewardRefused, require_role
@@ -135,23 +134,7 @@ def _desk_throttle(session: Session, secret_key: str, desk: StaffUser) -> LoginT
     name_hash = hmac.new(
         _throttle_key(secret_key), f"desk:{desk.id}".encode(), hashlib.sha256
     ).digest()
-    query = (
-        select(LoginThrottle)
-        .where(LoginThrottle.name_hash == name_hash)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    row = session.scalar(query)
-    if row is not None:
-        return row
-    try:
-        with session.begin_nested():
-            row = LoginThrottle(name_hash=name_hash, window_started_at=utcnow(), failures=0)
-            session.add(row)
-    except IntegrityError:
-        row = session.scalar(query)
-        assert row is not None
-    return row
+    return throttle_row(session, name_hash, utcnow())
 
 
 def _refuse_if_locked(session: Session, desk: StaffUser, row: LoginThrottle, now: datetime) -> None:
