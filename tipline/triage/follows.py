@@ -36,6 +36,8 @@ CONFIRM_FOR = timedelta(hours=24)
 LINKS_PER_DAY = 5
 LINK_SENT = "notice.follow_link_sent"
 CONFIRM_PATH = "/staff/follows/confirm"
+#: A follow whose address was confirmed: the only kind follower mail goes to.
+CONFIRMED = NoticeFollow.confirmed_at.is_not(None)
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,7 @@ def notifications_for_tip(session: Session, tip_id: int, base_url: str) -> list[
         .join(StaffUser, StaffUser.id == NoticeFollow.staff_id)
         .where(
             NoticeFollow.notice_id == tip.notice_id,
-            NoticeFollow.confirmed_at.is_not(None),
+            CONFIRMED,
             StaffUser.active.is_(True),
         )
         .order_by(NoticeFollow.id)

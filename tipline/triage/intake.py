@@ -66,9 +66,7 @@ class TipTarget:
 _OPEN_FOR_TIPS = select(
     Notice.id,
     Notice.slug,
-    exists()
-    .where(NoticeFollow.notice_id == Notice.id, NoticeFollow.confirmed_at.is_not(None))
-    .label("followed"),
+    exists().where(NoticeFollow.notice_id == Notice.id, follows.CONFIRMED).label("followed"),
 ).where(Notice.slug == bindparam("slug"), Notice.status == NoticeStatus.PUBLISHED)
 
 
@@ -95,7 +93,7 @@ def _followed(session: Session, tip: Tip) -> bool:
         return bool(known)
     found = session.execute(
         select(NoticeFollow.id)
-        .where(NoticeFollow.notice_id == tip.notice_id, NoticeFollow.confirmed_at.is_not(None))
+        .where(NoticeFollow.notice_id == tip.notice_id, follows.CONFIRMED)
         .limit(1)
     )
     return found.first() is not None

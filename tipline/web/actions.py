@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import flash
+from flask import flash, redirect
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
 from wtforms import Field
 
 from tipline import db
@@ -47,6 +48,34 @@ def commit_or_refuse(
     if message:
         flash(message, category)
     return None
+
+
+def submit(
+    form: FlaskForm,
+    action: Callable[[], str],
+    refused: Refusals,
+    *,
+    back: str,
+    again: Callable[[], str] | None = None,
+    unread: str = "The form could not be read.",
+    on_refusal: Callable[[Exception], None] | None = None,
+) -> Response | tuple[str, int]:
+    """A staff form's whole POST: validate ``form``, run ``action`` (its return is the
+    success message), commit, and go ``back``. When the form does not validate or the action
+    is refused, say why at the top and show the page ``again()`` (400) with what was typed and
+    each field's error beside it; without ``again``, go back. ``on_refusal`` runs after the
+    rollback of a refused action (to write the refusal down)."""
+    if not form.validate_on_submit():
+        flash(form_errors(form, unread), "error")
+    else:
+        error = commit_or_refuse(action, refused, success=str)
+        if error is None:
+            return redirect(back, code=303)
+        if on_refusal is not None:
+            on_refusal(error)
+    if again is not None:
+        return again(), 400
+    return redirect(back, code=303)
 
 
 def form_errors(form: FlaskForm, unread: str = "The form could not be read.") -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -90,21 +90,23 @@ def _act(
     review_id: int | None = None,
     kept: tuple[str, int, ReasonForm] | None = None,
 ) -> Response | tuple[str, int]:
-    """Validate ``form``, run one service, commit, flash, and go back to the page. A refused
-    decision on a review is written down on its own (and shows on the page). A reason that
-    did not validate or was refused comes back on the page (400) with what was typed."""
-    if not form.validate_on_submit():
-        flash(actions.form_errors(form), "error")
-        if kept is not None:
-            return oversight(kept), 400
-        return redirect(url_for("oversight.oversight"), code=303)
-    error = actions.commit_or_refuse(action, (ValueError, NotAllowed), success=str)
-    if review_id is not None and isinstance(error, NotAllowed):
-        closures.record_refusal(db.session(), signed_in_staff(), review_id, str(error))
-        db.session().commit()
-    if error is not None and kept is not None:
-        return oversight(kept), 400
-    return redirect(url_for("oversight.oversight"), code=303)
+    """Run one oversight decision. A refused decision on a review is written down on its own
+    (and shows on the page); a reason that did not validate or was refused comes back on the
+    page (``kept``) with what was typed."""
+
+    def write_down(error: Exception) -> None:
+        if review_id is not None and isinstance(error, NotAllowed):
+            closures.record_refusal(db.session(), signed_in_staff(), review_id, str(error))
+            db.session().commit()
+
+    return actions.submit(
+        form,
+        action,
+        (ValueError, NotAllowed),
+        back=url_for("oversight.oversight"),
+        again=None if kept is None else lambda: oversight(kept),
+        on_refusal=write_down,
+    )
 
 
 @bp.post("/oversight/escalations/<int:escalation_id>/acknowledge")

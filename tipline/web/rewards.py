@@ -54,15 +54,14 @@ def _form_errors(form: FlaskForm) -> str:
 def _act(
     form: FlaskForm, action: Callable[[], str], back: str, again: Callable[[], str]
 ) -> Response | tuple[str, int]:
-    """Validate ``form`` and run ``action``: commit, and go ``back``. When the form does not
-    validate or the action is refused: roll back, say why at the top, and show the page
-    again (``again()``, 400) with what was typed and each field's error beside it."""
-    if not form.validate_on_submit():
-        flash(_form_errors(form), "error")
-        return again(), 400
-    if actions.commit_or_refuse(action, (RewardRefused, NotAllowed), success=str) is not None:
-        return again(), 400
-    return redirect(back, code=303)
+    return actions.submit(
+        form,
+        action,
+        (RewardRefused, NotAllowed),
+        back=back,
+        again=again,
+        unread="The form could not be read. Please try again.",
+    )
 
 
 # --- Outcome of a tip (detectives and supervisors) ----------------------------------------
