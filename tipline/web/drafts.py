@@ -91,8 +91,11 @@ def restored_form(endpoint: str, form_class: type[F]) -> F | None:
 
 def draft_ticket() -> str:
     """The ticket for a staff form's hidden field (web/draft_tickets.py, and the template
-    staff/_draft_ticket.html that every staff form with typed text includes)."""
-    return draft_tickets.for_page(current_staff_session())
+    staff/_draft_ticket.html that every staff form with typed text includes). Signed once
+    per request: a tip page has seven such forms, the oversight page two per review."""
+    if "draft_ticket" not in g:
+        g.draft_ticket = draft_tickets.for_page(current_staff_session())
+    return g.draft_ticket
 
 
 def _restored() -> dict[str, Any]:
