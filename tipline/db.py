@@ -239,11 +239,13 @@ def _snapshot(connections: weakref.WeakSet[Any]) -> list[Any]:
 CHAIN_LOCK = 0x7469706C696E6561
 _TAKE_CHAIN_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 #: Marks a connection whose transaction holds CHAIN_LOCK (cleared when a transaction begins).
-_HOLDS_CHAIN_LOCK = "tipline.holds_chain_lock"
-#: Statements that lock rows: writes, and reads that lock what they read.
+HOLDS_CHAIN_LOCK = "tipline.holds_chain_lock"
+#: Statements that lock rows: writes (a data-modifying WITH too), and reads that lock what
+#: they read.
 _LOCKS_ROWS = re.compile(
-    r"^\s*(INSERT|UPDATE|DELETE)\b|\bFOR\s+(NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(KEY\s+)?SHARE\b",
-    re.IGNORECASE,
+    r"^\s*(WITH\b.*?\b)?(INSERT|UPDATE|DELETE)\b"
+    r"|\bFOR\s+(NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(KEY\s+)?SHARE\b",
+    re.IGNORECASE | re.DOTALL,
 )
 
 
@@ -262,24 +264,24 @@ def _writers_take_the_chain_lock_first(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _new_transaction(conn: Connection) -> None:
-        conn.info.pop(_HOLDS_CHAIN_LOCK, None)
+        conn.info.pop(HOLDS_CHAIN_LOCK, None)
 
     @event.listens_for(engine, "before_cursor_execute")
     def _lock_first(conn: Connection, cursor: Any, statement: str, *_args: Any) -> None:
-        if conn.info.get(_HOLDS_CHAIN_LOCK) or not _LOCKS_ROWS.search(statement):
+        if conn.info.get(HOLDS_CHAIN_LOCK) or not _LOCKS_ROWS.search(statement):
             return
         with cursor.connection.cursor() as locking:
             locking.execute(_TAKE_CHAIN_LOCK, (CHAIN_LOCK,))
-        conn.info[_HOLDS_CHAIN_LOCK] = True
+        conn.info[HOLDS_CHAIN_LOCK] = True
 
 
 def hold_chain_lock(connection: Connection) -> None:
     """Hold the audit chain's lock until this transaction ends (PostgreSQL; SQLite request
     transactions already hold the write lock)."""
-    if connection.dialect.name != "postgresql" or connection.info.get(_HOLDS_CHAIN_LOCK):
+    if connection.dialect.name != "postgresql" or connection.info.get(HOLDS_CHAIN_LOCK):
         return
     connection.exec_driver_sql(_TAKE_CHAIN_LOCK, (CHAIN_LOCK,))
-    connection.info[_HOLDS_CHAIN_LOCK] = True
+    connection.info[HOLDS_CHAIN_LOCK] = True
 
 
 #: The app's sessionmakers, by extension name (the audit package adds its key to each).

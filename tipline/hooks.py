@@ -20,14 +20,18 @@ On every ``Session`` of the process (idempotent, whichever app installs them fir
 On the app's sessionmakers (those that write: ``tipline.sessionmaker``,
 ``tipline.write_sessionmaker``):
 
-- ``tips.intake.install`` (before_flush): every new tip gets its priority and due time, and a
-  tipster's later message marks the tip unread with its own due time.
-- ``triage.intake.install`` (after_flush, after_commit, after_soft_rollback): the followers
-  of a new tip's notice get an e-mail with a link, written into the outbox in the tip's own
-  transaction; delivery is asked for after commit.
+- ``tips.intake.install`` (before_flush, and the sessions' info): every new tip gets its
+  priority and due time, and a tipster's later message marks the tip unread with its own due
+  time. ``tips.services.submit_tip`` writes a tip with plain INSERTs, not a flush, and calls
+  the same ``tips.intake.prioritise`` and ``tips.intake.received`` itself.
+- ``triage.intake.install`` (through ``tips.intake.on_received``: after a tip's flush or its
+  INSERT; after_commit, after_soft_rollback): the followers of a new tip's notice get an
+  e-mail with a link, written into the outbox in the tip's own transaction; delivery is
+  asked for after commit.
 
-On each engine, inside ``db.make_engine`` (part of building the engine): SQLite's pragmas and
-BEGIN mode; PostgreSQL writers take the writers' lock before their first row lock.
+On each engine, inside ``db.make_engine`` (part of building the engine): SQLite's pragmas,
+BEGIN mode and the writers' queue on a lock file; PostgreSQL writers take the writers' lock
+before their first row lock.
 
 Registrations: the audit chain key on every sessionmaker (``audit.services.install_key``),
 and the domains' invariants for ``tipline audit verify`` (one ``tip.received`` per tip;

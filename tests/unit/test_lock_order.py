@@ -91,10 +91,27 @@ def test_on_postgresql_a_write_takes_the_chain_lock_and_a_read_does_not(app, dat
         assert s.scalar(HELD) == 0
         s.execute(update(Tip).where(Tip.id == -1).values(narrative=""))  # matches no row
         assert s.scalar(HELD) == 1
-        assert s.connection().info.get(db._HOLDS_CHAIN_LOCK)
+        assert s.connection().info.get(db.HOLDS_CHAIN_LOCK)
         s.rollback()
         s.execute(select(Tip.id)).all()  # a new transaction starts without it
         assert s.scalar(HELD) == 0
+
+
+def test_on_postgresql_a_data_modifying_with_takes_the_chain_lock_first(app, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's request transactions begin IMMEDIATE: the write lock, up front")
+    maker = app.extensions["tipline.write_sessionmaker"]
+    with maker() as s:
+        s.execute(text("WITH t AS (SELECT id FROM tip) SELECT count(*) FROM t")).all()
+        assert s.scalar(HELD) == 0
+        s.execute(
+            text(
+                "WITH gone AS (UPDATE tip SET narrative = '' WHERE id = -1 RETURNING id) "
+                "SELECT count(*) FROM gone"
+            )
+        ).all()
+        assert s.scalar(HELD) == 1
+        s.rollback()
 
 
 def test_a_sign_in_checks_the_password_before_it_takes_the_writers_lock(

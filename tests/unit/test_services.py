@@ -42,9 +42,10 @@ def test_submitted_tip_is_audited_in_the_same_transaction(session, published_not
     )
 
 
-def test_a_tip_its_submission_and_its_audit_event_are_written_in_one_flush(
+def test_a_tip_its_submission_and_its_audit_event_are_written_without_a_flush(
     session, published_notice, app
 ):
+    # Plain INSERTs: the unit of work cost a tip more than its statements did.
     flushes = []
     event.listen(session, "after_flush", lambda *_: flushes.append(1))
     tip, _code = tips.submit_tip(
@@ -55,8 +56,9 @@ def test_a_tip_its_submission_and_its_audit_event_are_written_in_one_flush(
         form_token="a-form-token-of-thirty-two-chars",
         data_key=app.config["DATA_KEY"],
     )
-    assert len(flushes) == 1
+    assert flushes == []
     assert tip.id is not None
+    assert tip in session and not session.new and not session.dirty
     assert session.scalar(select(TipSubmission.tip_id)) == tip.id
     [received] = audit.events_for(session, "tip", tip.public_ref)
     assert received.action == "tip.received"

@@ -8,7 +8,7 @@ call inside ``submit_tip``, so no path that creates a tip can forget it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,20 +57,59 @@ def mark_unread(tip: Tip | None, message: TipMessage, due_minutes: Mapping[str, 
     )
 
 
+#: Session info: the due minutes ``install`` was given (``prioritise`` reads them).
+DUE_MINUTES = "tips.due_minutes"
+#: Session info: what to call for each tip ``tips.services.submit_tip`` writes without the
+#: unit of work (``on_received``), after the tip's row is written, in its transaction.
+ON_RECEIVED = "tips.on_received"
+
+
+def prioritise(session: Session, tip: Tip) -> None:
+    """Give a new tip its receipt time, priority and due time (once)."""
+    if tip.due_at is not None:
+        return
+    if tip.received_at is None:
+        tip.received_at = utcnow()
+    tip.priority = initial_priority(tip)
+    tip.priority_rank = tip.priority.rank
+    tip.ever_urgent = tip.ever_urgent or tip.priority is TipPriority.URGENT
+    tip.due_at = due_time(tip.priority, tip.received_at, session.info.get(DUE_MINUTES))
+
+
+def on_received(maker: sessionmaker[Session], hook: Callable[[Session, Tip], None]) -> None:
+    """Call ``hook(session, tip)`` for every new tip written through ``maker``'s sessions,
+    inside the tip's transaction: after its flush for a tip added to the session, after its
+    INSERT for one ``submit_tip`` writes directly."""
+    maker.configure(info={**(maker.kw.get("info") or {}), ON_RECEIVED: [*_hooks(maker), hook]})
+
+    @event.listens_for(maker, "after_flush")
+    def _flushed(session: Session, _ctx: Any) -> None:
+        # session.new still lists what this flush inserted.
+        for obj in list(session.new):
+            if isinstance(obj, Tip):
+                hook(session, obj)
+
+
+def _hooks(maker: sessionmaker[Session]) -> list[Callable[[Session, Tip], None]]:
+    return list((maker.kw.get("info") or {}).get(ON_RECEIVED, ()))
+
+
+def received(session: Session, tip: Tip) -> None:
+    """Run the ``on_received`` hooks for a tip written without the unit of work."""
+    for hook in session.info.get(ON_RECEIVED, ()):
+        hook(session, tip)
+
+
 def install(maker: sessionmaker[Session], due_minutes: Mapping[str, int]) -> None:
     """Give every new tip flushed through ``maker`` its priority and due time, and mark a tip
     unread when its tipster writes again."""
+    maker.configure(info={**(maker.kw.get("info") or {}), DUE_MINUTES: dict(due_minutes)})
 
     @event.listens_for(maker, "before_flush")
     def _prioritise(session: Session, _ctx: Any, _instances: Any) -> None:
         for obj in session.new:
-            if isinstance(obj, Tip) and obj.due_at is None:
-                if obj.received_at is None:
-                    obj.received_at = utcnow()
-                obj.priority = initial_priority(obj)
-                obj.priority_rank = obj.priority.rank
-                obj.ever_urgent = obj.ever_urgent or obj.priority is TipPriority.URGENT
-                obj.due_at = due_time(obj.priority, obj.received_at, due_minutes)
+            if isinstance(obj, Tip):
+                prioritise(session, obj)
         for obj in list(session.new):
             if isinstance(obj, TipMessage) and obj.direction is MessageDirection.FROM_TIPSTER:
                 mark_unread(session.get(Tip, obj.tip_id), obj, due_minutes)

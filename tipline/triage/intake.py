@@ -28,6 +28,7 @@ from tipline.db import utcnow
 from tipline.notices import change_stamps
 from tipline.notices.models import Notice, NoticeStatus, is_slug
 from tipline.outbox import OutboxMessage, new_message_id
+from tipline.tips import intake as tip_intake
 from tipline.tips.intake import DEFAULT_DUE_MINUTES, due_time, initial_priority
 from tipline.tips.models import Tip
 from tipline.triage import follows
@@ -120,28 +121,28 @@ def install(maker: sessionmaker[Session], notify: FollowerMail) -> None:
     """Attach to ``maker``: for each new tip on a followed notice, its followers' e-mails in
     the outbox (same transaction), and ``notify.deliver()`` after commit."""
 
-    @event.listens_for(maker, "after_flush")
-    def _write_mail(session: Session, _ctx: Any) -> None:
-        # session.new still lists what this flush inserted.
-        for obj in session.new:
-            if isinstance(obj, Tip) and obj.notice_id is not None and _followed(session, obj):
-                mails = follows.notifications_for_tip(session, obj.id, notify.base_url)
-                now = utcnow()
-                for mail in mails:
-                    session.connection().execute(
-                        insert(OutboxMessage).values(
-                            kind="follower",
-                            recipient=mail.to,
-                            subject=mail.subject,
-                            body=mail.body,
-                            message_id=new_message_id(notify.domain),
-                            created_at=now,
-                            next_attempt_at=now,
-                            attempts=0,
-                        )
-                    )
-                if mails:
-                    session.info.setdefault(_PENDING, []).append(obj.public_ref)
+    def _write_mail(session: Session, tip: Tip) -> None:
+        if tip.notice_id is None or not _followed(session, tip):
+            return
+        mails = follows.notifications_for_tip(session, tip.id, notify.base_url)
+        now = utcnow()
+        for mail in mails:
+            session.connection().execute(
+                insert(OutboxMessage).values(
+                    kind="follower",
+                    recipient=mail.to,
+                    subject=mail.subject,
+                    body=mail.body,
+                    message_id=new_message_id(notify.domain),
+                    created_at=now,
+                    next_attempt_at=now,
+                    attempts=0,
+                )
+            )
+        if mails:
+            session.info.setdefault(_PENDING, []).append(tip.public_ref)
+
+    tip_intake.on_received(maker, _write_mail)
 
     @event.listens_for(maker, "after_commit")
     def _notify(session: Session) -> None:
