@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
+import fcntl
 import functools
 import os
 import re
 import socket
+import sqlite3
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,8 +150,14 @@ def make_engine(
     timeouts = timeouts or Timeouts()
     if url.startswith("sqlite"):
         _create_private_file(url)
+        path = make_url(url).database or ""
+        queue = path not in ("", ":memory:") and not path.startswith("file:")
         engine = create_engine(
-            url, echo=echo, hide_parameters=True, connect_args={"timeout": timeouts.busy}
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"timeout": timeouts.busy}
+            | ({"factory": _QueuedWriters} if queue else {}),
         )
 
         @event.listens_for(engine, "connect")
@@ -168,7 +177,15 @@ def make_engine(
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
             if mode == "NONE":
                 return
-            conn.exec_driver_sql(f"BEGIN {mode}" if mode in SQLITE_BEGIN_MODES else "BEGIN")
+            raw = conn.connection.dbapi_connection
+            if mode == "IMMEDIATE" and isinstance(raw, _QueuedWriters):
+                raw.wait_for_writers(f"{path}-writers", timeouts.busy)
+            try:
+                conn.exec_driver_sql(f"BEGIN {mode}" if mode in SQLITE_BEGIN_MODES else "BEGIN")
+            except BaseException:
+                if isinstance(raw, _QueuedWriters):
+                    raw.let_next_writer_in()
+                raise
 
         return engine
     engine = create_engine(
@@ -183,6 +200,66 @@ def make_engine(
         _writers_take_the_chain_lock_first(engine)
     event.listen(engine, "connect", _remember_connection)
     return engine
+
+
+class _QueuedWriters(sqlite3.Connection):
+    """A SQLite connection whose IMMEDIATE transactions queue for the write lock on a lock
+    file (``flock``) first, and let the next writer in the moment they commit or roll back.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10 ms and so on between tries rather than
+    waking when the lock is free, so a writer that finds it taken lost a millisecond or more
+    each time; under a stream of tips from two workers that was a tenth of a tip's time.
+    Here a waiting writer tries the lock file every 0.1 to 1 ms (a system call, not a
+    statement). Past the busy timeout it goes on to BEGIN IMMEDIATE without the lock file,
+    and SQLite's own busy handling decides, as for every other writer (deferred
+    transactions, scripts): the lock file only orders writers that use it, and the database
+    lock stays what guarantees one writer at a time.
+    """
+
+    _lock_file: int | None = None
+    _holding = False
+
+    def wait_for_writers(self, lock_path: str, timeout: float) -> None:
+        if self._lock_file is None:
+            self._lock_file = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        pause, give_up = 0.0001, time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= give_up:
+                    return
+                time.sleep(pause)
+                pause = min(pause * 2, 0.001)
+            else:
+                self._holding = True
+                return
+
+    def let_next_writer_in(self) -> None:
+        if self._holding and self._lock_file is not None:
+            self._holding = False
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.let_next_writer_in()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.let_next_writer_in()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.let_next_writer_in()
+            if self._lock_file is not None:
+                os.close(self._lock_file)
+                self._lock_file = None
 
 
 #: Every PostgreSQL connection this process holds open (the driver's objects, weakly).
