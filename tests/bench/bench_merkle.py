@@ -103,7 +103,7 @@ def _append_round(app, with_tree: bool, commit: bool) -> list[float]:
     make = app.extensions["tipline.write_sessionmaker"]
     original = audit_services.tree.rows_for
     if not with_tree:
-        audit_services.tree.rows_for = lambda _session, _event: []  # type: ignore[assignment]
+        audit_services.tree.rows_for = lambda _connection, _event: []  # type: ignore[assignment]
     times = []
     try:
         with make() as s:

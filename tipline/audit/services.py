@@ -90,9 +90,9 @@ def record(
     )
     event.row_hash = hash_of(key, event)
     session.flush()
-    # Still under the chain lock: leaves join the tree in sequence order.
-    nodes = tree.rows_for(session, event)
     params = {name: getattr(event, name) for name in tree.EVENT_WRITTEN}
+    # Still under the chain lock: leaves join the tree in sequence order.
+    nodes = tree.rows_for(connection, params)
     if nodes and connection.dialect.name == "postgresql":
         # The event and its tree nodes in one statement: the tree costs no round trip.
         statement = tree.event_insert_with_nodes(len(nodes))
@@ -100,7 +100,7 @@ def record(
     else:
         written = connection.execute(_INSERT, params)
         if nodes:
-            connection.execute(tree.node_insert(len(nodes)), tree.node_params(nodes))
+            tree.insert_nodes(connection, nodes)
         key_row = written.inserted_primary_key
         assert key_row is not None  # a single-row INSERT always reports its key
         event.id = key_row[0]

@@ -12,10 +12,21 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, LargeBinary, Row, TextClause, bindparam, func, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    LargeBinary,
+    Row,
+    TextClause,
+    bindparam,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from tipline.audit import chain, merkle
@@ -27,12 +38,20 @@ _NODES = AuditTreeNode.__table__
 # and building and caching an ORM statement costs more than the lookup itself.
 
 
-@functools.lru_cache(maxsize=64)
-def node_insert(count: int) -> TextClause:
-    """One INSERT of ``count`` nodes (an append writes 1 + its trailing 1 bits)."""
-    rows = ", ".join(f"(:l{i}, :i{i}, :h{i})" for i in range(count))
-    # Fixed text and numbered bind parameters only: no value reaches the SQL string.
-    return text(f"INSERT INTO audit_tree_node (level, idx, hash) VALUES {rows}")  # noqa: S608  # nosec B608
+@functools.lru_cache(maxsize=128)
+def _node_insert_sql(count: int, placeholder: str) -> str:
+    rows = ", ".join(f"({placeholder}, {placeholder}, {placeholder})" for _ in range(count))
+    # Fixed text and positional placeholders only: no value reaches the SQL string.
+    return f"INSERT INTO audit_tree_node (level, idx, hash) VALUES {rows}"  # noqa: S608  # nosec B608
+
+
+def insert_nodes(connection: Connection, rows: list[dict]) -> None:
+    """One INSERT of the nodes an append writes (1 + its trailing 1 bits), in the driver's own
+    parameter style: it runs in every audited transaction, and SQLAlchemy's statement
+    handling cost more than SQLite's insert."""
+    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    values = tuple(v for row in rows for v in (row["level"], row["idx"], row["hash"]))
+    connection.exec_driver_sql(_node_insert_sql(len(rows), placeholder), values)
 
 
 # The right edge of the tree as this process last wrote it, per engine: the row hash of the
@@ -56,25 +75,54 @@ def _lookup(count: int) -> TextClause:
 
 def leaf_data(event: AuditEvent | Row[Any]) -> bytes:
     """The bytes a leaf commits to: every field of the event, canonically encoded."""
-    return chain.canonical_json(
-        {
-            "leaf": LEAF_ENCODING_VERSION,
-            "seq": event.seq,
-            "occurred_at": chain.timestamp(event.occurred_at),
-            "actor_id": event.actor_id,
-            "actor_label": event.actor_label,
-            "action": event.action,
-            "object_type": event.object_type,
-            "object_id": event.object_id,
-            "details": event.details,
-            "prev_hash": event.prev_hash,
-            "row_hash": event.row_hash,
-        }
-    )
+    return _leaf_bytes(*(getattr(event, name) for name in _LEAF_FIELDS))
 
 
 def leaf_hash_of(event: AuditEvent | Row[Any]) -> bytes:
     return merkle.leaf_hash(leaf_data(event))
+
+
+_LEAF_FIELDS = (
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "details",
+    "prev_hash",
+    "row_hash",
+)
+
+
+def _leaf_bytes(
+    seq: int,
+    occurred_at: datetime,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: Any,
+    prev_hash: str,
+    row_hash: str,
+) -> bytes:
+    return chain.canonical_json(
+        {
+            "leaf": LEAF_ENCODING_VERSION,
+            "seq": seq,
+            "occurred_at": chain.timestamp(occurred_at),
+            "actor_id": actor_id,
+            "actor_label": actor_label,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "details": details,
+            "prev_hash": prev_hash,
+            "row_hash": row_hash,
+        }
+    )
 
 
 def _closed_by(index: int) -> list[tuple[int, int]]:
@@ -102,35 +150,38 @@ def append(session: Session, event: AuditEvent) -> bytes:
     Call under the chain lock, in the event's transaction (``audit.record`` does, through
     ``rows_for`` and the event's own INSERT).
     """
-    rows = rows_for(session, event)
-    session.connection().execute(node_insert(len(rows)), node_params(rows))
+    connection = session.connection()
+    rows = rows_for(connection, {name: getattr(event, name) for name in EVENT_WRITTEN})
+    insert_nodes(connection, rows)
     return rows[0]["hash"]
 
 
-def rows_for(session: Session, event: AuditEvent) -> list[dict]:
-    """The nodes appending ``event`` writes (its leaf first), reading only the siblings this
-    process does not know; the caller inserts them in the event's transaction."""
-    index = event.seq - 1
+def rows_for(connection: Connection, event: Mapping[str, Any]) -> list[dict]:
+    """The nodes appending ``event`` (its columns, as the event's INSERT writes them) writes,
+    its leaf first, reading only the siblings this process does not know; the caller inserts
+    them in the event's transaction."""
+    index = event["seq"] - 1
     needed = _closed_by(index)
-    engine = session.connection().engine
+    engine = connection.engine
     last, known = _right_edges.get(engine, ("", {}))
-    if last != event.prev_hash:
+    if last != event["prev_hash"]:
         known = {}
     missing = [key for key in needed if key not in known]
-    siblings = {**known, **_read(session, missing)} if missing else known
-    rows = new_nodes(index, leaf_hash_of(event), siblings)
+    siblings = {**known, **_read(connection, missing)} if missing else known
+    leaf = merkle.leaf_hash(_leaf_bytes(*(event[name] for name in _LEAF_FIELDS)))
+    rows = new_nodes(index, leaf, siblings)
     # The new top node closes every subtree below its level; those above it stay on the edge.
     # Remembered before the insert: if it fails, the event is rolled back with it and its row
     # hash is nobody's prev_hash.
     top = rows[-1]
     edge = {key: h for key, h in siblings.items() if key[0] > top["level"]}
     edge[(top["level"], top["idx"])] = top["hash"]
-    _right_edges[engine] = (event.row_hash, edge)
+    _right_edges[engine] = (event["row_hash"], edge)
     return rows
 
 
 def node_params(rows: list[dict]) -> dict[str, Any]:
-    """Bind values for ``node_insert(len(rows))`` and ``event_insert_with_nodes(len(rows))``."""
+    """Bind values for ``event_insert_with_nodes(len(rows))``."""
     params = {}
     for i, row in enumerate(rows):
         params[f"l{i}"], params[f"i{i}"], params[f"h{i}"] = row["level"], row["idx"], row["hash"]
@@ -162,14 +213,14 @@ def event_insert_with_nodes(count: int) -> TextClause:
     )
 
 
-def _read(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+def _read(connection: Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     keys = list(set(keys))
     if not keys:
         return {}
     params = {}
     for i, (level, idx) in enumerate(keys):
         params[f"l{i}"], params[f"i{i}"] = level, idx
-    rows = session.connection().execute(_lookup(len(keys)), params)
+    rows = connection.execute(_lookup(len(keys)), params)
     found = {(r.level, r.idx): bytes(r.hash) for r in rows}
     missing = [k for k in keys if k not in found]
     if missing:
@@ -191,7 +242,7 @@ def subtree_hashes(session: Session, ranges: Sequence[merkle.Range]) -> list[byt
     """The hash of each subtree ``(lo, hi)`` (subtrees of RFC 9162's recursion), read in one
     query of at most 2 log2 n nodes."""
     parts = [merkle.complete_subtrees(lo, hi) for lo, hi in ranges]
-    found = _read(session, (key for part in parts for key in part))
+    found = _read(session.connection(), (key for part in parts for key in part))
     return [merkle.fold([found[key] for key in part]) for part in parts]
 
 
