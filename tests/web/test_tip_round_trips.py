@@ -28,14 +28,17 @@ MAX_ROUND_TRIPS = {"sqlite": 7, "postgresql": 9}
 
 
 def _count_round_trips(engine, seen: list[str]):
-    """Listeners counting what reaches the server: statements, and for PostgreSQL the
-    BEGIN psycopg sends before a transaction's first statement and the checkout ping."""
-    postgresql = engine.dialect.name == "postgresql"
-
+    """Listeners counting what reaches the database. SQLite: every statement the library
+    runs on a pooled connection (its trace callback, which also sees what goes to the driver
+    without SQLAlchemy). PostgreSQL: statements, the BEGIN psycopg sends before a
+    transaction's first statement, the checkout ping, and the chain lock taken on the
+    driver's own cursor."""
+    if engine.dialect.name == "sqlite":
+        return _trace_sqlite(engine, seen)
     locked = [False]
 
     def statement(conn, _cursor, text, *_args):
-        holds = postgresql and bool(conn.info.get(db.HOLDS_CHAIN_LOCK))
+        holds = bool(conn.info.get(db.HOLDS_CHAIN_LOCK))
         if holds and not locked[0]:
             # Taken on the driver's own cursor just before the transaction's first write
             # (tipline.db), which SQLAlchemy's statement events never see.
@@ -45,17 +48,15 @@ def _count_round_trips(engine, seen: list[str]):
 
     def begin(conn):
         locked[0] = False
-        # SQLite's BEGIN IMMEDIATE is itself a statement above; a PostgreSQL connection in
-        # autocommit (a single read outside any transaction) sends none.
-        if postgresql and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        # A connection in autocommit (a single read outside any transaction) sends none.
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             seen.append("BEGIN")
 
     def commit(_conn):
         seen.append("COMMIT")
 
     def checkout(*_args):
-        if postgresql:  # pool_pre_ping: one round trip per checkout
-            seen.append("ping")
+        seen.append("ping")  # pool_pre_ping: one round trip per checkout
 
     listeners = [
         ("before_cursor_execute", statement),
@@ -70,6 +71,31 @@ def _count_round_trips(engine, seen: list[str]):
         for name, fn in listeners:
             event.remove(engine, name, fn)
         event.remove(engine.pool, "checkout", checkout)
+
+    return remove
+
+
+def _trace_sqlite(engine, seen: list[str]):
+    def trace(text: str) -> None:
+        # What a statement runs inside the library (the full-text index's own statements,
+        # its triggers) is reported as comments, or again with the statement's own text:
+        # neither is a statement of ours.
+        text = " ".join(text.split())[:160]
+        if not text.startswith("--") and not (seen and seen[-1] == text):
+            seen.append(text)
+
+    def checkout(dbapi_connection, *_args):
+        dbapi_connection.set_trace_callback(trace)
+
+    def checkin(dbapi_connection, *_args):
+        dbapi_connection.set_trace_callback(None)
+
+    event.listen(engine.pool, "checkout", checkout)
+    event.listen(engine.pool, "checkin", checkin)
+
+    def remove() -> None:
+        event.remove(engine.pool, "checkout", checkout)
+        event.remove(engine.pool, "checkin", checkin)
 
     return remove
 
