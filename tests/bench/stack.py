@@ -180,6 +180,10 @@ class TipClient:
         """The minimal app's Flask-WTF form: the page, then the checked insert."""
         return self._send_form("/form", narrative, {"csrf_token": TOKEN_RE}) == b"saved"
 
+    def form_then_tip_work(self, narrative: str) -> bool:
+        """The same form doing a tip's own durable work (``submit_tip``, COMMIT)."""
+        return self._send_form("/form-tip", narrative, {"csrf_token": TOKEN_RE}) == b"saved"
+
     def get_then_insert(self, narrative: str) -> bool:
         """The minimal app's two requests: a page, then the insert (a tip's shape, no work)."""
         return self.get("/hello")[0] == 200 and self.insert(narrative)
