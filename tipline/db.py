@@ -178,14 +178,22 @@ def make_engine(
             if mode == "NONE":
                 return
             raw = conn.connection.dbapi_connection
+            queued = True
             if mode == "IMMEDIATE" and isinstance(raw, _QueuedWriters):
-                raw.wait_for_writers(f"{path}-writers", timeouts.busy)
+                queued = raw.wait_for_writers(f"{path}-writers", timeouts.busy)
+            if not queued:
+                # The busy timeout went by in the queue: SQLite's lock is almost surely held
+                # too, and the request must not wait a second busy timeout for it.
+                raw.execute("PRAGMA busy_timeout = 100")
             try:
                 conn.exec_driver_sql(f"BEGIN {mode}" if mode in SQLITE_BEGIN_MODES else "BEGIN")
             except BaseException:
                 if isinstance(raw, _QueuedWriters):
                     raw.let_next_writer_in()
                 raise
+            finally:
+                if not queued:
+                    raw.execute(f"PRAGMA busy_timeout = {round(timeouts.busy * 1000)}")
 
         return engine
     engine = create_engine(
@@ -211,15 +219,16 @@ class _QueuedWriters(sqlite3.Connection):
     each time; under a stream of tips from two workers that was a tenth of a tip's time.
     Here a waiting writer tries the lock file every 0.1 to 1 ms (a system call, not a
     statement). Past the busy timeout it goes on to BEGIN IMMEDIATE without the lock file,
-    and SQLite's own busy handling decides, as for every other writer (deferred
-    transactions, scripts): the lock file only orders writers that use it, and the database
-    lock stays what guarantees one writer at a time.
+    giving SQLite a last tenth of a second, so a stuck writer costs the others one busy
+    timeout, as before. The lock file only orders writers that use it (deferred transactions
+    and scripts do not); the database lock stays what guarantees one writer at a time.
     """
 
     _lock_file: int | None = None
     _holding = False
 
-    def wait_for_writers(self, lock_path: str, timeout: float) -> None:
+    def wait_for_writers(self, lock_path: str, timeout: float) -> bool:
+        """Take the lock file, waiting up to ``timeout``; False if it stayed taken."""
         if self._lock_file is None:
             self._lock_file = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         pause, give_up = 0.0001, time.monotonic() + timeout
@@ -228,12 +237,12 @@ class _QueuedWriters(sqlite3.Connection):
                 fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 if time.monotonic() >= give_up:
-                    return
+                    return False
                 time.sleep(pause)
                 pause = min(pause * 2, 0.001)
             else:
                 self._holding = True
-                return
+                return True
 
     def let_next_writer_in(self) -> None:
         if self._holding and self._lock_file is not None:

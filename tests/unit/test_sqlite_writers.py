@@ -7,7 +7,9 @@ import os
 import threading
 import time
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from tipline import db
 
@@ -99,4 +101,25 @@ def test_a_lock_file_held_elsewhere_delays_a_writer_only_up_to_the_busy_timeout(
     assert 0.3 <= waited < 3
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    engine.dispose()
+
+
+def test_a_writer_waits_one_busy_timeout_in_all_when_the_database_stays_locked(tmp_path):
+    engine = _engine(tmp_path, busy=0.5)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    holder = engine.connect()
+    holder.begin()  # holds the lock file and SQLite's write lock
+    try:
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="locked"), engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        waited = time.monotonic() - started
+    finally:
+        holder.rollback()
+        holder.close()
+    assert 0.5 <= waited < 0.9  # the queue's timeout, then a tenth of a second, not two
+    with engine.begin() as conn:  # and the next writer is not held up by what went before
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar_one() == 500
     engine.dispose()
