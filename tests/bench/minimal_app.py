@@ -12,8 +12,10 @@ pages, rate limits, languages, security headers, the request hooks."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import Flask, render_template_string, request
 from flask_wtf import FlaskForm
@@ -43,11 +45,15 @@ class NarrativeForm(FlaskForm):
 def create_app() -> Flask:
     app = Flask(__name__)
     app.secret_key = os.environ["TIPLINE_SECRET_KEY"]
-    tip_work = _tip_work()
     # Tipline's engine settings, without its audit chain's lock (it has no chain to guard).
     engine = make_engine(os.environ["TIPLINE_DATABASE_URL"], writers_lock=False)
-    metadata.create_all(engine)
-    engine.dispose()  # gunicorn preloads: no connection may cross the fork
+    # Each gunicorn worker builds the app: one at a time, or one's CREATE TABLE can meet
+    # another's first write on SQLite ("database is locked" at start-up).
+    with open(Path(os.environ["TIPLINE_INSTANCE_PATH"]) / "minimal-app.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        metadata.create_all(engine)
+        tip_work = _tip_work()
+    engine.dispose()  # no connection of start-up is kept
 
     @app.get("/hello")
     def hello() -> str:
@@ -100,7 +106,7 @@ def _tip_work() -> Callable[[str, str], None]:
     with maker() as session:
         target = intake.open_for_tips(session, DEMO_SLUG)
     assert target is not None, "the bench database holds the demo notice"
-    tipline.extensions["tipline.engine"].dispose()  # gunicorn preloads: none crosses the fork
+    tipline.extensions["tipline.engine"].dispose()  # no connection of start-up is kept
 
     def work(narrative: str, token: str) -> None:
         with maker() as session:
