@@ -1,8 +1,14 @@
-"""Staff members the unit tests act as (one each per test, on the test's database)."""
+"""Staff members the unit tests act as (one each per test, on the test's database), and a
+throw-away PostgreSQL role for the tests of what the application's role may not do."""
+
+import uuid
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from tipline.auth.models import Role
+
+from ..conftest import PG_URL
 
 
 @pytest.fixture
@@ -13,3 +19,21 @@ def detective(make_staff):
 @pytest.fixture
 def supervisor(make_staff):
     return make_staff(Role.SUPERVISOR, "sup")
+
+
+@pytest.fixture
+def app_role(database_url):
+    """The name of a new PostgreSQL login role with no rights yet (for `tipline db
+    grant-app-role` to give it the application's); dropped with what it owns after the test.
+    Skips the test on SQLite."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("database roles exist only on PostgreSQL")
+    name = f"tipline_app_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{name}" LOGIN'))
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP OWNED BY "{name}"'))
+        conn.execute(text(f'DROP ROLE "{name}"'))
+    admin.dispose()
