@@ -1,0 +1,27 @@
+"""Staff the web tests act as, each on a test client of their own."""
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tipline.auth.models import Role, StaffUser
+
+from ..conftest import sign_in
+
+
+@pytest.fixture
+def admin_client(app: Flask, make_staff) -> FlaskClient:
+    """A client signed in as the administrator ``boss``."""
+    client = app.test_client()
+    sign_in(client, make_staff(Role.ADMIN, "boss").username)
+    return client
+
+
+@pytest.fixture
+def detective_elsewhere(app: Flask, make_staff) -> tuple[StaffUser, FlaskClient, str]:
+    """Detective ``det``, signed in on a client of their own (to see what an administrator's
+    change does to their session), and the address of their account in the admin screens."""
+    detective = make_staff(Role.DETECTIVE, "det")
+    theirs = app.test_client()
+    sign_in(theirs, "det")
+    return detective, theirs, f"/staff/admin/staff/{detective.id}"
