@@ -1,5 +1,6 @@
-"""Staff members the unit tests act as (one each per test, on the test's database), and a
-throw-away PostgreSQL role for the tests of what the application's role may not do."""
+"""Staff members the unit tests act as (one each per test, on the test's database; two PIOs
+for the notices' two-person rule), and a throw-away PostgreSQL role for the tests of what the
+application's role may not do."""
 
 import uuid
 
@@ -19,6 +20,16 @@ def detective(make_staff):
 @pytest.fixture
 def supervisor(make_staff):
     return make_staff(Role.SUPERVISOR, "sup")
+
+
+@pytest.fixture
+def pio(make_staff):
+    return make_staff(Role.PIO, "pio-ann")
+
+
+@pytest.fixture
+def other_pio(make_staff):
+    return make_staff(Role.PIO, "pio-bob")
 
 
 @pytest.fixture
