@@ -608,21 +608,17 @@ def test_receipt_page_shows_the_inclusion_proof_of_the_tips_arrival(
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["positive", "negative"])
 def test_log_answers_match_the_openapi_document(app, session, signing_key, witness_keys, mode):
-    import os
-
-    import schemathesis
-    from hypothesis import HealthCheck, given, settings
     from hypothesis.errors import Unsatisfiable
     from schemathesis import GenerationMode
     from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    from . import openapi_fuzz
 
     app.config["AUDIT_LOG_RATE_LIMIT"] = "100000 per minute"
     app.config["AUDIT_LOG_GLOBAL_RATE_LIMIT"] = "100000 per minute"
     record(session, 11)
     sign(app, session, signing_key)
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    operations = [o for o in operations if o.path.startswith("/log/")]
+    operations = openapi_fuzz.operations(app, "/log/")
     assert len(operations) == 8
     for operation in operations:
         # Sizes relate to each other and to the published head (first <= second <= size), and
@@ -630,19 +626,8 @@ def test_log_answers_match_the_openapi_document(app, session, signing_key, witne
         # may rightly get a 400. Every other check applies (documented statuses, bodies that
         # match their schemas, content types).
         excluded = [positive_data_acceptance]
-
-        @given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
-        @settings(
-            max_examples=int(os.environ.get("TIPLINE_FUZZ_EXAMPLES", "25")),
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def check(case) -> None:
-            case.call_and_validate(excluded_checks=excluded)  # noqa: B023 - run at once
-
         try:
-            check()
+            openapi_fuzz.fuzz(operation, GenerationMode(mode), excluded_checks=excluded)
         except Unsatisfiable:
             # No parameter, no body: nothing to make invalid.
             assert mode == "negative" and operation.method == "get"
