@@ -159,23 +159,11 @@ def test_two_people_publish_then_resolve_and_archive_through_the_screens(
     assert "Wanted on a warrant for" in public
 
     # Resolving: choose, confirm what the public page will say, then a second person approves.
-    response = post_button(
-        supervisor,
-        url,
-        f"{url}/resolve",
-        resolution="arrested",
-        resolved_on=date.today().isoformat(),
-    )
+    resolution = {"resolution": "arrested", "resolved_on": date.today().isoformat()}
+    response = post_button(supervisor, url, f"{url}/resolve", **resolution)
     assert response.status_code == 200
     assert "the public page will say" in response.get_data(as_text=True)
-    response = post_button(
-        supervisor,
-        url,
-        f"{url}/resolve",
-        resolution="arrested",
-        resolved_on=date.today().isoformat(),
-        confirmed="yes",
-    )
+    response = post_button(supervisor, url, f"{url}/resolve", **resolution, confirmed="yes")
     assert response.status_code == 303 and response.location.endswith("#changes")
     assert "Send a tip online" in client.get(f"/notices/{notice.slug}").get_data(as_text=True)
     session.rollback()
