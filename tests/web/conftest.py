@@ -25,3 +25,11 @@ def detective_elsewhere(app: Flask, make_staff) -> tuple[StaffUser, FlaskClient,
     theirs = app.test_client()
     sign_in(theirs, "det")
     return detective, theirs, f"/staff/admin/staff/{detective.id}"
+
+
+def staff_client(app: Flask, make_staff, role: Role, username: str) -> FlaskClient:
+    """A new account ``username`` with ``role``, signed in on a client of its own."""
+    make_staff(role, username)
+    client = app.test_client()
+    assert sign_in(client, username).status_code == 303
+    return client

@@ -21,6 +21,7 @@ from tipline.triage import services as triage
 
 from ..conftest import approve_pending_edit, csrf_token, resolve_notice, sign_in
 from ..unit.test_media import jpeg_with_gps
+from .conftest import staff_client
 
 
 @pytest.fixture
@@ -36,17 +37,7 @@ def agency_lines(session):
 
 @pytest.fixture
 def pio_client(app, make_staff):
-    make_staff(Role.PIO, "pio-ann")
-    client = app.test_client()
-    assert sign_in(client, "pio-ann").status_code == 303
-    return client
-
-
-def staff_client(app, make_staff, role, username):
-    make_staff(role, username)
-    client = app.test_client()
-    assert sign_in(client, username).status_code == 303
-    return client
+    return staff_client(app, make_staff, Role.PIO, "pio-ann")
 
 
 def notice_form(token, agency_lines, **extra):

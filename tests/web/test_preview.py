@@ -16,8 +16,8 @@ from tipline.auth.models import Role
 from tipline.notices import changes
 from tipline.notices.models import ContactLine, Notice, NoticeStatus, Resolution
 
-from ..conftest import sign_in
-from .test_pio import _upload, create_through_form, post_button, staff_client
+from .conftest import staff_client
+from .test_pio import _upload, create_through_form, post_button
 
 
 @pytest.fixture
@@ -33,10 +33,7 @@ def lines(session) -> list[ContactLine]:
 
 @pytest.fixture
 def author(app, make_staff):
-    make_staff(Role.PIO, "pio-ann")
-    client = app.test_client()
-    assert sign_in(client, "pio-ann").status_code == 303
-    return client
+    return staff_client(app, make_staff, Role.PIO, "pio-ann")
 
 
 def test_a_notice_in_review_is_previewed_then_approved_after_its_content(
