@@ -7,6 +7,7 @@ that half is skipped with a reason, except under CI, where it fails instead.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import os
@@ -137,6 +138,21 @@ def database_url(request, tmp_path) -> str:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return url
+
+
+@contextlib.contextmanager
+def as_dba(app: Flask):
+    """A connection in one transaction with the append-only triggers out of the way, as
+    someone with the database owner's rights could arrange (the insider of the tamper tests)."""
+    engine = app.extensions["tipline.engine"]
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            triggers = conn.scalars(text("SELECT name FROM sqlite_master WHERE type='trigger'"))
+            for name in list(triggers):
+                conn.execute(text(f"DROP TRIGGER {name}"))
+        yield conn
 
 
 @pytest.fixture(autouse=True)

@@ -21,8 +21,7 @@ from tipline.tips.models import TipStatus
 from tipline.triage import retention, verification
 from tipline.triage import services as triage
 
-from ..conftest import sign_in
-from .test_audit_tamper import as_dba
+from ..conftest import as_dba, sign_in
 
 KEY = receipts.receipt_key("k" * 40)
 

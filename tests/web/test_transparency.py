@@ -17,6 +17,7 @@ from tipline.audit.checkpoints import load_signing_key, new_signing_key
 from tipline.audit.models import AuditEvent, AuditTreeHead
 from tipline.auth.models import Role
 
+from ..conftest import as_dba
 from .tipster import send_tip
 
 NOW = 1_796_000_000
@@ -74,14 +75,8 @@ def rewrite(app, session, key, change) -> AuditTreeHead:
     """The insider's rewrite: with the database owner's rights, the audit key and the signing
     key, ``change(connection)`` edits or removes audit rows; the chain is renumbered and
     re-hashed, the tree rebuilt, the old heads removed and a new head signed."""
-    engine = app.extensions["tipline.engine"]
     events = AuditEvent.__table__
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        else:
-            for name in conn.scalars(text("SELECT name FROM sqlite_master WHERE type='trigger'")):
-                conn.execute(text(f"DROP TRIGGER {name}"))
+    with as_dba(app) as conn:
         change(conn)
         rows = conn.execute(select(events).order_by(events.c.seq)).all()
         prev = "0" * 64
