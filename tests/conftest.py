@@ -173,16 +173,21 @@ def _dispose_engines_after_each_test(monkeypatch):
         engine.dispose()
 
 
+def app_config(database_url: str, instance: Path, **more) -> dict:
+    """The configuration of the ``app`` fixture's app: testing, the test secret, on
+    ``database_url``, its instance folder at ``instance``; ``more`` on top."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(instance),
+        **more,
+    }
+
+
 @pytest.fixture
 def app(database_url, tmp_path) -> Iterator[Flask]:
-    application = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "DATABASE_URL": database_url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-        }
-    )
+    application = create_app(app_config(database_url, tmp_path / "instance"))
     yield application
     application.extensions["tipline.engine"].dispose()
 
