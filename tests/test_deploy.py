@@ -77,6 +77,15 @@ def served_behind_nginx(folder: Path) -> Iterator[tuple[NginxPrefix, subprocess.
         stop(gunicorn)
 
 
+@pytest.fixture
+def slug(tmp_path) -> str:
+    """The slug of the one published notice on a new site database in ``tmp_path``, for
+    :func:`served_behind_nginx`; the test is skipped first without nginx."""
+    need_nginx()
+    with new_site_database(tmp_path) as (_app, session):
+        return publish_new_notice(session).slug
+
+
 def test_nginx_accepts_the_shipped_configuration(tmp_path):
     need_nginx()
     result = NginxPrefix(tmp_path / "nginx", app_port=free_port()).check()
@@ -100,10 +109,7 @@ def _get(url: str, headers: dict[str, str] | None = None):
 
 
 @pytest.mark.slow
-def test_nginx_caches_public_pages_and_never_tip_forms_or_cookie_requests(tmp_path):
-    need_nginx()
-    with new_site_database(tmp_path) as (_app, session):
-        slug = publish_new_notice(session).slug
+def test_nginx_caches_public_pages_and_never_tip_forms_or_cookie_requests(tmp_path, slug):
     with served_behind_nginx(tmp_path) as (prefix, _gunicorn):
         base = f"http://127.0.0.1:{prefix.onion_port}"
         statuses = [_get(f"{base}/notices/{slug}")[1]["X-Cache"] for _ in range(2)]
@@ -192,10 +198,7 @@ def _status(port: int, method: str, path: str, headers: dict[str, str], tls: boo
 
 
 @pytest.mark.slow
-def test_nginx_logs_no_client_address_for_a_too_large_body_or_a_stopped_app(tmp_path):
-    need_nginx()
-    with new_site_database(tmp_path) as (_app, session):
-        slug = publish_new_notice(session).slug
+def test_nginx_logs_no_client_address_for_a_too_large_body_or_a_stopped_app(tmp_path, slug):
     with served_behind_nginx(tmp_path) as (prefix, gunicorn):
         too_large = {"Content-Length": str(50 * 1024 * 1024), "Content-Type": "text/plain"}
         for port, tls, host in [
