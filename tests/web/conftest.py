@@ -1,4 +1,4 @@
-"""Staff the web tests act as, each on a test client of their own."""
+"""Staff the web tests act as, signed in on the test's client or on a client of their own."""
 
 import pytest
 from flask import Flask
@@ -15,6 +15,14 @@ def admin_client(app: Flask, make_staff) -> FlaskClient:
     client = app.test_client()
     sign_in(client, make_staff(Role.ADMIN, "boss").username)
     return client
+
+
+@pytest.fixture
+def detective(client: FlaskClient, make_staff) -> StaffUser:
+    """Detective ``det``, signed in on ``client``."""
+    user = make_staff(Role.DETECTIVE, "det")
+    sign_in(client, user.username)
+    return user
 
 
 @pytest.fixture

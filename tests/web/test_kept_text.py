@@ -3,7 +3,6 @@ again with what was typed, the chosen status still selected, and the error besid
 
 import re
 
-import pytest
 from sqlalchemy import select
 
 from tipline.auth.models import Role
@@ -14,13 +13,6 @@ from tipline.triage import services as triage
 from tipline.triage.models import TipNote
 
 from ..conftest import csrf_token, sign_in
-
-
-@pytest.fixture
-def detective(client, make_staff):
-    user = make_staff(Role.DETECTIVE, "det")
-    sign_in(client, user.username)
-    return user
 
 
 def claimed_tip(app, session, detective):
