@@ -71,6 +71,21 @@ def run_witness(client, state: Path, vkey: str | None, **options):
     return witness.run("http://localhost", state, vkey, **over(client), **options)
 
 
+@pytest.fixture
+def witnessed(app, client, session, signing_key, log_vkey, tmp_path):
+    """``witnessed(count)``: ``count`` events recorded and a head signed over them, then seen
+    by a witness that pins ``log_vkey`` and keeps its state in ``tmp_path / "w.json"``;
+    returns that path and what the witness found."""
+    state = tmp_path / "w.json"
+
+    def witness_events(count: int):
+        record(session, count)
+        sign(app, session, signing_key)
+        return state, run_witness(client, state, log_vkey)
+
+    return witness_events
+
+
 def rewrite(app, session, key, change) -> AuditTreeHead:
     """The insider's rewrite: with the database owner's rights, the audit key and the signing
     key, ``change(connection)`` edits or removes audit rows; the chain is renumbered and
@@ -329,12 +344,9 @@ def witness_keys(app, tmp_path):
 
 
 def test_witness_saves_the_head_then_accepts_a_consistent_newer_one(
-    app, client, session, signing_key, log_vkey, tmp_path
+    app, client, session, signing_key, witnessed
 ):
-    state = tmp_path / "w.json"
-    record(session, 5)
-    sign(app, session, signing_key)
-    first = run_witness(client, state, log_vkey)
+    state, first = witnessed(5)
     assert first.previous is None and first.checkpoint.size == 5
     record(session, 9)
     sign(app, session, signing_key)
@@ -359,12 +371,9 @@ def test_witness_refuses_a_head_not_signed_by_the_pinned_key(
 
 
 def test_edited_old_event_with_chain_tree_and_head_redone_is_caught(
-    app, client, session, signing_key, log_vkey, tmp_path
+    app, client, session, signing_key, witnessed
 ):
-    state = tmp_path / "w.json"
-    record(session, 10)
-    sign(app, session, signing_key)
-    run_witness(client, state, log_vkey)
+    state, _ = witnessed(10)
     saved = state.read_text()
 
     rewrite(app, session, signing_key, edit_event(3))
@@ -378,11 +387,8 @@ def test_edited_old_event_with_chain_tree_and_head_redone_is_caught(
         run_witness(client, state, None)
 
 
-def test_deleted_event_is_caught(app, client, session, signing_key, log_vkey, tmp_path):
-    state = tmp_path / "w.json"
-    record(session, 10)
-    sign(app, session, signing_key)
-    run_witness(client, state, log_vkey)
+def test_deleted_event_is_caught(app, client, session, signing_key, witnessed):
+    state, _ = witnessed(10)
 
     rewrite(app, session, signing_key, delete_events(4))
     with pytest.raises(witness.WitnessError, match=r"ROLLBACK: .* 9 events, fewer than the 10"):
@@ -393,11 +399,8 @@ def test_deleted_event_is_caught(app, client, session, signing_key, log_vkey, tm
         run_witness(client, state, None)
 
 
-def test_truncated_tail_is_caught(app, client, session, signing_key, log_vkey, tmp_path):
-    state = tmp_path / "w.json"
-    record(session, 12)
-    sign(app, session, signing_key)
-    run_witness(client, state, log_vkey)
+def test_truncated_tail_is_caught(app, client, session, signing_key, witnessed):
+    state, _ = witnessed(12)
 
     rewrite(app, session, signing_key, delete_events(10, 11, 12))
     with pytest.raises(witness.WitnessError, match=r"ROLLBACK: .* 9 events, fewer than the 12"):
