@@ -1,6 +1,6 @@
 """Staff members the unit tests act as (one each per test, on the test's database; two PIOs
-for the notices' two-person rule), and a throw-away PostgreSQL role for the tests of what the
-application's role may not do."""
+for the notices' two-person rule), an empty database for the migration tests, and a
+throw-away PostgreSQL role for the tests of what the application's role may not do."""
 
 import uuid
 
@@ -30,6 +30,14 @@ def pio(make_staff):
 @pytest.fixture
 def other_pio(make_staff):
     return make_staff(Role.PIO, "pio-bob")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path) -> str:
+    """An empty database (no tables) for one migration test, on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    return request.getfixturevalue("new_pg_schema")()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ enrol again."""
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import text
 
 from tipline import create_app, migrations
@@ -13,13 +12,6 @@ from tipline.auth import services as auth
 from tipline.auth.models import Role
 
 from ..conftest import PASSWORD, app_config, publish_new_notice
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    return request.getfixturevalue("new_pg_schema")()
 
 
 def _as_utc(value):
