@@ -7,29 +7,25 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from tipline.auth.models import Role
+from tipline.auth.models import Role, StaffUser
 
 from ..conftest import PG_URL
 
 
-@pytest.fixture
-def detective(make_staff):
-    return make_staff(Role.DETECTIVE, "det")
+def _account(name: str, role: Role, username: str):
+    """A fixture called ``name``: the account ``username`` with ``role`` (see make_staff)."""
+
+    @pytest.fixture(name=name)
+    def account(make_staff) -> StaffUser:
+        return make_staff(role, username)
+
+    return account
 
 
-@pytest.fixture
-def supervisor(make_staff):
-    return make_staff(Role.SUPERVISOR, "sup")
-
-
-@pytest.fixture
-def pio(make_staff):
-    return make_staff(Role.PIO, "pio-ann")
-
-
-@pytest.fixture
-def other_pio(make_staff):
-    return make_staff(Role.PIO, "pio-bob")
+detective = _account("detective", Role.DETECTIVE, "det")
+supervisor = _account("supervisor", Role.SUPERVISOR, "sup")
+pio = _account("pio", Role.PIO, "pio-ann")
+other_pio = _account("other_pio", Role.PIO, "pio-bob")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
