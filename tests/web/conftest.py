@@ -5,8 +5,28 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tipline.auth.models import Role, StaffUser
+from tipline.notices.models import ContactLine
 
 from ..conftest import sign_in
+
+
+@pytest.fixture
+def pio_client(app: Flask, make_staff) -> FlaskClient:
+    """A client signed in as the PIO ``pio-ann``."""
+    return staff_client(app, make_staff, Role.PIO, "pio-ann")
+
+
+@pytest.fixture
+def agency_lines(session) -> list[ContactLine]:
+    """The agency's two contact lines (the police, then Crimestoppers with a note), which a
+    PIO may choose for a notice."""
+    lines = [
+        ContactLine(position=0, label="New Orleans Police Department", phone="504-658-6030"),
+        ContactLine(position=1, label="Crimestoppers", phone="504-822-1111", note="Anonymous."),
+    ]
+    session.add_all(lines)
+    session.commit()
+    return lines
 
 
 @pytest.fixture

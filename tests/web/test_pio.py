@@ -14,7 +14,7 @@ from tipline import audit
 from tipline.auth.models import Role
 from tipline.notices import photos, workflow
 from tipline.notices import services as notices
-from tipline.notices.models import ContactLine, Notice, NoticeStatus, Resolution
+from tipline.notices.models import Notice, NoticeStatus, Resolution
 from tipline.tips import receipts
 from tipline.tips import services as tips
 from tipline.triage import services as triage
@@ -22,22 +22,6 @@ from tipline.triage import services as triage
 from ..conftest import approve_pending_edit, csrf_token, resolve_notice, sign_in
 from ..unit.test_media import jpeg_with_gps
 from .conftest import staff_client
-
-
-@pytest.fixture
-def agency_lines(session):
-    lines = [
-        ContactLine(position=0, label="New Orleans Police Department", phone="504-658-6030"),
-        ContactLine(position=1, label="Crimestoppers", phone="504-822-1111", note="Anonymous."),
-    ]
-    session.add_all(lines)
-    session.commit()
-    return lines
-
-
-@pytest.fixture
-def pio_client(app, make_staff):
-    return staff_client(app, make_staff, Role.PIO, "pio-ann")
 
 
 def notice_form(token, agency_lines, **extra):
