@@ -179,6 +179,20 @@ def staff_desktop(browser, site: DemoSite, username: str):
     return context, page
 
 
+def fill_new_notice(page, subject: str, area: str, age: str, charge: str, caution: str) -> None:
+    """Type a notice's essentials into the new-notice form: the name, area and age, one charge
+    under La. R.S. 14:67, every agency line and the caution. The caller adds the rest and
+    saves."""
+    page.get_by_label("Name of the person wanted").fill(subject)
+    page.get_by_label("Last known area", exact=True).fill(area)
+    page.get_by_label("Age", exact=True).fill(age)
+    page.locator("#charges-0-citation").fill("La. R.S. 14:67")
+    page.locator("#charges-0-description").fill(charge)
+    for box in page.locator("input[name=default_lines]").all():
+        box.check()
+    page.get_by_label("Caution", exact=True).fill(caution)
+
+
 #: The curated set in docs/screenshots/, shown in docs/testing.md.
 DOCS_SCREENSHOTS = [
     "public-gallery-phone",

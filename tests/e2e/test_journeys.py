@@ -27,7 +27,14 @@ import pyotp
 import pytest
 from PIL import Image
 
-from .conftest import DESKTOP, PHONE, assert_accessible, shot, sign_in_first_time
+from .conftest import (
+    DESKTOP,
+    PHONE,
+    assert_accessible,
+    fill_new_notice,
+    shot,
+    sign_in_first_time,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -104,15 +111,15 @@ def test_1_pio_writes_a_notice_with_a_photo_and_a_supervisor_publishes_it(
     assert "subject_name-error" in name_box.get_attribute("aria-describedby")
     assert_accessible(pio, "pio-new-notice-error-desktop")
 
-    pio.get_by_label("Name of the person wanted").fill(SUBJECT)
-    pio.get_by_label("Last known area", exact=True).fill("Uptown, near St. Charles Avenue")
-    pio.get_by_label("Age", exact=True).fill("34")
+    fill_new_notice(
+        pio,
+        SUBJECT,
+        area="Uptown, near St. Charles Avenue",
+        age="34",
+        charge="Theft of a motor vehicle",
+        caution="Do not approach. If you see him, call 911.",
+    )
     pio.get_by_label("Height", exact=True).fill("6 ft 1 in")
-    pio.locator("#charges-0-citation").fill("La. R.S. 14:67")
-    pio.locator("#charges-0-description").fill("Theft of a motor vehicle")
-    for box in pio.locator("input[name=default_lines]").all():
-        box.check()
-    pio.get_by_label("Caution", exact=True).fill("Do not approach. If you see him, call 911.")
     pio.get_by_role("button", name="Save").click()
     pio.get_by_role("heading", name=re.compile(SUBJECT)).wait_for()
     assert "Draft" in pio.locator("h1").inner_text()

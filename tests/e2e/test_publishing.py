@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from .conftest import ARTIFACTS, PHONE, assert_accessible, running_demo, staff_desktop
+from .conftest import (
+    ARTIFACTS,
+    PHONE,
+    assert_accessible,
+    fill_new_notice,
+    running_demo,
+    staff_desktop,
+)
 from .test_journeys import _jpeg
 
 pytestmark = pytest.mark.slow
@@ -47,14 +54,14 @@ def test_pio_writes_supervisor_previews_and_approves_public_reads_in_spanish_the
     try:
         # The PIO writes the notice, with a photo and a Spanish caution.
         pio.goto(f"{base}/staff/notices/new")
-        pio.get_by_label("Name of the person wanted").fill(SUBJECT)
-        pio.get_by_label("Last known area", exact=True).fill("Bywater, near Piety Street")
-        pio.get_by_label("Age", exact=True).fill("41")
-        pio.locator("#charges-0-citation").fill("La. R.S. 14:67")
-        pio.locator("#charges-0-description").fill("Theft")
-        for box in pio.locator("input[name=default_lines]").all():
-            box.check()
-        pio.get_by_label("Caution", exact=True).fill("Do not approach. If you see her, call 911.")
+        fill_new_notice(
+            pio,
+            SUBJECT,
+            area="Bywater, near Piety Street",
+            age="41",
+            charge="Theft",
+            caution="Do not approach. If you see her, call 911.",
+        )
         pio.get_by_label("Caution in Spanish").fill(CAUTION_ES)
         pio.locator("#contact_lines-0-label").fill("Fifth District")
         pio.locator("#contact_lines-0-phone").fill("504-658-6050")
