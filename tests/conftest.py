@@ -7,6 +7,7 @@ that half is skipped with a reason, except under CI, where it fails instead.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import os
@@ -139,6 +140,21 @@ def database_url(request, tmp_path) -> str:
     return url
 
 
+@contextlib.contextmanager
+def as_dba(app: Flask):
+    """A connection in one transaction with the append-only triggers out of the way, as
+    someone with the database owner's rights could arrange (the insider of the tamper tests)."""
+    engine = app.extensions["tipline.engine"]
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            triggers = conn.scalars(text("SELECT name FROM sqlite_master WHERE type='trigger'"))
+            for name in list(triggers):
+                conn.execute(text(f"DROP TRIGGER {name}"))
+        yield conn
+
+
 @pytest.fixture(autouse=True)
 def _dispose_engines_after_each_test(monkeypatch):
     """Close the pooled connections of every engine a test made (many build their own app):
@@ -157,16 +173,21 @@ def _dispose_engines_after_each_test(monkeypatch):
         engine.dispose()
 
 
+def app_config(database_url: str, instance: Path, **more) -> dict:
+    """The configuration of the ``app`` fixture's app: testing, the test secret, on
+    ``database_url``, its instance folder at ``instance``; ``more`` on top."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(instance),
+        **more,
+    }
+
+
 @pytest.fixture
 def app(database_url, tmp_path) -> Iterator[Flask]:
-    application = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "DATABASE_URL": database_url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-        }
-    )
+    application = create_app(app_config(database_url, tmp_path / "instance"))
     yield application
     application.extensions["tipline.engine"].dispose()
 

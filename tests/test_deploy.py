@@ -3,13 +3,19 @@ no visitor, and the whole path (nginx cache in front of gunicorn) caches what it
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import runpy
 import ssl
+import subprocess
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
 
 from tipline import create_app, db, migrations
 
@@ -26,6 +32,58 @@ def need_nginx() -> None:
         pytest.skip(
             "nginx is not installed (apt-get install -y nginx): deploy/nginx.conf unchecked"
         )
+
+
+def _database_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'tipline.sqlite3'}"
+
+
+@contextlib.contextmanager
+def new_site_database(folder: Path) -> Iterator[tuple[Flask, Session]]:
+    """An app on a new SQLite database in ``folder``, upgraded to head, and a session in its
+    app context for the caller to arrange data with; committed and closed on the way out."""
+    app = create_app(
+        {"SECRET_KEY": SECRET, "DATABASE_URL": _database_url(folder), "INSTANCE_PATH": str(folder)}
+    )
+    try:
+        with app.app_context():
+            migrations.upgrade(db.engine())
+            yield app, db.session()
+            db.session().commit()
+    finally:
+        app.extensions["tipline.engine"].dispose()
+
+
+@contextlib.contextmanager
+def served_behind_nginx(folder: Path) -> Iterator[tuple[NginxPrefix, subprocess.Popen[bytes]]]:
+    """The site on ``folder``'s database (see :func:`new_site_database`) in gunicorn, one
+    worker, behind nginx with the shipped deploy/nginx.conf; both stopped on the way out
+    (a test may stop gunicorn sooner)."""
+    app_port = free_port()
+    env = {
+        "TIPLINE_SECRET_KEY": SECRET,
+        "TIPLINE_DATABASE_URL": _database_url(folder),
+        "TIPLINE_INSTANCE_PATH": str(folder),
+    }
+    gunicorn = start_gunicorn("tipline:create_app()", app_port, env, workers=1)
+    try:
+        prefix = NginxPrefix(folder / "nginx", app_port)
+        nginx = prefix.start()
+        try:
+            yield prefix, gunicorn
+        finally:
+            stop(nginx, sig=15)
+    finally:
+        stop(gunicorn)
+
+
+@pytest.fixture
+def slug(tmp_path) -> str:
+    """The slug of the one published notice on a new site database in ``tmp_path``, for
+    :func:`served_behind_nginx`; the test is skipped first without nginx."""
+    need_nginx()
+    with new_site_database(tmp_path) as (_app, session):
+        return publish_new_notice(session).slug
 
 
 def test_nginx_accepts_the_shipped_configuration(tmp_path):
@@ -51,27 +109,8 @@ def _get(url: str, headers: dict[str, str] | None = None):
 
 
 @pytest.mark.slow
-def test_nginx_caches_public_pages_and_never_tip_forms_or_cookie_requests(tmp_path):
-    need_nginx()
-    url = f"sqlite:///{tmp_path / 'tipline.sqlite3'}"
-    app = create_app({"SECRET_KEY": SECRET, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path)})
-    with app.app_context():
-        migrations.upgrade(db.engine())
-        notice = publish_new_notice(db.session())
-        db.session().commit()
-        slug = notice.slug
-    app.extensions["tipline.engine"].dispose()
-
-    app_port = free_port()
-    env = {
-        "TIPLINE_SECRET_KEY": SECRET,
-        "TIPLINE_DATABASE_URL": url,
-        "TIPLINE_INSTANCE_PATH": str(tmp_path),
-    }
-    gunicorn = start_gunicorn("tipline:create_app()", app_port, env, workers=1)
-    prefix = NginxPrefix(tmp_path / "nginx", app_port)
-    nginx = prefix.start()
-    try:
+def test_nginx_caches_public_pages_and_never_tip_forms_or_cookie_requests(tmp_path, slug):
+    with served_behind_nginx(tmp_path) as (prefix, _gunicorn):
         base = f"http://127.0.0.1:{prefix.onion_port}"
         statuses = [_get(f"{base}/notices/{slug}")[1]["X-Cache"] for _ in range(2)]
         assert statuses == ["MISS", "HIT"]
@@ -84,9 +123,6 @@ def test_nginx_caches_public_pages_and_never_tip_forms_or_cookie_requests(tmp_pa
         assert b'name="csrf_token"' in body
         status, headers, body = _get(f"{base}/readyz")
         assert (status, body) == (200, b"ready\n")
-    finally:
-        stop(nginx, sig=15)
-        stop(gunicorn)
 
 
 def test_reload_loads_new_code_because_the_app_is_not_preloaded():
@@ -162,25 +198,8 @@ def _status(port: int, method: str, path: str, headers: dict[str, str], tls: boo
 
 
 @pytest.mark.slow
-def test_nginx_logs_no_client_address_for_a_too_large_body_or_a_stopped_app(tmp_path):
-    need_nginx()
-    url = f"sqlite:///{tmp_path / 'tipline.sqlite3'}"
-    app = create_app({"SECRET_KEY": SECRET, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path)})
-    with app.app_context():
-        migrations.upgrade(db.engine())
-        slug = publish_new_notice(db.session()).slug
-        db.session().commit()
-    app.extensions["tipline.engine"].dispose()
-    app_port = free_port()
-    env = {
-        "TIPLINE_SECRET_KEY": SECRET,
-        "TIPLINE_DATABASE_URL": url,
-        "TIPLINE_INSTANCE_PATH": str(tmp_path),
-    }
-    gunicorn = start_gunicorn("tipline:create_app()", app_port, env, workers=1)
-    prefix = NginxPrefix(tmp_path / "nginx", app_port)
-    nginx = prefix.start()
-    try:
+def test_nginx_logs_no_client_address_for_a_too_large_body_or_a_stopped_app(tmp_path, slug):
+    with served_behind_nginx(tmp_path) as (prefix, gunicorn):
         too_large = {"Content-Length": str(50 * 1024 * 1024), "Content-Type": "text/plain"}
         for port, tls, host in [
             (prefix.https_port, True, "tips.example.org"),
@@ -205,9 +224,6 @@ def test_nginx_logs_no_client_address_for_a_too_large_body_or_a_stopped_app(tmp_
             assert status == 502 and headers["Retry-After"] == "60"
             assert b"Nothing was sent" in page and b"<center>nginx</center>" not in page
             assert headers["Cache-Control"] == "no-store"
-    finally:
-        stop(nginx, sig=15)
-        stop(gunicorn)
     logs = {p.name: p.read_text() for p in (tmp_path / "nginx" / "logs").iterdir()}
     written = "\n".join(logs.values())
     assert "client:" not in written and "127.0.0.1" not in written, logs

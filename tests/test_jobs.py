@@ -20,7 +20,7 @@ from tipline.auth.models import Role
 from tipline.jobs import jobs_for
 from tipline.tips.models import Tip
 
-from .conftest import DATA_KEY, REDIS_URL, SECRET, confirmed_follow, csrf_token
+from .conftest import DATA_KEY, REDIS_URL, SECRET, app_config, confirmed_follow, csrf_token
 
 TIPLINE = str(Path(sys.executable).parent / "tipline")
 NARRATIVE = "She drives a green Buick, plate ABC-1234"
@@ -97,17 +97,15 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 
 def mail_config(database_url: str, instance: Path, port: int, **more) -> dict:
-    return {
-        "TESTING": True,
-        "SECRET_KEY": SECRET,
-        "DATABASE_URL": database_url,
-        "INSTANCE_PATH": str(instance),
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": port,
-        "MAIL_FROM": "tipline@example.org",
-        "STAFF_BASE_URL": "https://tips.example.org",
+    return app_config(
+        database_url,
+        instance,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=port,
+        MAIL_FROM="tipline@example.org",
+        STAFF_BASE_URL="https://tips.example.org",
         **more,
-    }
+    )
 
 
 def follow_and_send_a_tip(app, session, make_staff, notice) -> Tip:

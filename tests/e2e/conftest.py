@@ -6,12 +6,14 @@ Without /usr/bin/chromium these tests are skipped with a reason, except under CI
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from ..test_cli import _demo
@@ -39,18 +41,25 @@ class DemoSite:
     log: Path
 
 
-@pytest.fixture(scope="session")
-def demo_site(tmp_path_factory) -> Iterator[DemoSite]:
-    """One real `tipline demo` process for the browser tests, on its own instance folder."""
-    tmp = tmp_path_factory.mktemp("e2e")
+@contextlib.contextmanager
+def running_demo(folder: Path) -> Iterator[DemoSite]:
+    """A real `tipline demo` process on the instance folder ``folder``, with the demo accounts'
+    passwords as it printed them. Without the sample tips: the browser tests follow their own
+    tips through the queue."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
-    env["TIPLINE_INSTANCE_PATH"] = str(tmp)
-    log = tmp / "demo.log"
-    # Without the sample tips: the journeys follow their own tips through the queue.
+    env["TIPLINE_INSTANCE_PATH"] = str(folder)
+    log = folder / "demo.log"
     with _demo(env, log, "--no-sample-tips") as base:
         printed = log.read_text()
         passwords = dict(re.findall(r"(demo-[a-z-]+)\s+(\S+-\S+-\S+-\S+)", printed))
         yield DemoSite(base, passwords, log)
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory) -> Iterator[DemoSite]:
+    """One real `tipline demo` process for the browser tests, on its own instance folder."""
+    with running_demo(tmp_path_factory.mktemp("e2e")) as site:
+        yield site
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +136,61 @@ def assert_accessible(page, name: str) -> None:
     )
     assert not duplicates, f"{name}: ids used more than once: {duplicates}"
     shot(page, name)
+
+
+def sign_in_first_time(page, site: DemoSite, username: str, audience: str | None = None) -> None:
+    """Sign ``username`` in for the first time: password, then an authenticator enrolled from
+    the written-out key, then the recovery codes (at least eight), then on to the staff pages.
+    With ``audience``, axe checks the sign-in, enrolment and recovery-code pages (screenshots
+    ``<audience>-login-desktop`` and so on)."""
+    page.goto(f"{site.base_url}/staff/login")
+    if audience:
+        assert_accessible(page, f"{audience}-login-desktop")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(site.passwords[username])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Set up your authenticator app").wait_for()
+    if audience:
+        assert_accessible(page, f"{audience}-enrol-desktop")
+    key = page.locator(".totp-key code").inner_text().replace(" ", "")
+    page.locator("#code").fill(pyotp.TOTP(key).now())
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_role("heading", name="Save these recovery codes now").wait_for()
+    assert page.locator(".recovery-codes li").count() >= 8
+    if audience:
+        assert_accessible(page, f"{audience}-recovery-codes-desktop")
+    page.get_by_role("link", name=re.compile("I have saved them")).click()
+    page.wait_for_load_state()
+
+
+def new_page(browser, **options):
+    """A page in a new browser context made with ``options``, waiting at most 15 s for
+    anything; returns the context (the caller closes it) and the page."""
+    context = browser.new_context(**options)
+    context.set_default_timeout(15_000)
+    return context, context.new_page()
+
+
+def staff_desktop(browser, site: DemoSite, username: str):
+    """A new desktop context and page (see :func:`new_page`), signed in as ``username`` for the
+    first time (:func:`sign_in_first_time`)."""
+    context, page = new_page(browser, viewport=DESKTOP)
+    sign_in_first_time(page, site, username)
+    return context, page
+
+
+def fill_new_notice(page, subject: str, area: str, age: str, charge: str, caution: str) -> None:
+    """Type a notice's essentials into the new-notice form: the name, area and age, one charge
+    under La. R.S. 14:67, every agency line and the caution. The caller adds the rest and
+    saves."""
+    page.get_by_label("Name of the person wanted").fill(subject)
+    page.get_by_label("Last known area", exact=True).fill(area)
+    page.get_by_label("Age", exact=True).fill(age)
+    page.locator("#charges-0-citation").fill("La. R.S. 14:67")
+    page.locator("#charges-0-description").fill(charge)
+    for box in page.locator("input[name=default_lines]").all():
+        box.check()
+    page.get_by_label("Caution", exact=True).fill(caution)
 
 
 #: The curated set in docs/screenshots/, shown in docs/testing.md.

@@ -6,14 +6,12 @@ from __future__ import annotations
 import pyotp
 import pytest
 
-from tipline import create_app, db, migrations
 from tipline.auth import services as auth
 from tipline.auth import totp
 from tipline.auth.models import Role
 
 from ..conftest import PASSWORD, SECRET, publish_new_notice, receipt_code_on
-from ..servers import NginxPrefix, free_port, start_gunicorn, stop
-from ..test_deploy import need_nginx
+from ..test_deploy import need_nginx, new_site_database, served_behind_nginx
 from .conftest import CHROMIUM, CHROMIUM_ARGS
 
 
@@ -25,11 +23,7 @@ def test_a_browser_sends_a_tip_signs_in_and_looks_up_a_receipt_through_nginx_ove
     -> gunicorn, with CSRF protection on. nginx removes Referer, so the app must accept a
     same-origin Origin instead (tipline/web/csrf.py)."""
     need_nginx()
-    url = f"sqlite:///{tmp_path / 'tipline.sqlite3'}"
-    app = create_app({"SECRET_KEY": SECRET, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path)})
-    with app.app_context():
-        migrations.upgrade(db.engine())
-        session = db.session()
+    with new_site_database(tmp_path) as (app, session):
         slug = publish_new_notice(session).slug
         user = auth.create_user(session, "night-detective", PASSWORD, Role.DETECTIVE, "test")
         data_key = app.config["DATA_KEY"]
@@ -38,23 +32,11 @@ def test_a_browser_sends_a_tip_signs_in_and_looks_up_a_receipt_through_nginx_ove
             session, user, pyotp.TOTP(secret).now(), totp.recovery_key(SECRET), data_key
         )
         user.totp_last_step = None
-        session.commit()
-    app.extensions["tipline.engine"].dispose()
-
-    app_port = free_port()
-    env = {
-        "TIPLINE_SECRET_KEY": SECRET,
-        "TIPLINE_DATABASE_URL": url,
-        "TIPLINE_INSTANCE_PATH": str(tmp_path),
-    }
-    gunicorn = start_gunicorn("tipline:create_app()", app_port, env, workers=1)
-    prefix = NginxPrefix(tmp_path / "nginx", app_port)
-    nginx = prefix.start()
-    # The certificate's name, on the default HTTPS port, resolved to the test's nginx: the
-    # browser sends exactly the Host and Origin it would send to the real site.
-    rules = f"--host-resolver-rules=MAP tips.example.org:443 127.0.0.1:{prefix.https_port}"
-    site = "https://tips.example.org"
-    try:
+    with served_behind_nginx(tmp_path) as (prefix, _gunicorn):
+        # The certificate's name, on the default HTTPS port, resolved to the test's nginx: the
+        # browser sends exactly the Host and Origin it would send to the real site.
+        rules = f"--host-resolver-rules=MAP tips.example.org:443 127.0.0.1:{prefix.https_port}"
+        site = "https://tips.example.org"
         # A browser of its own (the same Playwright), started with the host mapping.
         mapped = browser.browser_type.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, rules])
         try:
@@ -89,6 +71,3 @@ def test_a_browser_sends_a_tip_signs_in_and_looks_up_a_receipt_through_nginx_ove
             assert page.get_by_role("button", name="Sign out").count() == 1
         finally:
             mapped.close()
-    finally:
-        stop(nginx, sig=15)
-        stop(gunicorn)

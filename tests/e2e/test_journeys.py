@@ -27,7 +27,14 @@ import pyotp
 import pytest
 from PIL import Image
 
-from .conftest import DESKTOP, PHONE, assert_accessible, shot
+from .conftest import (
+    DESKTOP,
+    PHONE,
+    assert_accessible,
+    fill_new_notice,
+    shot,
+    sign_in_first_time,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -83,25 +90,6 @@ def detective(browser):
     yield from _context_page(browser, viewport=DESKTOP)
 
 
-def _sign_in_first_time(page, site, username: str, audience: str) -> None:
-    """Password, then enrol an authenticator from the written-out key, then recovery codes."""
-    page.goto(f"{site.base_url}/staff/login")
-    assert_accessible(page, f"{audience}-login-desktop")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(site.passwords[username])
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Set up your authenticator app").wait_for()
-    assert_accessible(page, f"{audience}-enrol-desktop")
-    key = page.locator(".totp-key code").inner_text().replace(" ", "")
-    page.locator("#code").fill(pyotp.TOTP(key).now())
-    page.get_by_role("button", name="Confirm").click()
-    page.get_by_role("heading", name="Save these recovery codes now").wait_for()
-    assert page.locator(".recovery-codes li").count() >= 8
-    assert_accessible(page, f"{audience}-recovery-codes-desktop")
-    page.get_by_role("link", name=re.compile("I have saved them")).click()
-    page.wait_for_load_state()
-
-
 # --- 1. The notice ---------------------------------------------------------------------------
 
 
@@ -109,7 +97,7 @@ def test_1_pio_writes_a_notice_with_a_photo_and_a_supervisor_publishes_it(
     pio, supervisor, demo_site, story
 ):
     base = demo_site.base_url
-    _sign_in_first_time(pio, demo_site, "demo-pio", "pio")
+    sign_in_first_time(pio, demo_site, "demo-pio", "pio")
     pio.goto(f"{base}/staff/notices")
     assert_accessible(pio, "pio-notices-desktop")
     pio.get_by_role("link", name="Write a new notice").click()
@@ -123,15 +111,15 @@ def test_1_pio_writes_a_notice_with_a_photo_and_a_supervisor_publishes_it(
     assert "subject_name-error" in name_box.get_attribute("aria-describedby")
     assert_accessible(pio, "pio-new-notice-error-desktop")
 
-    pio.get_by_label("Name of the person wanted").fill(SUBJECT)
-    pio.get_by_label("Last known area", exact=True).fill("Uptown, near St. Charles Avenue")
-    pio.get_by_label("Age", exact=True).fill("34")
+    fill_new_notice(
+        pio,
+        SUBJECT,
+        area="Uptown, near St. Charles Avenue",
+        age="34",
+        charge="Theft of a motor vehicle",
+        caution="Do not approach. If you see him, call 911.",
+    )
     pio.get_by_label("Height", exact=True).fill("6 ft 1 in")
-    pio.locator("#charges-0-citation").fill("La. R.S. 14:67")
-    pio.locator("#charges-0-description").fill("Theft of a motor vehicle")
-    for box in pio.locator("input[name=default_lines]").all():
-        box.check()
-    pio.get_by_label("Caution", exact=True).fill("Do not approach. If you see him, call 911.")
     pio.get_by_role("button", name="Save").click()
     pio.get_by_role("heading", name=re.compile(SUBJECT)).wait_for()
     assert "Draft" in pio.locator("h1").inner_text()
@@ -148,7 +136,7 @@ def test_1_pio_writes_a_notice_with_a_photo_and_a_supervisor_publishes_it(
     # The author cannot approve their own notice: the second person does.
     notice_url = pio.url
 
-    _sign_in_first_time(supervisor, demo_site, "demo-supervisor", "supervisor")
+    sign_in_first_time(supervisor, demo_site, "demo-supervisor", "supervisor")
     supervisor.goto(notice_url)
     assert_accessible(supervisor, "supervisor-notice-in-review-desktop")
     supervisor.get_by_role("link", name=re.compile("then approve")).click()
@@ -239,7 +227,7 @@ def test_3_public_journey_works_with_javascript_off(phone_no_js, demo_site, stor
 
 
 def test_4_detective_signs_in_takes_the_next_tip_and_asks_a_question(detective, demo_site, story):
-    _sign_in_first_time(detective, demo_site, "demo-detective", "detective")
+    sign_in_first_time(detective, demo_site, "demo-detective", "detective")
     detective.goto(f"{demo_site.base_url}/staff/queue")
     detective.get_by_role("heading", name=re.compile("Tip queue")).wait_for()
     assert_accessible(detective, "detective-queue-desktop")

@@ -7,17 +7,21 @@ the poster, the share image and the preview go to docs/screenshots/."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
 
-import pyotp
 import pytest
 from PIL import Image
 
-from ..test_cli import _demo
-from .conftest import ARTIFACTS, DESKTOP, PHONE, assert_accessible
+from .conftest import (
+    ARTIFACTS,
+    PHONE,
+    assert_accessible,
+    fill_new_notice,
+    running_demo,
+    staff_desktop,
+)
 from .test_journeys import _jpeg
 
 pytestmark = pytest.mark.slow
@@ -30,31 +34,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("publishing")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
-    env["TIPLINE_INSTANCE_PATH"] = str(tmp)
-    log = tmp / "demo.log"
-    with _demo(env, log, "--no-sample-tips") as base:
-        passwords = dict(re.findall(r"(demo-[a-z-]+)\s+(\S+-\S+-\S+-\S+)", log.read_text()))
-        yield base, passwords
-
-
-def _staff(browser, site, username: str):
-    base, passwords = site
-    context = browser.new_context(viewport=DESKTOP)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto(f"{base}/staff/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(passwords[username])
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Set up your authenticator app").wait_for()
-    key = page.locator(".totp-key code").inner_text().replace(" ", "")
-    page.locator("#code").fill(pyotp.TOTP(key).now())
-    page.get_by_role("button", name="Confirm").click()
-    page.get_by_role("link", name=re.compile("I have saved them")).click()
-    page.wait_for_load_state()
-    return context, page
+    with running_demo(tmp_path_factory.mktemp("publishing")) as demo:
+        yield demo
 
 
 def _keep(name: str, data: bytes) -> Path:
@@ -67,20 +48,20 @@ def _keep(name: str, data: bytes) -> Path:
 def test_pio_writes_supervisor_previews_and_approves_public_reads_in_spanish_then_resolution(
     browser, site
 ):
-    base, _ = site
-    pio_context, pio = _staff(browser, site, "demo-pio")
-    sup_context, sup = _staff(browser, site, "demo-supervisor")
+    base = site.base_url
+    pio_context, pio = staff_desktop(browser, site, "demo-pio")
+    sup_context, sup = staff_desktop(browser, site, "demo-supervisor")
     try:
         # The PIO writes the notice, with a photo and a Spanish caution.
         pio.goto(f"{base}/staff/notices/new")
-        pio.get_by_label("Name of the person wanted").fill(SUBJECT)
-        pio.get_by_label("Last known area", exact=True).fill("Bywater, near Piety Street")
-        pio.get_by_label("Age", exact=True).fill("41")
-        pio.locator("#charges-0-citation").fill("La. R.S. 14:67")
-        pio.locator("#charges-0-description").fill("Theft")
-        for box in pio.locator("input[name=default_lines]").all():
-            box.check()
-        pio.get_by_label("Caution", exact=True).fill("Do not approach. If you see her, call 911.")
+        fill_new_notice(
+            pio,
+            SUBJECT,
+            area="Bywater, near Piety Street",
+            age="41",
+            charge="Theft",
+            caution="Do not approach. If you see her, call 911.",
+        )
         pio.get_by_label("Caution in Spanish").fill(CAUTION_ES)
         pio.locator("#contact_lines-0-label").fill("Fifth District")
         pio.locator("#contact_lines-0-phone").fill("504-658-6050")

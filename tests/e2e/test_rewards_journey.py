@@ -9,14 +9,11 @@ whatever the other browser tests did with theirs.
 
 from __future__ import annotations
 
-import os
 import re
 
-import pyotp
 import pytest
 
-from ..test_cli import _demo
-from .conftest import DESKTOP, PHONE, DemoSite, assert_accessible, shot
+from .conftest import PHONE, assert_accessible, new_page, running_demo, shot, staff_desktop
 
 pytestmark = pytest.mark.slow
 
@@ -26,40 +23,13 @@ NARRATIVE = "REWARD-MARKER: he sleeps in the blue shotgun house on Dauphine"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("e2e-rewards")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLINE_")}
-    env["TIPLINE_INSTANCE_PATH"] = str(tmp)
-    log = tmp / "demo.log"
-    with _demo(env, log, "--no-sample-tips") as base:
-        passwords = dict(re.findall(r"(demo-[a-z-]+)\s+(\S+-\S+-\S+-\S+)", log.read_text()))
-        yield DemoSite(base, passwords, log)
-
-
-def _page(browser, **options):
-    context = browser.new_context(**options)
-    context.set_default_timeout(15_000)
-    return context, context.new_page()
-
-
-def _sign_in(browser, site: DemoSite, username: str):
-    """A desktop page signed in as ``username``, enrolling the authenticator on the way."""
-    context, page = _page(browser, viewport=DESKTOP)
-    page.goto(f"{site.base_url}/staff/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(site.passwords[username])
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Set up your authenticator app").wait_for()
-    key = page.locator(".totp-key code").inner_text().replace(" ", "")
-    page.locator("#code").fill(pyotp.TOTP(key).now())
-    page.get_by_role("button", name="Confirm").click()
-    page.get_by_role("link", name=re.compile("I have saved them")).click()
-    page.wait_for_load_state()
-    return context, page
+    with running_demo(tmp_path_factory.mktemp("e2e-rewards")) as demo:
+        yield demo
 
 
 def test_a_reward_from_tip_to_a_single_payout(browser, site):
     # The tipster, on a phone with JavaScript off, sends a tip on the demo notice.
-    tipster_context, tipster = _page(
+    tipster_context, tipster = new_page(
         browser, viewport=PHONE, has_touch=True, java_script_enabled=False
     )
     tipster.goto(f"{site.base_url}/")
@@ -72,7 +42,7 @@ def test_a_reward_from_tip_to_a_single_payout(browser, site):
     assert CODE.fullmatch(receipt_code)
 
     # A detective takes it and records the arrest it led to.
-    _, detective = _sign_in(browser, site, "demo-detective")
+    _, detective = staff_desktop(browser, site, "demo-detective")
     detective.goto(f"{site.base_url}/staff/queue")
     detective.get_by_role("button", name="Next tip").click()
     detective.get_by_text("This tip is now yours.").wait_for()
@@ -86,7 +56,7 @@ def test_a_reward_from_tip_to_a_single_payout(browser, site):
     assert_accessible(detective, "rewards-detective-outcome-desktop")
 
     # A coordinator proposes an amount; proposing is not approving.
-    _, coordinator = _sign_in(browser, site, "demo-coordinator")
+    _, coordinator = staff_desktop(browser, site, "demo-coordinator")
     coordinator.get_by_role("link", name="Rewards", exact=True).click()
     coordinator.get_by_role("link", name=re.compile(f"Tip {ref[:6]}")).first.click()
     assert "REWARD-MARKER" in coordinator.locator(".narrative").inner_text()
@@ -99,7 +69,7 @@ def test_a_reward_from_tip_to_a_single_payout(browser, site):
     assert_accessible(coordinator, "rewards-coordinator-proposed-desktop")
 
     # The second coordinator approves it.
-    _, second = _sign_in(browser, site, "demo-second-coordinator")
+    _, second = staff_desktop(browser, site, "demo-second-coordinator")
     second.goto(f"{site.base_url}/staff/rewards/tips/{ref}")
     second.get_by_role("button", name="Approve").click()
     second.get_by_text("Reward approved.").wait_for()
@@ -120,7 +90,7 @@ def test_a_reward_from_tip_to_a_single_payout(browser, site):
     tipster_context.close()
 
     # The payout desk checks the code in two tabs, pays in one: the other is refused.
-    desk_context, desk = _sign_in(browser, site, "demo-payout-desk")
+    desk_context, desk = staff_desktop(browser, site, "demo-payout-desk")
     other_tab = desk_context.new_page()
     for page in (desk, other_tab):
         page.goto(f"{site.base_url}/staff/payout")

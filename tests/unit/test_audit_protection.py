@@ -1,8 +1,6 @@
 """Nothing deletes a tip or changes an audit row: not the ORM, not a route, not the database
 (triggers), and on PostgreSQL not the application's role."""
 
-import uuid
-
 import pytest
 from sqlalchemy import create_engine, delete, func, make_url, select, text, update
 from sqlalchemy.exc import DBAPIError, ProgrammingError
@@ -17,7 +15,7 @@ from tipline.tips import receipts
 from tipline.tips import services as tips
 from tipline.tips.models import Tip, TipStatus
 
-from ..conftest import PG_URL, sign_in
+from ..conftest import sign_in
 
 KEY = receipts.receipt_key("k" * 40)
 
@@ -165,29 +163,14 @@ def test_delete_requests_to_every_route_remove_nothing(app, client, session, mak
     assert _counts(session) == before
 
 
-@pytest.fixture
-def throwaway_role(database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("database roles exist only on PostgreSQL")
-    name = f"tipline_app_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE ROLE "{name}" LOGIN'))
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP OWNED BY "{name}"'))
-        conn.execute(text(f'DROP ROLE "{name}"'))
-    admin.dispose()
-
-
 def test_app_role_works_but_cannot_delete_tips_or_change_audit_rows(
-    app, runner, database_url, throwaway_role, a_tip
+    app, runner, database_url, app_role, a_tip
 ):
-    result = runner.invoke(args=["db", "grant-app-role", throwaway_role])
+    result = runner.invoke(args=["db", "grant-app-role", app_role])
     assert result.exit_code == 0, result.output
     assert "REVOKE UPDATE, DELETE, TRUNCATE ON" in result.output
 
-    as_app = create_engine(make_url(database_url).set(username=throwaway_role))
+    as_app = create_engine(make_url(database_url).set(username=app_role))
     try:
         # Everything the application does still works as that role...
         with Session(as_app, info=dict(app.extensions["tipline.sessionmaker"].kw["info"])) as s:

@@ -1,7 +1,6 @@
 """Someone with full rights on the database edits the log directly in SQL; `tipline audit
 verify` notices every kind of change and names the first bad row."""
 
-import contextlib
 import json
 import re
 
@@ -15,22 +14,9 @@ from tipline.tips import services as tips
 from tipline.tips.models import Tip
 from tipline.triage import services as triage
 
-from ..conftest import sign_in
+from ..conftest import as_dba, sign_in
 
 KEY = receipts.receipt_key("k" * 40)
-
-
-@contextlib.contextmanager
-def as_dba(app):
-    """A connection with the append-only triggers out of the way, as a DBA could arrange."""
-    engine = app.extensions["tipline.engine"]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        else:
-            for name in conn.scalars(text("SELECT name FROM sqlite_master WHERE type='trigger'")):
-                conn.execute(text(f"DROP TRIGGER {name}"))
-        yield conn
 
 
 @pytest.fixture

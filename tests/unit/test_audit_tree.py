@@ -12,7 +12,7 @@ from tipline.audit import heads, merkle, tree, tree_verify
 from tipline.audit.checkpoints import load_signing_key, new_signing_key
 from tipline.audit.models import AuditEvent, AuditTreeNode
 
-from ..conftest import SECRET
+from ..conftest import SECRET, as_dba
 
 
 def _record(session, count: int, start: int = 0) -> None:
@@ -203,15 +203,7 @@ def _check(app, session, key):
 
 def _as_owner(app, *statements):
     """Run ``statements`` with the append-only triggers out of the way (the insider)."""
-    engine = app.extensions["tipline.engine"]
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        else:
-            for name in list(
-                conn.scalars(text("SELECT name FROM sqlite_master WHERE type='trigger'"))
-            ):
-                conn.execute(text(f"DROP TRIGGER {name}"))
+    with as_dba(app) as conn:
         for statement, params in statements:
             conn.execute(text(statement), params)
 

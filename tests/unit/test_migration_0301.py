@@ -1,16 +1,8 @@
 """Revision 0301 (the full notice record) upgrades a database that already has notices."""
 
-import pytest
 from sqlalchemy import text
 
 from tipline import db, migrations
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    return request.getfixturevalue("new_pg_schema")()
 
 
 def test_existing_notices_and_charges_survive_the_upgrade(empty_database_url):

@@ -5,21 +5,13 @@ enrol again."""
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import text
 
 from tipline import create_app, migrations
 from tipline.auth import services as auth
 from tipline.auth.models import Role
 
-from ..conftest import PASSWORD, SECRET, publish_new_notice
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    return request.getfixturevalue("new_pg_schema")()
+from ..conftest import PASSWORD, app_config, publish_new_notice
 
 
 def _as_utc(value):
@@ -29,14 +21,7 @@ def _as_utc(value):
 
 
 def test_0809_keeps_clear_secrets_and_gives_old_follows_time(empty_database_url, tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "DATABASE_URL": empty_database_url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-        }
-    )
+    app = create_app(app_config(empty_database_url, tmp_path / "instance"))
     engine = app.extensions["tipline.engine"]
     try:
         migrations.upgrade(engine)

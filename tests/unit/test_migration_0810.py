@@ -3,17 +3,9 @@ lines, and its downgrade keeps them."""
 
 import json
 
-import pytest
 from sqlalchemy import inspect, text
 
 from tipline import db, migrations
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    return request.getfixturevalue("new_pg_schema")()
 
 
 def test_existing_lines_have_no_translations_and_survive_up_and_down(empty_database_url):

@@ -15,13 +15,6 @@ from tipline import db, migrations
 from tipline.db import Base
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-    return request.getfixturevalue("new_pg_schema")()
-
-
 def test_upgrade_builds_the_schema_the_models_describe(empty_database_url):
     engine = db.make_engine(empty_database_url)
     try:

@@ -25,16 +25,6 @@ from .test_media import jpeg_with_gps
 from .test_notice_workflow import FULL, actions, published
 
 
-@pytest.fixture
-def pio(make_staff):
-    return make_staff(Role.PIO, "pio-ann")
-
-
-@pytest.fixture
-def other_pio(make_staff):
-    return make_staff(Role.PIO, "pio-bob")
-
-
 def test_resolution_waits_for_a_second_person_and_self_approval_is_refused(
     session, pio, other_pio, supervisor
 ):

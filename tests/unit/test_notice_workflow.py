@@ -29,16 +29,6 @@ FULL = replace(
 )
 
 
-@pytest.fixture
-def pio(make_staff):
-    return make_staff(Role.PIO, "pio-ann")
-
-
-@pytest.fixture
-def other_pio(make_staff):
-    return make_staff(Role.PIO, "pio-bob")
-
-
 def actions(session, notice) -> list[str]:
     return [e.action for e in audit.events_for(session, "notice", notice.slug)]
 

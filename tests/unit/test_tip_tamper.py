@@ -4,7 +4,6 @@ closes it, changes its priority, deletes an answer, a photo or a note, or insert
 PostgreSQL; and the application role may not make the first changes at all."""
 
 import io
-import uuid
 
 import pytest
 from PIL import Image
@@ -22,8 +21,7 @@ from tipline.tips.models import TipStatus
 from tipline.triage import retention, verification
 from tipline.triage import services as triage
 
-from ..conftest import PG_URL, sign_in
-from .test_audit_tamper import as_dba
+from ..conftest import as_dba, sign_in
 
 KEY = receipts.receipt_key("k" * 40)
 
@@ -151,21 +149,6 @@ def test_a_fake_verified_row_shows_as_not_trusted(app, worked, runner, client, s
     session.commit()
     page = client.get("/staff/audit").get_data(as_text=True)
     assert "Not trusted" in page and "<strong>Intact.</strong>" not in page
-
-
-@pytest.fixture
-def app_role(database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("database roles exist only on PostgreSQL")
-    name = f"tipline_app_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE ROLE "{name}" LOGIN'))
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP OWNED BY "{name}"'))
-        conn.execute(text(f'DROP ROLE "{name}"'))
-    admin.dispose()
 
 
 def test_app_role_cannot_rewrite_what_was_submitted_but_still_purges(

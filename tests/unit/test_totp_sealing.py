@@ -21,7 +21,7 @@ from tipline.auth.models import LoginThrottle, Role, StaffUser
 from tipline.db import utcnow
 from tipline.sealing import SealBroken
 
-from ..conftest import DATA_KEY, PASSWORD, SECRET, csrf_token
+from ..conftest import DATA_KEY, PASSWORD, SECRET, app_config, csrf_token
 
 KEYS = auth.SignInKeys.from_secret(SECRET, DATA_KEY)
 OTHER_KEY = base64.b64encode(b"another data key, 32 bytes long!").decode()
@@ -125,15 +125,7 @@ def test_the_cli_seals_every_clear_secret(app, session, make_staff, runner):
 
 @pytest.fixture
 def wrong_key_app(app, database_url, tmp_path):
-    other = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "DATA_KEY": OTHER_KEY,
-            "DATABASE_URL": database_url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-        }
-    )
+    other = create_app(app_config(database_url, tmp_path / "instance", DATA_KEY=OTHER_KEY))
     yield other
     other.extensions["tipline.engine"].dispose()
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from tipline.tips.models import Tip
 from tipline.web import limits
 
-from ..conftest import REDIS_URL, csrf_token
+from ..conftest import REDIS_URL, app_config, csrf_token
 from .tipster import form_token, open_receipt, send_tip
 
 
@@ -43,21 +43,17 @@ def test_behind_the_proxy_each_visitor_has_their_own_limit(app, database_url, tm
     without it, everyone behind nginx would share one bucket (and one would block all)."""
     from tipline import create_app
 
-    from ..conftest import SECRET
-
     def proxied(n: int) -> dict:
         return {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": f"198.51.100.{n}"}
 
     for trusted, expected in [(1, [200, 200, 429, 200]), (0, [200, 200, 429, 429])]:
         behind = create_app(
-            {
-                "TESTING": True,
-                "SECRET_KEY": SECRET,
-                "DATABASE_URL": database_url,
-                "INSTANCE_PATH": str(tmp_path / f"proxy-{trusted}"),
-                "PROXY_FIX_X_FOR": trusted,
-                "TIP_RATE_LIMIT": "2 per minute",
-            }
+            app_config(
+                database_url,
+                tmp_path / f"proxy-{trusted}",
+                PROXY_FIX_X_FOR=trusted,
+                TIP_RATE_LIMIT="2 per minute",
+            )
         )
         client = behind.test_client()
         statuses = [send_tip(client, environ=proxied(n))[0].status_code for n in (1, 1, 1, 2)]
@@ -190,17 +186,13 @@ def test_the_limiter_keys_on_a_daily_keyed_hash_never_the_address():
 def test_limits_are_counted_in_redis_when_configured(database_url, tmp_path, redis_db):
     from tipline import create_app
 
-    from ..conftest import SECRET
-
     app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "DATABASE_URL": database_url,
-            "INSTANCE_PATH": str(tmp_path / uuid.uuid4().hex),
-            "REDIS_URL": REDIS_URL,
-            "TIP_RATE_LIMIT": "1 per minute",
-        }
+        app_config(
+            database_url,
+            tmp_path / uuid.uuid4().hex,
+            REDIS_URL=REDIS_URL,
+            TIP_RATE_LIMIT="1 per minute",
+        )
     )
     try:
         assert app.config["RATELIMIT_STORAGE_URI"] == REDIS_URL
@@ -291,16 +283,12 @@ def test_a_double_click_racing_two_requests_still_makes_one_tip(app, client, ses
 def test_a_tip_is_still_taken_when_redis_is_down(database_url, tmp_path):
     from tipline import create_app
 
-    from ..conftest import SECRET
-
     app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "DATABASE_URL": database_url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "REDIS_URL": "redis://127.0.0.1:1/0",  # nothing listens there
-        }
+        app_config(
+            database_url,
+            tmp_path / "instance",
+            REDIS_URL="redis://127.0.0.1:1/0",  # nothing listens there
+        )
     )
     try:
         response, code = send_tip(app.test_client())

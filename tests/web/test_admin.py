@@ -11,13 +11,6 @@ from tipline.auth.models import Role, StaffUser
 from ..conftest import csrf_token, sign_in, unit_named
 
 
-@pytest.fixture
-def admin_client(app, make_staff):
-    client = app.test_client()
-    sign_in(client, make_staff(Role.ADMIN, "boss").username)
-    return client
-
-
 def _fresh(session, username):
     session.rollback()
     session.expire_all()
@@ -55,12 +48,9 @@ def test_a_taken_username_is_refused_with_a_message(admin_client, make_staff):
     assert "There is already a staff account named" in response.get_data(as_text=True)
 
 
-def test_re_role_takes_effect_at_once_and_is_audited(app, admin_client, session, make_staff):
-    detective = make_staff(Role.DETECTIVE, "det")
-    theirs = app.test_client()
-    sign_in(theirs, "det")
+def test_re_role_takes_effect_at_once_and_is_audited(admin_client, session, detective_elsewhere):
+    detective, theirs, url = detective_elsewhere
     assert theirs.get("/staff/queue").status_code == 200
-    url = f"/staff/admin/staff/{detective.id}"
     token = csrf_token(admin_client, url)
     response = admin_client.post(f"{url}/role", data={"csrf_token": token, "role": "pio"})
     assert response.status_code == 303
@@ -70,11 +60,8 @@ def test_re_role_takes_effect_at_once_and_is_audited(app, admin_client, session,
     assert changed.details["after"] == {"role": "pio", "unit": None}
 
 
-def test_disabling_signs_the_person_out_everywhere(app, admin_client, session, make_staff):
-    detective = make_staff(Role.DETECTIVE, "det")
-    theirs = app.test_client()
-    sign_in(theirs, "det")
-    url = f"/staff/admin/staff/{detective.id}"
+def test_disabling_signs_the_person_out_everywhere(app, admin_client, detective_elsewhere):
+    _detective, theirs, url = detective_elsewhere
     token = csrf_token(admin_client, url)
     # Without the confirmation box nothing happens.
     admin_client.post(f"{url}/active", data={"csrf_token": token})
@@ -99,12 +86,9 @@ def test_an_admin_cannot_disable_or_demote_themself(admin_client, session):
 
 
 def test_reset_authenticator_sends_the_next_sign_in_through_enrolment(
-    app, admin_client, session, make_staff
+    app, admin_client, session, detective_elsewhere
 ):
-    detective = make_staff(Role.DETECTIVE, "det")
-    theirs = app.test_client()
-    sign_in(theirs, "det")
-    url = f"/staff/admin/staff/{detective.id}"
+    _detective, theirs, url = detective_elsewhere
     token = csrf_token(admin_client, url)
     admin_client.post(f"{url}/reset-totp", data={"csrf_token": token})  # not confirmed
     assert theirs.get("/staff/queue").status_code == 200

@@ -24,7 +24,7 @@ from tipline.web import limits
 from ..conftest import (
     PASSWORD,
     REDIS_URL,
-    SECRET,
+    app_config,
     csrf_token,
     publish_new_notice,
     receipt_code_on,
@@ -89,12 +89,7 @@ def _limiter_dump(app, kind: str, redis_client) -> bytes:
 def test_no_address_agent_or_referrer_is_logged_stored_limited_or_cookied(
     database_url, tmp_path, caplog, limiter_storage, request
 ):
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": SECRET,
-        "DATABASE_URL": database_url,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-    }
+    config = app_config(database_url, tmp_path / "instance")
     redis_client = None
     if limiter_storage == "redis":
         redis_client = request.getfixturevalue("redis_db")
@@ -136,14 +131,7 @@ def test_the_payout_flow_stores_no_address_or_agent_of_tipster_or_presenter(
     """The tipster asks for a payout code and the desk pays it, every request carrying the
     markers (the desk's browser stands in for whoever presents the code): none is kept."""
     caplog.set_level(logging.DEBUG)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "DATABASE_URL": database_url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-        }
-    )
+    app = create_app(app_config(database_url, tmp_path / "instance"))
     try:
         maker = app.extensions["tipline.sessionmaker"]
         with maker() as s:

@@ -4,11 +4,9 @@ answers match its own OpenAPI document."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
@@ -22,6 +20,7 @@ from tipline.tips import services as tips
 from tipline.tips.receipts import receipt_key
 
 from ..conftest import SECRET, publish_new_notice
+from . import openapi_fuzz
 
 
 def add_notice(session, name: str, severity: Severity = Severity.FELONY, publish: bool = True):
@@ -169,10 +168,7 @@ def test_public_base_url_makes_the_absolute_urls(app, client, published_notice):
     assert body["links"]["cap"].startswith("https://tips.example.org/notices/")
 
 
-# --- Schemathesis: generated requests, every built-in check ---------------------------------
-# Bounded (25 examples per operation and mode); TIPLINE_FUZZ_EXAMPLES=500 digs deeper.
-# Driven by hand with Hypothesis: schemathesis' pytest loader (from_fixture) reads a private
-# pytest attribute that pytest 9.2 removed, and the app only exists inside a fixture.
+# --- Schemathesis: generated requests, every built-in check (see openapi_fuzz.py) -----------
 
 
 @pytest.mark.slow
@@ -186,29 +182,15 @@ def test_api_answers_match_the_openapi_document(app, session, mode):
     resolved.status = NoticeStatus.RESOLVED
     notices.create_notice(session, DEMO_NOTICE, "pio")  # a draft, which must stay hidden
     session.commit()
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
     # The notice operations; the transparency log's are fuzzed in test_transparency.py.
-    operations = [o for o in operations if o.path.startswith("/notices")]
-    assert len(operations) == 2
-
-    for operation in operations:
-
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=int(os.environ.get("TIPLINE_FUZZ_EXAMPLES", "25")),
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def check(case) -> None:
-            case.call_and_validate()
-
-        check()
+    notice_operations = openapi_fuzz.operations(app, "/notices")
+    assert len(notice_operations) == 2
+    for operation in notice_operations:
+        openapi_fuzz.fuzz(operation, mode)
 
     # Generated slugs almost never name a notice, so the notice's own answer is checked
     # against the document for each kind that exists (published, resolved, a hidden draft).
-    detail = next(o for o in operations if "{slug}" in o.path)
+    detail = next(o for o in notice_operations if "{slug}" in o.path)
     for notice in [*listed, resolved]:
         answer = detail.Case(path_parameters={"slug": notice.slug}).call_and_validate()
         assert answer.status_code == 200

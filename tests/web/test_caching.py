@@ -26,7 +26,7 @@ from tipline.web import caching
 from tipline.web.caching import form_shells
 from tipline.web.caching.versions import versions_of
 
-from ..conftest import SECRET, csrf_token, publish_new_notice, receipt_code_on, sign_in
+from ..conftest import app_config, csrf_token, publish_new_notice, receipt_code_on, sign_in
 from .tipster import form_token
 
 PUBLIC = "public, max-age=60, stale-while-revalidate=300"
@@ -48,14 +48,7 @@ def rendered_templates(app):
 
 def other_app(app, tmp_path):
     """A second app server on the same database, with its own memory."""
-    return create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "DATABASE_URL": app.config["DATABASE_URL"],
-            "INSTANCE_PATH": str(tmp_path / "instance-2"),
-        }
-    )
+    return create_app(app_config(app.config["DATABASE_URL"], tmp_path / "instance-2"))
 
 
 def edit_caution(app, slug: str, text: str) -> None:

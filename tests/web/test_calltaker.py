@@ -11,14 +11,8 @@ from tipline.calls.models import CallRecord, Disposition
 from tipline.tips import receipts
 from tipline.tips.models import Tip
 
-from ..conftest import csrf_token, receipt_code_on, sign_in
-
-
-def _signed_in(app, make_staff, role, name):
-    make_staff(role, name)
-    client = app.test_client()
-    assert sign_in(client, name).status_code == 303
-    return client
+from ..conftest import csrf_token, receipt_code_on
+from .conftest import staff_client
 
 
 def _form(client) -> dict:
@@ -30,7 +24,7 @@ def _form(client) -> dict:
 def test_a_tip_taken_by_phone_is_recorded_with_the_operator_and_read_back(
     app, session, make_staff, published_notice
 ):
-    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    taker = staff_client(app, make_staff, Role.CALL_TAKER, "ct-1")
     data = {
         **_form(taker),
         "disposition": "tip_taken",
@@ -59,7 +53,7 @@ def test_a_tip_taken_by_phone_is_recorded_with_the_operator_and_read_back(
 
 
 def test_a_dropped_call_is_still_a_record(app, session, make_staff):
-    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    taker = staff_client(app, make_staff, Role.CALL_TAKER, "ct-1")
     response = taker.post(
         "/staff/calls/new", data={**_form(taker), "disposition": "hung_up", "note": "silence"}
     )
@@ -74,7 +68,7 @@ def test_a_dropped_call_is_still_a_record(app, session, make_staff):
 
 
 def test_tip_taken_needs_what_the_caller_saw(app, session, make_staff):
-    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    taker = staff_client(app, make_staff, Role.CALL_TAKER, "ct-1")
     response = taker.post("/staff/calls/new", data={**_form(taker), "disposition": "tip_taken"})
     assert response.status_code == 400
     assert "Write what the caller saw" in response.get_data(as_text=True)
@@ -82,23 +76,23 @@ def test_tip_taken_needs_what_the_caller_saw(app, session, make_staff):
 
 
 def test_call_takers_see_only_their_own_calls_and_supervisors_see_all(app, make_staff):
-    one = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
-    two = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-2")
+    one = staff_client(app, make_staff, Role.CALL_TAKER, "ct-1")
+    two = staff_client(app, make_staff, Role.CALL_TAKER, "ct-2")
     one.post("/staff/calls/new", data={**_form(one), "disposition": "prank", "note": "NOTE-ONE"})
     two.post("/staff/calls/new", data={**_form(two), "disposition": "prank", "note": "NOTE-TWO"})
     page = one.get("/staff/calls/").get_data(as_text=True)
     assert "NOTE-ONE" in page and "NOTE-TWO" not in page
-    boss = _signed_in(app, make_staff, Role.SUPERVISOR, "sup-1")
+    boss = staff_client(app, make_staff, Role.SUPERVISOR, "sup-1")
     page = boss.get("/staff/calls/").get_data(as_text=True)
     assert "NOTE-ONE" in page and "NOTE-TWO" in page
     assert boss.get("/staff/calls/new").status_code == 403  # supervisors read, not log
     assert one.get("/staff/queue").status_code == 403  # call-takers never read the queue
-    detective = _signed_in(app, make_staff, Role.DETECTIVE, "det-1")
+    detective = staff_client(app, make_staff, Role.DETECTIVE, "det-1")
     assert detective.get("/staff/calls/").status_code == 403
 
 
 def test_a_dropped_call_keeps_what_was_typed_as_a_tip_marked_call_dropped(app, session, make_staff):
-    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    taker = staff_client(app, make_staff, Role.CALL_TAKER, "ct-1")
     response = taker.post(
         "/staff/calls/new",
         data={
@@ -125,14 +119,14 @@ def test_a_dropped_call_keeps_what_was_typed_as_a_tip_marked_call_dropped(app, s
     session.rollback()  # end the test's read snapshot
     kept = session.scalar(select(Tip).where(Tip.seen_where == "Elysian Fields"))
     assert kept.call_dropped and "dropped before the caller said" in kept.narrative
-    detective = _signed_in(app, make_staff, Role.DETECTIVE, "det")
+    detective = staff_client(app, make_staff, Role.DETECTIVE, "det")
     assert "Call dropped" in detective.get(f"/staff/tips/{tip.public_ref}").get_data(as_text=True)
 
 
 def test_another_disposition_with_typed_tip_words_asks_to_choose_and_keeps_them(
     app, session, make_staff
 ):
-    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    taker = staff_client(app, make_staff, Role.CALL_TAKER, "ct-1")
     response = taker.post(
         "/staff/calls/new",
         data={**_form(taker), "disposition": "prank", "narrative": "Maybe a real sighting"},
@@ -153,7 +147,7 @@ def test_a_phone_tips_dialog_is_not_open_to_whoever_typed_it_in_unless_flagged(
 
     from .tipster import open_receipt
 
-    taker = _signed_in(app, make_staff, Role.CALL_TAKER, "ct-1")
+    taker = staff_client(app, make_staff, Role.CALL_TAKER, "ct-1")
     data = {
         **_form(taker),
         "disposition": "tip_taken",

@@ -18,11 +18,8 @@ from tipline.notices.services import ContactDraft
 from tipline.web.outage import FormMemory
 
 from ..conftest import approve_pending_edit, csrf_token, publish_new_notice, resolve_notice
-from . import test_pio
-from .test_pio import create_through_form, notice_form, post_button, staff_client
-
-agency_lines = test_pio.agency_lines
-pio_client = test_pio.pio_client
+from .conftest import staff_client
+from .test_pio import create_through_form, notice_form, post_button
 
 SPANISH = "Pregunte por el detective Smith."
 VIETNAMESE = "Xin gặp thám tử Smith."

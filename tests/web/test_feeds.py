@@ -87,16 +87,22 @@ def test_empty_feed_is_still_valid_atom(client):
     assert parsed.bozo == 0 and parsed.version == "atom10" and parsed.entries == []
 
 
+def assert_in_no_output(client, slug: str, named: str) -> None:
+    """The notice ``slug`` has no CAP alert, poster or API answer (404), and the Atom feed
+    does not mention ``named``."""
+    for url in [
+        f"/notices/{slug}.cap.xml",
+        f"/notices/{slug}/poster.pdf",
+        f"/api/v1/notices/{slug}",
+    ]:
+        assert client.get(url).status_code == 404, url
+    assert named not in client.get("/notices.atom").get_data(as_text=True)
+
+
 def test_drafts_are_not_found_through_any_output(client, session):
     draft = notices.create_notice(session, DEMO_NOTICE, "pio")
     session.commit()
-    for url in [
-        f"/notices/{draft.slug}.cap.xml",
-        f"/notices/{draft.slug}/poster.pdf",
-        f"/api/v1/notices/{draft.slug}",
-    ]:
-        assert client.get(url).status_code == 404, url
-    assert draft.slug not in client.get("/notices.atom").get_data(as_text=True)
+    assert_in_no_output(client, draft.slug, draft.slug)
     assert client.get("/api/v1/notices").get_json()["notices"] == []
 
 
@@ -106,13 +112,7 @@ def test_a_notice_taken_out_of_public_view_leaves_every_output(client, session):
     notice = publish(session, "Withdrawn Person")
     notice.status = NoticeStatus.DRAFT
     session.commit()
-    for url in [
-        f"/notices/{notice.slug}.cap.xml",
-        f"/notices/{notice.slug}/poster.pdf",
-        f"/api/v1/notices/{notice.slug}",
-    ]:
-        assert client.get(url).status_code == 404, url
-    assert "Withdrawn Person" not in client.get("/notices.atom").get_data(as_text=True)
+    assert_in_no_output(client, notice.slug, "Withdrawn Person")
 
 
 def test_gallery_head_advertises_the_feed(client):

@@ -23,13 +23,6 @@ from .tipster import send_tip as send_public_tip
 LINK = re.compile(r"https?://\S+/staff/follows/confirm\?token=([A-Za-z0-9_-]+)")
 
 
-@pytest.fixture
-def detective(client, make_staff):
-    user = make_staff(Role.DETECTIVE, "det")
-    sign_in(client, user.username)
-    return user
-
-
 def follow_page(client, notice, email):
     url = f"/staff/queue/notices/{notice.slug}"
     return client.post(

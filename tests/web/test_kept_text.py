@@ -3,7 +3,6 @@ again with what was typed, the chosen status still selected, and the error besid
 
 import re
 
-import pytest
 from sqlalchemy import select
 
 from tipline.auth.models import Role
@@ -16,13 +15,6 @@ from tipline.triage.models import TipNote
 from ..conftest import csrf_token, sign_in
 
 
-@pytest.fixture
-def detective(client, make_staff):
-    user = make_staff(Role.DETECTIVE, "det")
-    sign_in(client, user.username)
-    return user
-
-
 def claimed_tip(app, session, detective):
     tip, _ = tips.submit_tip(
         session, tips.TipReport("Seen on Canal"), receipts.receipt_key(app.secret_key)
@@ -32,19 +24,23 @@ def claimed_tip(app, session, detective):
     return tip
 
 
+def post_on_tip_page(client, tip, action: str, **data):
+    """POST ``data`` to the ``action`` form of ``tip``'s page, with the page's CSRF token."""
+    url = f"/staff/tips/{tip.public_ref}"
+    return client.post(f"{url}/{action}", data={"csrf_token": csrf_token(client, url), **data})
+
+
 def test_a_refused_status_change_keeps_the_status_reason_and_reference(
     app, client, session, detective
 ):
     tip = claimed_tip(app, session, detective)
-    url = f"/staff/tips/{tip.public_ref}"
-    response = client.post(
-        f"{url}/status",
-        data={
-            "csrf_token": csrf_token(client, url),
-            "status": "duplicate",
-            "reason": "Same caller as this morning",
-            "duplicate_of": "ZZZZZZZZ",
-        },
+    response = post_on_tip_page(
+        client,
+        tip,
+        "status",
+        status="duplicate",
+        reason="Same caller as this morning",
+        duplicate_of="ZZZZZZZZ",
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 400
@@ -61,11 +57,7 @@ def test_a_reason_missing_is_tied_to_the_reason_and_keeps_the_choice(
     app, client, session, detective
 ):
     tip = claimed_tip(app, session, detective)
-    url = f"/staff/tips/{tip.public_ref}"
-    response = client.post(
-        f"{url}/status",
-        data={"csrf_token": csrf_token(client, url), "status": "forwarded", "reason": ""},
-    )
+    response = post_on_tip_page(client, tip, "status", status="forwarded", reason="")
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert 'selected value="forwarded"' in page or 'value="forwarded" selected' in page
@@ -74,11 +66,8 @@ def test_a_reason_missing_is_tied_to_the_reason_and_keeps_the_choice(
 
 def test_a_note_too_long_comes_back_with_its_text(app, client, session, detective):
     tip = claimed_tip(app, session, detective)
-    url = f"/staff/tips/{tip.public_ref}"
     text = "She was seen " + "x" * 20000
-    response = client.post(
-        f"{url}/notes", data={"csrf_token": csrf_token(client, url), "body": text}
-    )
+    response = post_on_tip_page(client, tip, "notes", body=text)
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and text in page and 'id="note-body-error"' in page
     assert session.scalars(select(TipNote)).all() == []
@@ -88,10 +77,7 @@ def test_an_empty_question_shows_the_page_again_with_the_error_at_the_box(
     app, client, session, detective
 ):
     tip = claimed_tip(app, session, detective)
-    url = f"/staff/tips/{tip.public_ref}"
-    response = client.post(
-        f"{url}/questions", data={"csrf_token": csrf_token(client, url), "body": "   "}
-    )
+    response = post_on_tip_page(client, tip, "questions", body="   ")
     assert response.status_code == 400
     assert 'id="question-body-error"' in response.get_data(as_text=True)
 
@@ -173,17 +159,15 @@ def test_the_short_reference_shown_on_pages_is_accepted_as_duplicate_of(
 ):
     original = claimed_tip(app, session, detective)
     tip = claimed_tip(app, session, detective)
-    url = f"/staff/tips/{tip.public_ref}"
     page = client.get(f"/staff/tips/{original.public_ref}").get_data(as_text=True)
     assert f"Tip {original.short_ref}" in page
-    response = client.post(
-        f"{url}/status",
-        data={
-            "csrf_token": csrf_token(client, url),
-            "status": "duplicate",
-            "reason": "Same sighting",
-            "duplicate_of": original.short_ref.lower(),
-        },
+    response = post_on_tip_page(
+        client,
+        tip,
+        "status",
+        status="duplicate",
+        reason="Same sighting",
+        duplicate_of=original.short_ref.lower(),
     )
     assert response.status_code == 303
     session.refresh(tip)

@@ -5,7 +5,6 @@ was typed on once they sign in again. Never for another account, nor after a pas
 
 import re
 
-import pytest
 from sqlalchemy import select
 
 from tipline.auth.models import Role, StaffDraft, StaffUser
@@ -18,13 +17,6 @@ from tipline.triage.models import TipNote
 from ..conftest import csrf_token, sign_in
 
 NOTE = "Landlord says she left on Tuesday with two suitcases"
-
-
-@pytest.fixture
-def detective(client, make_staff):
-    user = make_staff(Role.DETECTIVE, "det")
-    sign_in(client, user.username)
-    return user
 
 
 def _tip_page(app, session, detective, client):

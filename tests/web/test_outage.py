@@ -16,6 +16,7 @@ from tipline.tips.models import Tip
 from tipline.web import outage
 
 from ..conftest import csrf_token
+from .conftest import staff_client
 from .tipster import form_token, open_receipt, send_tip
 
 NARRATIVE = "Saw him at the blue laundromat on Elysian Fields at noon"
@@ -228,21 +229,12 @@ def test_database_lost_between_reading_the_notice_and_saving_the_tip(
     assert NARRATIVE in body and "504-822-1111" in body
 
 
-def _staff_client(app, make_staff, role, name):
-    from ..conftest import sign_in
-
-    make_staff(role, name)
-    staff = app.test_client()
-    assert sign_in(staff, name).status_code == 303
-    return staff
-
-
 def test_a_call_saved_during_an_outage_comes_back_in_the_call_form_with_its_text(
     app, make_staff, published_notice
 ):
     from tipline.auth.models import Role
 
-    taker = _staff_client(app, make_staff, Role.CALL_TAKER, "ct")
+    taker = staff_client(app, make_staff, Role.CALL_TAKER, "ct")
     page = taker.get("/staff/calls/new").get_data(as_text=True)
     data = {
         "csrf_token": csrf_token(taker, "/staff/calls/new"),
@@ -273,7 +265,7 @@ def test_a_staff_note_sent_during_an_outage_comes_back_to_send_again(app, sessio
         session, tips.TipReport("Seen on Canal"), receipts.receipt_key(app.secret_key)
     )
     session.commit()
-    detective = _staff_client(app, make_staff, Role.DETECTIVE, "det")
+    detective = staff_client(app, make_staff, Role.DETECTIVE, "det")
     url = f"/staff/tips/{tip.public_ref}"
     token = csrf_token(detective, url)
     take_database_down(app)

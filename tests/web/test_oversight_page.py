@@ -41,15 +41,22 @@ def supervisor(client, make_staff):
     return user
 
 
-def test_urgent_no_action_from_the_tip_page_waits_and_another_supervisor_confirms(
-    app, client, session, make_staff
-):
+@pytest.fixture
+def urgent_tip_claimed(app, client, session, make_staff):
+    """An urgent tip (they are there now) claimed by detective ``det``, who is signed in on
+    ``client``; returns the tip and its staff page."""
     detective = make_staff(Role.DETECTIVE, "det")
     tip = submit(app, session, "She is in the laundromat now", there_now=True)
     triage.claim_tip(session, detective, tip)
     session.commit()
     sign_in(client, "det")
-    page = f"/staff/tips/{tip.public_ref}"
+    return tip, f"/staff/tips/{tip.public_ref}"
+
+
+def test_urgent_no_action_from_the_tip_page_waits_and_another_supervisor_confirms(
+    app, client, session, make_staff, urgent_tip_claimed
+):
+    tip, page = urgent_tip_claimed
     response = post(client, f"{page}/status", {"status": "no_action", "reason": "Prank"}, page)
     assert response.status_code == 303
     shown = client.get(page).get_data(as_text=True)
@@ -174,14 +181,9 @@ def test_a_refused_self_confirmation_shows_on_the_oversight_page(app, client, se
 
 
 def test_lowering_an_urgent_tip_from_the_tip_page_is_held_for_oversight(
-    app, client, session, make_staff
+    app, client, session, make_staff, urgent_tip_claimed
 ):
-    detective = make_staff(Role.DETECTIVE, "det")
-    tip = submit(app, session, "She is in the laundromat now", there_now=True)
-    triage.claim_tip(session, detective, tip)
-    session.commit()
-    sign_in(client, "det")
-    page = f"/staff/tips/{tip.public_ref}"
+    tip, page = urgent_tip_claimed
     post(client, f"{page}/priority", {"priority": "low"}, page)
     session.expire_all()
     assert session.get(Tip, tip.id).priority.value == "urgent"

@@ -14,39 +14,14 @@ from tipline import audit
 from tipline.auth.models import Role
 from tipline.notices import photos, workflow
 from tipline.notices import services as notices
-from tipline.notices.models import ContactLine, Notice, NoticeStatus, Resolution
+from tipline.notices.models import Notice, NoticeStatus, Resolution
 from tipline.tips import receipts
 from tipline.tips import services as tips
 from tipline.triage import services as triage
 
 from ..conftest import approve_pending_edit, csrf_token, resolve_notice, sign_in
 from ..unit.test_media import jpeg_with_gps
-
-
-@pytest.fixture
-def agency_lines(session):
-    lines = [
-        ContactLine(position=0, label="New Orleans Police Department", phone="504-658-6030"),
-        ContactLine(position=1, label="Crimestoppers", phone="504-822-1111", note="Anonymous."),
-    ]
-    session.add_all(lines)
-    session.commit()
-    return lines
-
-
-@pytest.fixture
-def pio_client(app, make_staff):
-    make_staff(Role.PIO, "pio-ann")
-    client = app.test_client()
-    assert sign_in(client, "pio-ann").status_code == 303
-    return client
-
-
-def staff_client(app, make_staff, role, username):
-    make_staff(role, username)
-    client = app.test_client()
-    assert sign_in(client, username).status_code == 303
-    return client
+from .conftest import staff_client
 
 
 def notice_form(token, agency_lines, **extra):
@@ -159,23 +134,11 @@ def test_two_people_publish_then_resolve_and_archive_through_the_screens(
     assert "Wanted on a warrant for" in public
 
     # Resolving: choose, confirm what the public page will say, then a second person approves.
-    response = post_button(
-        supervisor,
-        url,
-        f"{url}/resolve",
-        resolution="arrested",
-        resolved_on=date.today().isoformat(),
-    )
+    resolution = {"resolution": "arrested", "resolved_on": date.today().isoformat()}
+    response = post_button(supervisor, url, f"{url}/resolve", **resolution)
     assert response.status_code == 200
     assert "the public page will say" in response.get_data(as_text=True)
-    response = post_button(
-        supervisor,
-        url,
-        f"{url}/resolve",
-        resolution="arrested",
-        resolved_on=date.today().isoformat(),
-        confirmed="yes",
-    )
+    response = post_button(supervisor, url, f"{url}/resolve", **resolution, confirmed="yes")
     assert response.status_code == 303 and response.location.endswith("#changes")
     assert "Send a tip online" in client.get(f"/notices/{notice.slug}").get_data(as_text=True)
     session.rollback()

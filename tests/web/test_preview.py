@@ -14,35 +14,22 @@ from sqlalchemy import select
 
 from tipline.auth.models import Role
 from tipline.notices import changes
-from tipline.notices.models import ContactLine, Notice, NoticeStatus, Resolution
+from tipline.notices.models import Notice, NoticeStatus, Resolution
 
-from ..conftest import sign_in
-from .test_pio import _upload, create_through_form, post_button, staff_client
-
-
-@pytest.fixture
-def lines(session) -> list[ContactLine]:
-    made = [
-        ContactLine(position=0, label="NOPD", phone="504-658-6030"),
-        ContactLine(position=1, label="Crimestoppers", phone="504-822-1111"),
-    ]
-    session.add_all(made)
-    session.commit()
-    return made
+from .conftest import staff_client
+from .test_pio import _upload, create_through_form, post_button
 
 
 @pytest.fixture
-def author(app, make_staff):
-    make_staff(Role.PIO, "pio-ann")
-    client = app.test_client()
-    assert sign_in(client, "pio-ann").status_code == 303
-    return client
+def author(pio_client):
+    """The PIO who writes the notices here."""
+    return pio_client
 
 
 def test_a_notice_in_review_is_previewed_then_approved_after_its_content(
-    app, client, session, author, make_staff, lines
+    app, client, session, author, make_staff, agency_lines
 ):
-    url = create_through_form(author, lines)
+    url = create_through_form(author, agency_lines)
     _upload(author, url, _jpeg())
     post_button(author, url, f"{url}/submit")
 

@@ -12,14 +12,12 @@ from tipline.tips.models import Tip, TipAttachment, TipMessage
 
 from ..conftest import csrf_token, sign_in
 from ..unit.test_media import jpeg_with_gps
+from .conftest import staff_client
 from .tipster import open_receipt, send_tip
 
 
 def _detective(app, make_staff):
-    make_staff(Role.DETECTIVE, "det-1")
-    staff = app.test_client()
-    assert sign_in(staff, "det-1").status_code == 303
-    return staff
+    return staff_client(app, make_staff, Role.DETECTIVE, "det-1")
 
 
 def test_full_dialog_question_answer_photos_and_leave(app, client, session, make_staff):

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from tipline.auth.models import Role
 from tipline.rewards.models import Reward, RewardStatus
 
-from ..conftest import csrf_token, sign_in
+from ..conftest import csrf_token
+from .conftest import staff_client
 from .tipster import open_receipt, send_tip
 
 MARKERS = {
@@ -45,10 +46,7 @@ def world(app, make_staff, published_notice):
         (Role.PAYOUT_DESK, "desk-1"),
         (Role.SUPERVISOR, "sup"),
     ]:
-        make_staff(role, name)
-        client = app.test_client()
-        assert sign_in(client, name).status_code == 303
-        clients[name] = client
+        clients[name] = staff_client(app, make_staff, role, name)
     return clients, code
 
 

@@ -44,13 +44,6 @@ def test_every_role_has_a_home():
     assert set(ROLE_HOMES) == set(Role)
 
 
-@pytest.fixture
-def admin_client(app, make_staff):
-    client = app.test_client()
-    sign_in(client, make_staff(Role.ADMIN, "boss").username)
-    return client
-
-
 def _alerts(session):
     session.rollback()
     return [
@@ -68,12 +61,9 @@ def _password_on(page: str) -> str:
 
 
 def test_admin_password_reset_is_one_time_forced_audited_and_reported(
-    app, admin_client, session, make_staff
+    app, admin_client, session, detective_elsewhere
 ):
-    detective = make_staff(Role.DETECTIVE, "det")
-    theirs = app.test_client()
-    sign_in(theirs, "det")
-    url = f"/staff/admin/staff/{detective.id}"
+    detective, theirs, url = detective_elsewhere
     token = csrf_token(admin_client, url)
     # Not confirmed: nothing changes.
     response = admin_client.post(f"{url}/reset-password", data={"csrf_token": token})

@@ -14,7 +14,7 @@ from tipline import create_app
 from tipline.tips.models import Tip
 from tipline.web import health
 
-from ..conftest import SECRET
+from ..conftest import app_config
 from .test_outage import NARRATIVE, _post_tip
 
 #: Seconds a held lock makes a tip wait in these tests, and the most the page may take.
@@ -35,15 +35,13 @@ def _without_test_lock_timeout(url: str) -> str:
 @pytest.fixture
 def impatient_app(database_url, tmp_path):
     app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "DATABASE_URL": _without_test_lock_timeout(database_url),
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "DATABASE_LOCK_TIMEOUT": LOCK_SECONDS,
-            "DATABASE_BUSY_TIMEOUT": LOCK_SECONDS,
-            "DATABASE_STATEMENT_TIMEOUT": 3,
-        }
+        app_config(
+            _without_test_lock_timeout(database_url),
+            tmp_path / "instance",
+            DATABASE_LOCK_TIMEOUT=LOCK_SECONDS,
+            DATABASE_BUSY_TIMEOUT=LOCK_SECONDS,
+            DATABASE_STATEMENT_TIMEOUT=3,
+        )
     )
     yield app
     app.extensions["tipline.engine"].dispose()
@@ -145,15 +143,7 @@ def silent_redis():
 def test_a_stalled_redis_costs_a_tip_under_a_few_seconds_and_refuses_nothing(
     database_url, tmp_path, silent_redis
 ):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "DATABASE_URL": database_url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "REDIS_URL": silent_redis,
-        }
-    )
+    app = create_app(app_config(database_url, tmp_path / "instance", REDIS_URL=silent_redis))
     try:
         client = app.test_client()
         page = client.get("/tip").get_data(as_text=True)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tipline.auth.models import Role
 from tipline.tips.models import Tip
 
-from ..conftest import sign_in
+from .conftest import staff_client
 from .tipster import send_tip
 
 
@@ -18,9 +18,7 @@ def test_a_tip_written_in_spanish_says_so_beside_the_dialog(app, client, session
     tip = session.scalar(select(Tip))
     assert tip.language == "es"
 
-    make_staff(Role.DETECTIVE, "det-1")
-    staff = app.test_client()
-    assert sign_in(staff, "det-1").status_code == 303
+    staff = staff_client(app, make_staff, Role.DETECTIVE, "det-1")
     page = staff.get(f"/staff/tips/{tip.public_ref}").get_data(as_text=True)
     dialog = page.split('id="dialog"', 1)[1]
     assert "<dt>Written in</dt>" in dialog and ">Spanish (the tipster reads" in dialog

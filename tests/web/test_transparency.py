@@ -17,6 +17,7 @@ from tipline.audit.checkpoints import load_signing_key, new_signing_key
 from tipline.audit.models import AuditEvent, AuditTreeHead
 from tipline.auth.models import Role
 
+from ..conftest import as_dba
 from .tipster import send_tip
 
 NOW = 1_796_000_000
@@ -70,18 +71,27 @@ def run_witness(client, state: Path, vkey: str | None, **options):
     return witness.run("http://localhost", state, vkey, **over(client), **options)
 
 
+@pytest.fixture
+def witnessed(app, client, session, signing_key, log_vkey, tmp_path):
+    """``witnessed(count)``: ``count`` events recorded and a head signed over them, then seen
+    by a witness that pins ``log_vkey`` and keeps its state in ``tmp_path / "w.json"``;
+    returns that path and what the witness found."""
+    state = tmp_path / "w.json"
+
+    def witness_events(count: int):
+        record(session, count)
+        sign(app, session, signing_key)
+        return state, run_witness(client, state, log_vkey)
+
+    return witness_events
+
+
 def rewrite(app, session, key, change) -> AuditTreeHead:
     """The insider's rewrite: with the database owner's rights, the audit key and the signing
     key, ``change(connection)`` edits or removes audit rows; the chain is renumbered and
     re-hashed, the tree rebuilt, the old heads removed and a new head signed."""
-    engine = app.extensions["tipline.engine"]
     events = AuditEvent.__table__
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        else:
-            for name in conn.scalars(text("SELECT name FROM sqlite_master WHERE type='trigger'")):
-                conn.execute(text(f"DROP TRIGGER {name}"))
+    with as_dba(app) as conn:
         change(conn)
         rows = conn.execute(select(events).order_by(events.c.seq)).all()
         prev = "0" * 64
@@ -334,12 +344,9 @@ def witness_keys(app, tmp_path):
 
 
 def test_witness_saves_the_head_then_accepts_a_consistent_newer_one(
-    app, client, session, signing_key, log_vkey, tmp_path
+    app, client, session, signing_key, witnessed
 ):
-    state = tmp_path / "w.json"
-    record(session, 5)
-    sign(app, session, signing_key)
-    first = run_witness(client, state, log_vkey)
+    state, first = witnessed(5)
     assert first.previous is None and first.checkpoint.size == 5
     record(session, 9)
     sign(app, session, signing_key)
@@ -364,12 +371,9 @@ def test_witness_refuses_a_head_not_signed_by_the_pinned_key(
 
 
 def test_edited_old_event_with_chain_tree_and_head_redone_is_caught(
-    app, client, session, signing_key, log_vkey, tmp_path
+    app, client, session, signing_key, witnessed
 ):
-    state = tmp_path / "w.json"
-    record(session, 10)
-    sign(app, session, signing_key)
-    run_witness(client, state, log_vkey)
+    state, _ = witnessed(10)
     saved = state.read_text()
 
     rewrite(app, session, signing_key, edit_event(3))
@@ -383,11 +387,8 @@ def test_edited_old_event_with_chain_tree_and_head_redone_is_caught(
         run_witness(client, state, None)
 
 
-def test_deleted_event_is_caught(app, client, session, signing_key, log_vkey, tmp_path):
-    state = tmp_path / "w.json"
-    record(session, 10)
-    sign(app, session, signing_key)
-    run_witness(client, state, log_vkey)
+def test_deleted_event_is_caught(app, client, session, signing_key, witnessed):
+    state, _ = witnessed(10)
 
     rewrite(app, session, signing_key, delete_events(4))
     with pytest.raises(witness.WitnessError, match=r"ROLLBACK: .* 9 events, fewer than the 10"):
@@ -398,11 +399,8 @@ def test_deleted_event_is_caught(app, client, session, signing_key, log_vkey, tm
         run_witness(client, state, None)
 
 
-def test_truncated_tail_is_caught(app, client, session, signing_key, log_vkey, tmp_path):
-    state = tmp_path / "w.json"
-    record(session, 12)
-    sign(app, session, signing_key)
-    run_witness(client, state, log_vkey)
+def test_truncated_tail_is_caught(app, client, session, signing_key, witnessed):
+    state, _ = witnessed(12)
 
     rewrite(app, session, signing_key, delete_events(10, 11, 12))
     with pytest.raises(witness.WitnessError, match=r"ROLLBACK: .* 9 events, fewer than the 12"):
@@ -608,21 +606,17 @@ def test_receipt_page_shows_the_inclusion_proof_of_the_tips_arrival(
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["positive", "negative"])
 def test_log_answers_match_the_openapi_document(app, session, signing_key, witness_keys, mode):
-    import os
-
-    import schemathesis
-    from hypothesis import HealthCheck, given, settings
     from hypothesis.errors import Unsatisfiable
     from schemathesis import GenerationMode
     from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    from . import openapi_fuzz
 
     app.config["AUDIT_LOG_RATE_LIMIT"] = "100000 per minute"
     app.config["AUDIT_LOG_GLOBAL_RATE_LIMIT"] = "100000 per minute"
     record(session, 11)
     sign(app, session, signing_key)
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    operations = [o for o in operations if o.path.startswith("/log/")]
+    operations = openapi_fuzz.operations(app, "/log/")
     assert len(operations) == 8
     for operation in operations:
         # Sizes relate to each other and to the published head (first <= second <= size), and
@@ -630,19 +624,8 @@ def test_log_answers_match_the_openapi_document(app, session, signing_key, witne
         # may rightly get a 400. Every other check applies (documented statuses, bodies that
         # match their schemas, content types).
         excluded = [positive_data_acceptance]
-
-        @given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
-        @settings(
-            max_examples=int(os.environ.get("TIPLINE_FUZZ_EXAMPLES", "25")),
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def check(case) -> None:
-            case.call_and_validate(excluded_checks=excluded)  # noqa: B023 - run at once
-
         try:
-            check()
+            openapi_fuzz.fuzz(operation, GenerationMode(mode), excluded_checks=excluded)
         except Unsatisfiable:
             # No parameter, no body: nothing to make invalid.
             assert mode == "negative" and operation.method == "get"

@@ -19,13 +19,6 @@ from ..conftest import csrf_token, sign_in
 from ..triage_data import insert_tips
 
 
-@pytest.fixture
-def detective(client, make_staff):
-    user = make_staff(Role.DETECTIVE, "det")
-    sign_in(client, user.username)
-    return user
-
-
 def submit(app, session, text, notice=None, **kw):
     tip, _ = tips.submit_tip(
         session, tips.TipReport(text, **kw), receipts.receipt_key(app.secret_key), notice

@@ -3,7 +3,6 @@ from the list, an unused unit is warned about, and a unit-limited detective is t
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select, text
 
 from tipline import audit, db, migrations
@@ -11,13 +10,6 @@ from tipline.auth.models import Role, StaffUser, Unit
 from tipline.notices.models import Notice
 
 from ..conftest import csrf_token, publish_new_notice, sign_in, unit_named
-
-
-@pytest.fixture
-def admin_client(app, make_staff):
-    client = app.test_client()
-    sign_in(client, make_staff(Role.ADMIN, "boss").username)
-    return client
 
 
 def test_admin_adds_a_unit_once_and_it_is_audited(admin_client, session):
