@@ -109,6 +109,8 @@ def _report(kind: str, rates: dict[str, list[float]]) -> None:
         f"floor/insert {ratio('floor', 'insert'):4.2f}",
         flush=True,
     )
+    for name, found in rates.items():
+        print(f"  {name:6} per round: {', '.join(f'{r:.0f}' for r in found)}", flush=True)
 
 
 if __name__ == "__main__":
