@@ -216,7 +216,8 @@ class _QueuedWriters(sqlite3.Connection):
 
     SQLite's own busy handler sleeps 1, 2, 5, 10 ms and so on between tries rather than
     waking when the lock is free, so a writer that finds it taken lost a millisecond or more
-    each time; under a stream of tips from two workers that was a tenth of a tip's time.
+    each time; under a stream of tips from two workers, BEGIN IMMEDIATE was 7 % of a tip's
+    time.
     Here a waiting writer tries the lock file every 0.1 to 1 ms (a system call, not a
     statement). Past the busy timeout it goes on to BEGIN IMMEDIATE without the lock file,
     giving SQLite a last tenth of a second, so a stuck writer costs the others one busy
