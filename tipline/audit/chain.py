@@ -7,6 +7,7 @@ every row written before the change fail verification, so it never changes in pl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -36,6 +37,7 @@ def normalise_details(details: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(canonical_json(dict(details)))
 
 
+@functools.lru_cache(maxsize=16)  # an event's row hash and its tree leaf both encode it
 def timestamp(moment: datetime) -> str:
     """ISO-8601 in UTC with microseconds: what both databases store and give back."""
     if moment.tzinfo is None:

@@ -11,6 +11,7 @@ nodes in one query. Appends happen in ``audit.record``'s transaction, under the 
 from __future__ import annotations
 
 import functools
+import operator
 import sqlite3
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -107,6 +108,9 @@ _LEAF_FIELDS = (
 )
 
 
+_leaf_fields_of = operator.itemgetter(*_LEAF_FIELDS)
+
+
 def _leaf_bytes(
     seq: int,
     occurred_at: datetime,
@@ -179,7 +183,7 @@ def rows_for(connection: Connection, event: Mapping[str, Any]) -> list[dict]:
         known = {}
     missing = [key for key in needed if key not in known]
     siblings = {**known, **_read(connection, missing)} if missing else known
-    leaf = merkle.leaf_hash(_leaf_bytes(*(event[name] for name in _LEAF_FIELDS)))
+    leaf = merkle.leaf_hash(_leaf_bytes(*_leaf_fields_of(event)))
     rows = new_nodes(index, leaf, siblings)
     # The new top node closes every subtree below its level; those above it stay on the edge.
     # Remembered before the insert: if it fails, the event is rolled back with it and its row
