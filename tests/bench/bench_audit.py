@@ -10,19 +10,14 @@ With no URL it uses a fresh SQLite file; with a PostgreSQL URL it works in a thr
 from __future__ import annotations
 
 import sys
-import tempfile
 import threading
 import time
-import uuid
-from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
-from tipline import audit, create_app, db, migrations
+from tipline import audit
 from tipline.audit import chain
 from tipline.audit import verify as audit_verify
 
-from ..conftest import SECRET, pg_url_in_schema
+from .stack import migrated_app
 
 
 def _write(app, writers: int, each: int) -> float:
@@ -44,22 +39,7 @@ def _write(app, writers: int, each: int) -> float:
 
 
 def main(pg_url: str | None) -> None:
-    workdir = Path(tempfile.mkdtemp())
-    schema = None
-    if pg_url:
-        schema = f"tipline_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = pg_url_in_schema(pg_url, schema)
-    else:
-        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-    app = create_app(
-        {"SECRET_KEY": SECRET, "DATABASE_URL": url, "INSTANCE_PATH": str(workdir / "instance")}
-    )
-    try:
-        with app.app_context():
-            migrations.upgrade(db.engine())
+    with migrated_app(pg_url) as (app, url, workdir):
         print(f"{url.split(':')[0]}: 1 writer   {_write(app, 1, 500):8.0f} events/s")
         print(f"{url.split(':')[0]}: 4 writers  {_write(app, 4, 250):8.0f} events/s")
         with app.extensions["tipline.sessionmaker"]() as s:
@@ -70,12 +50,6 @@ def main(pg_url: str | None) -> None:
             seconds = time.perf_counter() - start
         assert report.events == 1500, report
         print(f"{url.split(':')[0]}: verify     {report.events / seconds:8.0f} events/s")
-    finally:
-        app.extensions["tipline.engine"].dispose()
-        if schema:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from tipline.tips.receipts import hash_code, receipt_key
 
 from ..conftest import SECRET
 from ..servers import free_port, start_gunicorn, stop
-from .stack import TIPLINE, TipClient, app_env, database
+from .stack import TIPLINE, TipClient, app_env, database, database_kinds
 
 CLIENT_THREADS = 12
 KILLS = 3
@@ -122,9 +122,7 @@ def run(kind: str, tips_wanted: int) -> bool:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tips", type=int, default=1000, help="receipts to collect at least")
-    parser.add_argument(
-        "--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql"
-    )
+    database_kinds(parser)
     args = parser.parse_args()
     results = [run(kind, args.tips) for kind in args.databases.split(",")]
     raise SystemExit(0 if all(results) else 1)

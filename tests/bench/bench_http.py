@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from ..servers import NginxPrefix, stop
-from .stack import MINIMAL, NOTICE_PATH, TIPLINE, database, served, wrk
+from .stack import MINIMAL, NOTICE_PATH, TIPLINE, database, database_kinds, served, wrk
 
 
 def side_by_side(a: str, b: str, seconds: int, rounds: int = 2) -> tuple[float, float]:
@@ -79,8 +79,6 @@ def main(seconds: int, kinds: list[str]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=6, help="length of each wrk run")
-    parser.add_argument(
-        "--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql"
-    )
+    database_kinds(parser)
     args = parser.parse_args()
     main(args.seconds, args.databases.split(","))

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from ..servers import free_port, start_gunicorn, stop
-from .stack import NOTICE_PATH, TIPLINE, TipClient, app_env, database
+from .stack import NOTICE_PATH, TIPLINE, TipClient, app_env, database, database_kinds
 
 CLIENT_THREADS = 6
 WORKERS = 2
@@ -127,9 +127,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--first", type=int, default=1000)
     parser.add_argument("--total", type=int, default=10000)
-    parser.add_argument(
-        "--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql"
-    )
+    database_kinds(parser)
     args = parser.parse_args()
     results = [run(kind, args.first, args.total) for kind in args.databases.split(",")]
     raise SystemExit(0 if all(results) else 1)

@@ -21,20 +21,17 @@ import platform
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
-from tipline import audit, create_app, db, migrations
+from tipline import audit
 from tipline.audit import heads, merkle, tree
 from tipline.audit import services as audit_services
 from tipline.audit.checkpoints import load_signing_key, new_signing_key
 from tipline.audit.models import AuditEvent
 
-from ..conftest import SECRET, pg_url_in_schema
+from .stack import migrated_app
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000000"))
 ROUNDS = 100
@@ -182,29 +179,11 @@ def _proofs(app, size: int) -> None:
 
 
 def main(pg_url: str | None) -> None:
-    workdir = Path(tempfile.mkdtemp())
-    schema = None
-    if pg_url:
-        schema = f"tipline_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = pg_url_in_schema(pg_url, schema)
-    else:
-        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-    app = create_app(
-        {
-            "SECRET_KEY": SECRET,
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(workdir / "instance"),
-            "AUDIT_LOG_RATE_LIMIT": "1000000 per minute",
-            "AUDIT_LOG_GLOBAL_RATE_LIMIT": "1000000 per minute",
-        }
-    )
-    name = url.split(":")[0]
-    try:
-        with app.app_context():
-            migrations.upgrade(db.engine())
+    unlimited = "1000000 per minute"
+    with migrated_app(
+        pg_url, AUDIT_LOG_RATE_LIMIT=unlimited, AUDIT_LOG_GLOBAL_RATE_LIMIT=unlimited
+    ) as (app, url, _workdir):
+        name = url.split(":")[0]
         start = time.perf_counter()
         _fill(app.extensions["tipline.engine"], EVENTS)
         print(
@@ -223,12 +202,6 @@ def main(pg_url: str | None) -> None:
             size = heads.sign_tree_head(s, key, heads.log_origin(app.config)).tree_size
             s.commit()
         _proofs(app, size)
-    finally:
-        app.extensions["tipline.engine"].dispose()
-        if schema:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
 
 
 if __name__ == "__main__":

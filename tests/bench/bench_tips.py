@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .stack import MINIMAL, TIPLINE, TipClient, database, served
+from .stack import MINIMAL, TIPLINE, TipClient, database, database_kinds, served
 
 CLIENT_THREADS = 8
 
@@ -117,8 +117,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=4, help="length of each run")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    parser.add_argument(
-        "--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql"
-    )
+    database_kinds(parser)
     args = parser.parse_args()
     main(args.seconds, args.rounds, args.databases.split(","))

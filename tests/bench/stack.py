@@ -4,6 +4,7 @@ and session cookie, read the receipt code)."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import re
@@ -16,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
+from flask import Flask
 from sqlalchemy import create_engine, make_url, text
 
 from tipline import create_app, db, migrations
 from tipline.demo import DEMO_SLUG, seed_demo
 
-from ..conftest import RECEIPT_RE, SECRET
+from ..conftest import RECEIPT_RE, SECRET, pg_url_in_schema
 from ..servers import free_port, start_gunicorn, stop
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -68,6 +70,48 @@ def database(kind: str) -> Iterator[Database]:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def migrated_app(pg_url: str | None, **config: str) -> Iterator[tuple[Flask, str, Path]]:
+    """An app on a fresh SQLite file, or on a throw-away schema of ``pg_url`` (dropped
+    afterwards), migrated; yields the app, the database URL and a scratch folder."""
+    workdir = Path(tempfile.mkdtemp())
+    schema = admin = None
+    if pg_url:
+        schema = f"tipline_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = pg_url_in_schema(pg_url, schema)
+    else:
+        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    app = create_app(
+        {
+            "SECRET_KEY": SECRET,
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": str(workdir / "instance"),
+            **config,
+        }
+    )
+    try:
+        with app.app_context():
+            migrations.upgrade(db.engine())
+        yield app, url, workdir
+    finally:
+        app.extensions["tipline.engine"].dispose()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def database_kinds(parser: argparse.ArgumentParser) -> None:
+    """The ``--databases`` option the throughput benchmarks share."""
+    parser.add_argument(
+        "--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql"
+    )
 
 
 def app_env(database: Database) -> dict[str, str]:
