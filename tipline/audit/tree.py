@@ -15,7 +15,6 @@ import operator
 import sqlite3
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -87,7 +86,7 @@ def _lookup(count: int) -> TextClause:
 
 def leaf_data(event: AuditEvent | Row[Any]) -> bytes:
     """The bytes a leaf commits to: every field of the event, canonically encoded."""
-    return _leaf_bytes(*(getattr(event, name) for name in _LEAF_FIELDS))
+    return _leaf_bytes([getattr(event, name) for name in _LEAF_FIELDS])
 
 
 def leaf_hash_of(event: AuditEvent | Row[Any]) -> bytes:
@@ -111,33 +110,11 @@ _LEAF_FIELDS = (
 _leaf_fields_of = operator.itemgetter(*_LEAF_FIELDS)
 
 
-def _leaf_bytes(
-    seq: int,
-    occurred_at: datetime,
-    actor_id: int | None,
-    actor_label: str,
-    action: str,
-    object_type: str,
-    object_id: str,
-    details: Any,
-    prev_hash: str,
-    row_hash: str,
-) -> bytes:
-    return chain.canonical_json(
-        {
-            "leaf": LEAF_ENCODING_VERSION,
-            "seq": seq,
-            "occurred_at": chain.timestamp(occurred_at),
-            "actor_id": actor_id,
-            "actor_label": actor_label,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "details": details,
-            "prev_hash": prev_hash,
-            "row_hash": row_hash,
-        }
-    )
+def _leaf_bytes(values: Sequence[Any]) -> bytes:
+    """The leaf encoding of an event's ``_LEAF_FIELDS`` values, in that order."""
+    fields = dict(zip(_LEAF_FIELDS, values, strict=True))
+    fields["occurred_at"] = chain.timestamp(fields["occurred_at"])
+    return chain.canonical_json({"leaf": LEAF_ENCODING_VERSION, **fields})
 
 
 def _closed_by(index: int) -> list[tuple[int, int]]:
@@ -183,7 +160,7 @@ def rows_for(connection: Connection, event: Mapping[str, Any]) -> list[dict]:
         known = {}
     missing = [key for key in needed if key not in known]
     siblings = {**known, **_read(connection, missing)} if missing else known
-    leaf = merkle.leaf_hash(_leaf_bytes(*_leaf_fields_of(event)))
+    leaf = merkle.leaf_hash(_leaf_bytes(_leaf_fields_of(event)))
     rows = new_nodes(index, leaf, siblings)
     # The new top node closes every subtree below its level; those above it stay on the edge.
     # Remembered before the insert: if it fails, the event is rolled back with it and its row
