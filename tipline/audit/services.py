@@ -141,18 +141,11 @@ def audit_key(session: Session) -> bytes:
 def hash_of(key: bytes, event: AuditEvent | Row[Any]) -> str:
     """The keyed hash ``event`` must carry, computed from its fields (an event, or a row of
     its columns as ``tipline audit verify`` reads them)."""
-    return chain.row_hash(
-        key,
-        seq=event.seq,
-        occurred_at=event.occurred_at,
-        actor_id=event.actor_id,
-        actor_label=event.actor_label,
-        action=event.action,
-        object_type=event.object_type,
-        object_id=event.object_id,
-        details=event.details,
-        prev_hash=event.prev_hash,
-    )
+    return chain.row_hash(key, **{name: getattr(event, name) for name in _HASHED})
+
+
+#: The columns a row hash covers: every one an event's INSERT writes but the hash itself.
+_HASHED = tuple(name for name in tree.EVENT_WRITTEN if name != "row_hash")
 
 
 def events_for(session: Session, object_type: str, object_id: object) -> list[AuditEvent]:
