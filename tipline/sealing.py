@@ -23,16 +23,21 @@ class SealBroken(RuntimeError):
     """A sealed value did not open: the data key is wrong, or the bytes were changed."""
 
 
-def _cipher(key: bytes | str | None) -> AESGCM:
+def key_bytes(key: bytes | str | None) -> bytes:
+    """The 32-byte data key; SealBroken when none usable is configured."""
     if isinstance(key, bytes) and len(key) == 32:
-        return AESGCM(key)
+        return key
     try:
-        return AESGCM(data_key_bytes(key))
+        return data_key_bytes(key)
     except DataKeyError as error:
         raise SealBroken(
             "No usable data key is configured (TIPLINE_DATA_KEY), so encrypted tip photos and "
             "contact details cannot be read or written."
         ) from error
+
+
+def _cipher(key: bytes | str | None) -> AESGCM:
+    return AESGCM(key_bytes(key))
 
 
 def seal(key: bytes | str | None, plaintext: bytes, context: str) -> bytes:

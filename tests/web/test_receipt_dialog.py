@@ -197,7 +197,9 @@ def test_robots_txt_keeps_crawlers_off_tip_and_receipt_pages(client):
 
 
 def test_an_error_mid_way_leaves_no_half_tip_and_keeps_the_text(app, client, session):
-    app.config["DATA_KEY"] = "not a key"  # photos cannot be sealed: fails after the tip row
+    # Nothing can be sealed (the form's receipt copy, the photos): the tip is refused before
+    # its row is written, and what was typed comes back.
+    app.config["DATA_KEY"] = "not a key"
     response, code = send_tip(client, photos=[jpeg_with_gps()], seen_where="Bourbon St")
     page = response.get_data(as_text=True)
     assert response.status_code == 503 and code is None

@@ -16,7 +16,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from tipline import audit, db, sealing
 from tipline.auth.models import StaffUser
-from tipline.config import data_key_bytes
 from tipline.db import utcnow
 from tipline.notices.models import NoticeStatus
 from tipline.tips import attachments, fields, intake, integrity, receipts
@@ -94,8 +93,9 @@ def _token_hash(receipt_key: bytes, token: str) -> bytes:
 
 
 def _token_cipher(data_key: bytes | str | None, token: str) -> bytes:
-    """A key only the form's holder can rebuild: the data key alone does not open the code."""
-    base = data_key if isinstance(data_key, bytes) else data_key_bytes(data_key)
+    """A key only the form's holder can rebuild: the data key alone does not open the code.
+    SealBroken without a usable data key, as for everything else sealed under it."""
+    base = sealing.key_bytes(data_key)
     return hmac.new(base, b"tip-form-token:" + token.encode(), hashlib.sha256).digest()
 
 
