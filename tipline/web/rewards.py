@@ -250,9 +250,8 @@ def correction() -> Response | tuple[str, int]:
 # --- The payout desk -------------------------------------------------------------------------
 
 
-def _payout_args() -> tuple[bytes, str, payout.PayoutRules]:
-    secret: str = current_app.config["SECRET_KEY"]
-    return payout.payout_key(secret), secret, payout.PayoutRules.from_config(current_app.config)
+def _desk_config() -> payout.DeskConfig:
+    return payout.DeskConfig.from_config(current_app.config)
 
 
 @bp.route("/payout", methods=["GET", "POST"])
@@ -263,9 +262,8 @@ def payout_check() -> tuple[str, int]:
     form = PayoutCodeForm()
     result = None
     if form.validate_on_submit():
-        key, secret, rules = _payout_args()
         try:
-            result = payout.check_code(session, user, key, secret, form.code.data or "", rules)
+            result = payout.check_code(session, user, _desk_config(), form.code.data or "")
         except payout.DeskLocked as error:
             session.commit()  # the refusal is audited
             form.code.errors = [str(error)]
@@ -288,9 +286,8 @@ def payout_pay() -> Response:
     if not form.validate_on_submit():
         flash(_form_errors(form), "error")
         return redirect(url_for("rewards.payout_check"), code=303)
-    key, secret, rules = _payout_args()
     try:
-        paid = payout.record_payout(session, user, key, secret, form.code.data or "", rules)
+        paid = payout.record_payout(session, user, _desk_config(), form.code.data or "")
     except payout.DeskLocked as error:
         session.commit()
         flash(str(error), "error")
