@@ -25,6 +25,10 @@ RULES = rewards.RewardRules(min_amount=100, max_amount=2500, currency="USD", cod
 DESK_RULES = payout.PayoutRules(max_failures=3)
 
 
+def _desk_config(app):
+    return payout.DeskConfig(payout.payout_key(app.secret_key), app.secret_key, DESK_RULES)
+
+
 @pytest.fixture
 def people(make_staff):
     return {
@@ -166,9 +170,9 @@ def test_payout_code_is_new_shown_once_and_stored_only_as_a_keyed_hash(app, sess
     # A new code replaces the old one, which stops working.
     new_code, _ = payout.issue_payout_code(session, tip, key)
     session.commit()
-    check = payout.check_code(session, people["desk"], key, app.secret_key, code, DESK_RULES)
+    check = payout.check_code(session, people["desk"], _desk_config(app), code)
     assert not check.valid
-    check = payout.check_code(session, people["desk"], key, app.secret_key, new_code, DESK_RULES)
+    check = payout.check_code(session, people["desk"], _desk_config(app), new_code)
     assert check == payout.PayoutCheck(True, 500, "USD", reward.expires_at)
 
 
@@ -177,10 +181,10 @@ def test_payout_uses_the_code_up_and_the_reward_never_changes_after(app, session
     reward = _approved(session, people, tip, amount=750)
     code, _ = payout.issue_payout_code(session, tip, key)
     session.commit()
-    paid = payout.record_payout(session, people["desk"], key, app.secret_key, code, DESK_RULES)
+    paid = payout.record_payout(session, people["desk"], _desk_config(app), code)
     session.commit()
     assert paid.valid and paid.amount == 750
-    again = payout.record_payout(session, people["desk"], key, app.secret_key, code, DESK_RULES)
+    again = payout.record_payout(session, people["desk"], _desk_config(app), code)
     session.commit()
     assert not again.valid
     session.refresh(reward)
@@ -190,7 +194,7 @@ def test_payout_uses_the_code_up_and_the_reward_never_changes_after(app, session
         session.flush()
     session.rollback()
     with pytest.raises(rewards.NotAllowed):
-        payout.check_code(session, people["c1"], key, app.secret_key, code, DESK_RULES)
+        payout.check_code(session, people["c1"], _desk_config(app), code)
 
 
 def test_wrong_codes_are_audited_and_lock_the_desk_account(app, session, people, tip):
@@ -199,15 +203,13 @@ def test_wrong_codes_are_audited_and_lock_the_desk_account(app, session, people,
     code, _ = payout.issue_payout_code(session, tip, key)
     session.commit()
     for _ in range(4):  # the fourth wrong code (max_failures=3) locks
-        assert not payout.check_code(
-            session, people["desk"], key, app.secret_key, "not a code", DESK_RULES
-        ).valid
+        assert not payout.check_code(session, people["desk"], _desk_config(app), "not a code").valid
         session.commit()
     with pytest.raises(payout.DeskLocked):
-        payout.check_code(session, people["desk"], key, app.secret_key, code, DESK_RULES)
+        payout.check_code(session, people["desk"], _desk_config(app), code)
     session.commit()
     # Another desk account is not locked by this one's failures.
-    assert payout.check_code(session, people["desk2"], key, app.secret_key, code, DESK_RULES).valid
+    assert payout.check_code(session, people["desk2"], _desk_config(app), code).valid
     actions = [e.action for e in audit.events_for(session, "staff_user", people["desk"].id)]
     assert actions.count("reward.payout_code_wrong") == 4
     assert "reward.payout_desk_locked" in actions and "reward.payout_refused_locked" in actions
@@ -224,9 +226,7 @@ def test_unclaimed_rewards_expire_and_their_codes_stop_working(app, session, peo
     session.commit()
     session.refresh(reward)
     assert reward.status is RewardStatus.EXPIRED
-    assert not payout.check_code(
-        session, people["desk"], key, app.secret_key, code, DESK_RULES
-    ).valid
+    assert not payout.check_code(session, people["desk"], _desk_config(app), code).valid
     assert any(
         e.action == "reward.expired" and e.details["amount"] == 500
         for e in audit.events_for(session, "reward", reward.id)
@@ -267,7 +267,7 @@ def test_two_concurrent_payouts_of_one_code_pay_once(app, session, people, tip):
                 desk = s.get(type(people["desk"]), desk_id)
                 s.commit()
                 barrier.wait()
-                paid = payout.record_payout(s, desk, key, app.secret_key, code, DESK_RULES)
+                paid = payout.record_payout(s, desk, _desk_config(app), code)
                 s.commit()
                 results.append(paid.valid)
         except BaseException as error:
@@ -293,7 +293,7 @@ def test_ledger_by_month_and_notice_csv_and_corrections(app, session, people, ti
     key = payout.payout_key(app.secret_key)
     reward = _approved(session, people, tip, amount=1000)
     code, _ = payout.issue_payout_code(session, tip, key)
-    payout.record_payout(session, people["desk"], key, app.secret_key, code, DESK_RULES)
+    payout.record_payout(session, people["desk"], _desk_config(app), code)
     session.commit()
     with pytest.raises(rewards.NotAllowed):
         ledger.ledger(session, people["det"], "USD")
@@ -321,7 +321,7 @@ def test_tipline_audit_verify_catches_an_edited_paid_amount(app, session, people
     key = payout.payout_key(app.secret_key)
     reward = _approved(session, people, tip, amount=1000)
     code, _ = payout.issue_payout_code(session, tip, key)
-    payout.record_payout(session, people["desk"], key, app.secret_key, code, DESK_RULES)
+    payout.record_payout(session, people["desk"], _desk_config(app), code)
     session.commit()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output

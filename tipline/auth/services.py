@@ -135,6 +135,24 @@ def latest_alert_id(session: Session, user: StaffUser) -> int | None:
     return ids[-1] if ids else None
 
 
+def _store_password(
+    session: Session,
+    user: StaffUser,
+    password: str,
+    min_length: int,
+    ended: str,
+    must_change: bool | None = None,
+) -> None:
+    """Give ``user`` a new password, which must pass the rules; every session of theirs ends
+    (``ended`` says why). ``must_change`` sets whether they must choose another at the next
+    sign-in (None leaves it as it is)."""
+    check_password_rules(password, min_length, user.username)
+    user.password_hash = hash_password(password)
+    if must_change is not None:
+        user.password_change_required = must_change
+    sessions.end_all_sessions(session, user, ended)
+
+
 def reset_password(
     session: Session, user: StaffUser, actor: StaffUser, min_length: int = 12
 ) -> tuple[str, int]:
@@ -144,10 +162,7 @@ def reset_password(
     if user.id == actor.id:
         raise ValueError("Change your own password on the Password page.")
     password = new_temporary_password()
-    check_password_rules(password, min_length, user.username)
-    user.password_hash = hash_password(password)
-    user.password_change_required = True
-    sessions.end_all_sessions(session, user, "password_reset")
+    _store_password(session, user, password, min_length, "password_reset", must_change=True)
     session.flush()
     audit.record(session, actor, "staff.password_reset", "staff_user", user.id)
     return password, alert_supervisors(session, actor, user, "reset the password")
@@ -157,9 +172,7 @@ def set_password(
     session: Session, user: StaffUser, password: str, actor: StaffUser | str, min_length: int = 12
 ) -> None:
     """Replace a staff member's password, ending every session they have open."""
-    check_password_rules(password, min_length, user.username)
-    user.password_hash = hash_password(password)
-    sessions.end_all_sessions(session, user, "password_set")
+    _store_password(session, user, password, min_length, "password_set")
     session.flush()
     audit.record(session, actor, "staff.password_set", "staff_user", user.id)
 
@@ -173,10 +186,7 @@ def change_password(
         raise PasswordRejected(WRONG_CURRENT)
     if hmac.compare_digest(current.encode(), new.encode()):
         raise PasswordRejected("The new password must be different from the current one.")
-    check_password_rules(new, min_length, user.username)
-    user.password_hash = hash_password(new)
-    user.password_change_required = False
-    sessions.end_all_sessions(session, user, "password_changed")
+    _store_password(session, user, new, min_length, "password_changed", must_change=False)
     session.flush()
     audit.record(session, user, "staff.password_changed", "staff_user", user.id)
 

@@ -166,10 +166,13 @@ def approve_change(
     proposers = ", ".join(ref.partition(":")[2] for ref in change.proposers)
     if change.kind is ChangeKind.EDIT:
         _approve_edit(session, notice, change, approver, proposers)
-    elif change.kind is ChangeKind.RESOLVE:
-        _approve_resolution(session, notice, change, approver, proposers, now)
     else:
-        _approve_correction(session, notice, change, approver, proposers, now)
+        settle = _resolve if change.kind is ChangeKind.RESOLVE else _correct
+        action, details = settle(notice, change, now)
+        session.flush()
+        audit.record(
+            session, approver, action, "notice", notice.slug, **details, proposed_by=proposers
+        )
     change.state = ChangeState.APPROVED
     change.decided_by_id, change.decided_by = actor_ref(approver)
     change.decided_at = now
@@ -197,14 +200,8 @@ def _approve_edit(
     record_change(session, notice, approver, change.fields, proposed_by=proposers)
 
 
-def _approve_resolution(
-    session: Session,
-    notice: Notice,
-    change: NoticeChange,
-    approver: StaffUser | str,
-    proposers: str,
-    now: datetime,
-) -> None:
+def _resolve(notice: Notice, change: NoticeChange, now: datetime) -> tuple[str, dict[str, str]]:
+    """Resolve ``notice`` as ``change`` proposed; the audit action and its details."""
     if notice.status is not NoticeStatus.PUBLISHED:
         raise NoticeRefused("The notice is no longer published, so it cannot be resolved.")
     notice.status = NoticeStatus.RESOLVED
@@ -212,27 +209,13 @@ def _approve_resolution(
     notice.resolved_on = date.fromisoformat(change.proposal["date"])
     notice.resolved_at = now
     notice.updated_at = now
-    session.flush()
-    audit.record(
-        session,
-        approver,
-        "notice.resolved",
-        "notice",
-        notice.slug,
-        resolution=change.proposal["resolution"],
-        date=change.proposal["date"],
-        proposed_by=proposers,
-    )
+    details = {"resolution": change.proposal["resolution"], "date": change.proposal["date"]}
+    return "notice.resolved", details
 
 
-def _approve_correction(
-    session: Session,
-    notice: Notice,
-    change: NoticeChange,
-    approver: StaffUser | str,
-    proposers: str,
-    now: datetime,
-) -> None:
+def _correct(notice: Notice, change: NoticeChange, now: datetime) -> tuple[str, dict[str, str]]:
+    """Take back ``notice``'s resolution as ``change`` proposed; the audit action and its
+    details."""
     if notice.status is not NoticeStatus.RESOLVED or notice.details_removed_at is not None:
         raise NoticeRefused("The notice is no longer resolved, so there is nothing to correct.")
     was = notice.resolution_text
@@ -243,17 +226,7 @@ def _approve_correction(
     notice.resolved_on = None
     notice.resolved_at = None
     notice.updated_at = now
-    session.flush()
-    audit.record(
-        session,
-        approver,
-        "notice.resolution_corrected",
-        "notice",
-        notice.slug,
-        was=was,
-        reason=change.proposal["reason"],
-        proposed_by=proposers,
-    )
+    return "notice.resolution_corrected", {"was": was, "reason": change.proposal["reason"]}
 
 
 def correction_note(notice: Notice) -> str:

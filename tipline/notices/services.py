@@ -10,11 +10,11 @@ import difflib
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from tipline import audit
 from tipline.auth.models import Role, StaffUser, Unit
@@ -479,24 +479,25 @@ def notices_by_status(session: Session) -> dict[NoticeStatus, list[Notice]]:
 
 def published_notices(session: Session) -> list[Notice]:
     """Published notices, newest first, for the gallery."""
-    return list(
-        session.scalars(
-            select(Notice)
-            .where(Notice.status == NoticeStatus.PUBLISHED)
-            .options(selectinload(Notice.charges), selectinload(Notice.photos))
-            .order_by(Notice.published_at.desc(), Notice.id.desc())
-        )
-    )
+    return _public_list(session, NoticeStatus.PUBLISHED, Notice.published_at)
 
 
 def resolved_notices(session: Session) -> list[Notice]:
     """Resolved notices (not archived), most recently resolved first, for the public list."""
+    return _public_list(session, NoticeStatus.RESOLVED, Notice.resolved_at)
+
+
+def _public_list(
+    session: Session, status: NoticeStatus, when: InstrumentedAttribute[datetime | None]
+) -> list[Notice]:
+    """The notices in ``status``, their charges and photos loaded with them, the
+    latest ``when`` first."""
     return list(
         session.scalars(
             select(Notice)
-            .where(Notice.status == NoticeStatus.RESOLVED)
+            .where(Notice.status == status)
             .options(selectinload(Notice.charges), selectinload(Notice.photos))
-            .order_by(Notice.resolved_at.desc(), Notice.id.desc())
+            .order_by(when.desc(), Notice.id.desc())
         )
     )
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from tipline import audit
@@ -109,6 +109,21 @@ class PayoutRules(ThrottleRules):
 
 
 @dataclass(frozen=True)
+class DeskConfig:
+    """What the desk's checks run with: the key payout codes are hashed under, the
+    application secret the desk's wrong-code counter is keyed with, and its limits."""
+
+    code_key: bytes
+    secret_key: str
+    rules: PayoutRules
+
+    @classmethod
+    def from_config(cls, config: Any) -> DeskConfig:
+        secret = str(config["SECRET_KEY"])
+        return cls(payout_key(secret), secret, PayoutRules.from_config(config))
+
+
+@dataclass(frozen=True)
 class PayoutCheck:
     """All the desk ever learns: valid or not, and for a valid code the amount and expiry."""
 
@@ -164,80 +179,69 @@ def _wrong_code(
     session.flush()
 
 
-def _valid_reward(session: Session, key: bytes, code: str, now: datetime) -> Reward | None:
+def _payable(key: bytes, code: str, now: datetime) -> tuple[ColumnElement[bool], ...] | None:
+    """What a reward must be for ``code`` to pay it now: its code's, approved and not
+    expired; None when ``code`` is not a code at all."""
     try:
         code_hash = receipts.hash_code(key, code)
     except ValueError:
         return None
-    return session.scalar(
-        select(Reward).where(
-            Reward.code_hash == code_hash,
-            Reward.status == RewardStatus.APPROVED,
-            Reward.expires_at > now,
-        )
+    return (
+        Reward.code_hash == code_hash,
+        Reward.status == RewardStatus.APPROVED,
+        Reward.expires_at > now,
     )
 
 
+def _open_desk(
+    session: Session, desk: StaffUser, config: DeskConfig, now: datetime
+) -> LoginThrottle:
+    """The desk account's wrong-code counter, after checking that ``desk`` is a payout desk
+    and is not locked out (a refused check is audited)."""
+    require_role(desk, PAYOUT_DESK)
+    row = _desk_throttle(session, config.secret_key, desk)
+    _refuse_if_locked(session, desk, row, now)
+    return row
+
+
 def check_code(
-    session: Session,
-    desk: StaffUser,
-    key: bytes,
-    secret_key: str,
-    code: str,
-    rules: PayoutRules,
-    now: datetime | None = None,
+    session: Session, desk: StaffUser, config: DeskConfig, code: str, now: datetime | None = None
 ) -> PayoutCheck:
     """Whether ``code`` can be paid now, with its amount and expiry. A wrong code counts
     against the desk account (audited, locked after too many); a lock refuses checks."""
-    require_role(desk, PAYOUT_DESK)
     now = now or utcnow()
-    row = _desk_throttle(session, secret_key, desk)
-    _refuse_if_locked(session, desk, row, now)
-    reward = _valid_reward(session, key, code, now)
+    row = _open_desk(session, desk, config, now)
+    payable = _payable(config.code_key, code, now)
+    reward = None if payable is None else session.scalar(select(Reward).where(*payable))
     if reward is None:
-        _wrong_code(session, desk, row, rules, now)
+        _wrong_code(session, desk, row, config.rules, now)
         return PayoutCheck(valid=False)
     audit.record(session, desk, "reward.payout_code_checked", "reward", reward.id)
     return PayoutCheck(True, reward.amount, reward.currency, reward.expires_at)
 
 
 def record_payout(
-    session: Session,
-    desk: StaffUser,
-    key: bytes,
-    secret_key: str,
-    code: str,
-    rules: PayoutRules,
-    now: datetime | None = None,
+    session: Session, desk: StaffUser, config: DeskConfig, code: str, now: datetime | None = None
 ) -> PayoutCheck:
     """Pay the reward of ``code`` and use the code up. Exactly once: the guarded UPDATE
     changes the row only while it is still approved, so of two desks paying the same code at
     once, one gets the row and the other nothing (PostgreSQL writers queue on the audit chain's
     lock, and a waiting UPDATE re-checks its condition after the first commits anyway; SQLite
     request transactions run one at a time)."""
-    require_role(desk, PAYOUT_DESK)
     now = now or utcnow()
-    row = _desk_throttle(session, secret_key, desk)
-    _refuse_if_locked(session, desk, row, now)
-    try:
-        code_hash = receipts.hash_code(key, code)
-    except ValueError:
-        code_hash = None
+    row = _open_desk(session, desk, config, now)
+    payable = _payable(config.code_key, code, now)
     paid = None
-    if code_hash is not None:
+    if payable is not None:
         paid = session.execute(
             update(Reward)
-            .where(
-                Reward.code_hash == code_hash,
-                Reward.status == RewardStatus.APPROVED,
-                Reward.expires_at > now,
-            )
+            .where(*payable)
             .values(status=RewardStatus.PAID, paid_at=now, paid_by_id=desk.id)
             .returning(Reward.id, Reward.amount, Reward.currency, Reward.expires_at)
             .execution_options(synchronize_session="fetch")
         ).first()
     if paid is None:
-        _wrong_code(session, desk, row, rules, now)
+        _wrong_code(session, desk, row, config.rules, now)
         return PayoutCheck(valid=False)
     audit.record(
         session,

@@ -10,18 +10,8 @@ from tipline import audit
 from tipline.auth.models import StaffUser
 from tipline.db import utcnow
 from tipline.tips.models import OPEN_STATUSES, Tip, TipStatus
-from tipline.triage.access import (
-    TIP_READERS,
-    AlreadyClaimed,
-    TipNotFound,
-    TransitionRefused,
-    can_see_tip,
-    clean_reason,
-    require_holder,
-    require_reader,
-    require_supervisor,
-    tip_visibility_clause,
-)
+from tipline.triage import access
+from tipline.triage.access import AlreadyClaimed, TipNotFound, TransitionRefused
 
 _QUEUE_ORDER = (Tip.priority_rank, Tip.due_at, Tip.id)
 
@@ -36,12 +26,12 @@ def claim_next_tip(session: Session, detective: StaffUser) -> Tip | None:
     transaction (a read snapshot taken earlier cannot be upgraded to a write once another
     claim has committed).
     """
-    require_reader(detective)
+    access.require_reader(detective)
     now = utcnow()
     unclaimed = (
         Tip.status == TipStatus.NEW,
         Tip.claimed_by_id.is_(None),
-        tip_visibility_clause(detective),
+        access.tip_visibility_clause(detective),
     )
     values = {
         "claimed_by_id": detective.id,
@@ -83,8 +73,8 @@ def claim_next_tip(session: Session, detective: StaffUser) -> Tip | None:
 def claim_tip(session: Session, detective: StaffUser, tip: Tip) -> Tip:
     """Claim this tip (from its page). Refused when someone already holds it; TipNotFound
     when ``detective`` may not see it (never "already claimed", which would tell it exists)."""
-    require_reader(detective)
-    if not can_see_tip(session, detective, tip):
+    access.require_reader(detective)
+    if not access.can_see_tip(session, detective, tip):
         raise TipNotFound("There is no tip with that reference.")
     if not tip.status.is_open:
         raise TransitionRefused("This tip is closed and cannot be claimed.")
@@ -96,7 +86,7 @@ def claim_tip(session: Session, detective: StaffUser, tip: Tip) -> Tip:
             Tip.id == tip.id,
             Tip.claimed_by_id.is_(None),
             Tip.status.in_(OPEN_STATUSES),
-            tip_visibility_clause(detective),
+            access.tip_visibility_clause(detective),
         )
         .values(claimed_by_id=detective.id, claimed_at=now, status=new_status, updated_at=now)
         .returning(Tip.id),
@@ -111,8 +101,8 @@ def claim_tip(session: Session, detective: StaffUser, tip: Tip) -> Tip:
 
 def release_tip(session: Session, actor: StaffUser, tip: Tip, reason: str) -> None:
     """Give a claimed tip back to the queue, saying why. A new tip's review restarts."""
-    require_holder(actor, tip)
-    reason = clean_reason(reason)
+    access.require_holder(actor, tip)
+    reason = access.clean_reason(reason)
     if not reason:
         raise TransitionRefused("Say why you are releasing this tip.")
     if tip.claimed_by_id is None:
@@ -135,15 +125,15 @@ def reassign_tip(
 ) -> None:
     """A supervisor hands a tip to another detective (or supervisor), saying why. Refused
     when the new holder may not see the tip (another unit's), so it cannot sit in limbo."""
-    require_supervisor(supervisor)
-    if to.role not in TIP_READERS or not to.active:
+    access.require_supervisor(supervisor)
+    if to.role not in access.TIP_READERS or not to.active:
         raise TransitionRefused("A tip can only be given to an active detective or supervisor.")
-    if not can_see_tip(session, to, tip):
+    if not access.can_see_tip(session, to, tip):
         raise TransitionRefused(
             f"{to.username} cannot see this tip: it is on a notice of another unit. "
             "Choose someone in the notice's unit, a detective without a unit or a supervisor."
         )
-    reason = clean_reason(reason)
+    reason = access.clean_reason(reason)
     if not reason:
         raise TransitionRefused("Say why you are reassigning this tip.")
     if not tip.status.is_open:

@@ -61,6 +61,21 @@ def pending_confirmation(session: Session, tip: Tip) -> ClosureReview | None:
     )
 
 
+def _await_confirmation(
+    session: Session, actor: StaffUser, tip: Tip, **proposed: str | int | None
+) -> ClosureReview:
+    """The review that holds ``actor``'s proposed change to ``tip`` until another supervisor
+    confirms it; refused while one is already waiting (one decision at a time per tip)."""
+    if pending_confirmation(session, tip) is not None:
+        raise TransitionRefused("This tip is already waiting for a supervisor to confirm.")
+    review = ClosureReview(
+        tip_id=tip.id, kind=ReviewKind.CONFIRMATION, closer_id=actor.id, **proposed
+    )
+    session.add(review)
+    session.flush()
+    return review
+
+
 def propose_closure(
     session: Session,
     actor: StaffUser,
@@ -72,18 +87,14 @@ def propose_closure(
     """Hold the closure of a tip that was ever urgent: it stays open (and visible) until a
     supervisor other than ``actor`` confirms. Called by ``change_status``, which has checked
     the move."""
-    if pending_confirmation(session, tip) is not None:
-        raise TransitionRefused("This tip is already waiting for a supervisor to confirm.")
-    review = ClosureReview(
-        tip_id=tip.id,
-        kind=ReviewKind.CONFIRMATION,
-        closer_id=actor.id,
+    review = _await_confirmation(
+        session,
+        actor,
+        tip,
         reason=reason,
         target_status=target.value,
         duplicate_of_id=duplicate_of.id if duplicate_of is not None else None,
     )
-    session.add(review)
-    session.flush()
     action = "tip.no_action_proposed" if target is TipStatus.NO_ACTION else "tip.closure_proposed"
     audit.record(
         session,
@@ -107,17 +118,13 @@ def propose_lower_priority(
 ) -> ClosureReview:
     """Hold the lowering of an urgent tip's priority until another supervisor confirms: a
     lower priority moves its due time by days, which would let it sit unseen."""
-    if pending_confirmation(session, tip) is not None:
-        raise TransitionRefused("This tip is already waiting for a supervisor to confirm.")
-    review = ClosureReview(
-        tip_id=tip.id,
-        kind=ReviewKind.CONFIRMATION,
-        closer_id=actor.id,
+    review = _await_confirmation(
+        session,
+        actor,
+        tip,
         reason=f"Lower the priority from {tip.priority.label} to {priority.label}.",
         target_priority=priority.value,
     )
-    session.add(review)
-    session.flush()
     audit.record(
         session,
         actor,

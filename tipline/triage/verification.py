@@ -105,21 +105,20 @@ def _check_tip(tip, trail, messages, photos, notes) -> TipFinding | None:
             return bad(f"its tip.received names a content version ({version}) unknown here.")
         if details["content"] != digest:
             return bad("what is stored differs from what was received (the tip was rewritten).")
+    # Per event that commits to a text: the detail naming its row, the rows, and the words.
+    texts = {
+        "tip.answered": ("message", messages, "answer", "received"),
+        "tip.note_added": ("note_id", notes, "note", "written"),
+    }
     for event in trail:
-        if event.action == "tip.answered":
-            message = messages.get(event.details.get("message"))
-            if message is None:
-                return bad(f"answer {event.details.get('message')} is missing (deleted).")
+        if event.action in texts:
+            key, rows, noun, how = texts[event.action]
+            row = rows.get(event.details.get(key))
+            if row is None:
+                return bad(f"{noun} {event.details.get(key)} is missing (deleted).")
             content = event.details.get("content")
-            if not purged and content is not None and content != text_digest(message.body):
-                return bad(f"answer {message.id} differs from what was received.")
-        if event.action == "tip.note_added":
-            note = notes.get(event.details.get("note_id"))
-            if note is None:
-                return bad(f"note {event.details.get('note_id')} is missing (deleted).")
-            content = event.details.get("content")
-            if not purged and content is not None and content != text_digest(note.body):
-                return bad(f"note {note.id} differs from what was written.")
+            if not purged and content is not None and content != text_digest(row.body):
+                return bad(f"{noun} {row.id} differs from what was {how}.")
         for digest in event.details.get("photo_digests", []) if not purged else []:
             committed_photos.add(digest)
     if not purged:

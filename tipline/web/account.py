@@ -9,7 +9,6 @@ from flask import (
     Blueprint,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -144,7 +143,7 @@ def _enrol() -> Response | tuple[str, int]:
                 "staff/recovery_codes.html", codes=codes, next=_safe_next(next_target)
             )
             # In the POST response, never behind a URL: the codes are shown exactly once.
-            return make_response(page, 200)
+            return page, 200
         s.commit()  # the failure is throttled and audited
         if current_staff_session() is None or staff_session.ended_at is not None:
             session.clear()

@@ -3,15 +3,7 @@ the tips callers give, reading the receipt code back to them. Supervisors read t
 
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    url_for,
-)
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, url_for
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice

@@ -10,16 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -228,15 +219,14 @@ def ledger(correction_form: CorrectionForm | None = None) -> str:
 
 
 @bp.get("/rewards/ledger.csv")
-def ledger_csv() -> Response:
+def ledger_csv() -> tuple[str, dict[str, str]]:
     session = db.session()
     body = ledgers.ledger_csv(session, signed_in_staff())
     session.commit()  # the export is audited
-    response = make_response(body)
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = 'attachment; filename="reward-ledger.csv"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return body, {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": 'attachment; filename="reward-ledger.csv"',
+    }
 
 
 @bp.post("/rewards/corrections")
@@ -260,28 +250,20 @@ def correction() -> Response | tuple[str, int]:
 # --- The payout desk -------------------------------------------------------------------------
 
 
-def _payout_args() -> tuple[bytes, str, payout.PayoutRules]:
-    secret: str = current_app.config["SECRET_KEY"]
-    return payout.payout_key(secret), secret, payout.PayoutRules.from_config(current_app.config)
-
-
-def _no_store(page: str, status: int = 200) -> Response:
-    response = make_response(page, status)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def _desk_config() -> payout.DeskConfig:
+    return payout.DeskConfig.from_config(current_app.config)
 
 
 @bp.route("/payout", methods=["GET", "POST"])
-def payout_check() -> Response:
+def payout_check() -> tuple[str, int]:
     """Enter a code; see only whether it is valid, the amount and the expiry."""
     user = signed_in_staff()
     session = db.session()
     form = PayoutCodeForm()
     result = None
     if form.validate_on_submit():
-        key, secret, rules = _payout_args()
         try:
-            result = payout.check_code(session, user, key, secret, form.code.data or "", rules)
+            result = payout.check_code(session, user, _desk_config(), form.code.data or "")
         except payout.DeskLocked as error:
             session.commit()  # the refusal is audited
             form.code.errors = [str(error)]
@@ -292,10 +274,7 @@ def payout_check() -> Response:
                     "This code is not valid: it may be mistyped, already paid or expired."
                 ]
     status = 400 if form.errors else 200
-    return _no_store(
-        render_template("rewards/payout.html", form=form, result=result, pay_form=form),
-        status,
-    )
+    return render_template("rewards/payout.html", form=form, result=result, pay_form=form), status
 
 
 @bp.post("/payout/pay")
@@ -307,9 +286,8 @@ def payout_pay() -> Response:
     if not form.validate_on_submit():
         flash(_form_errors(form), "error")
         return redirect(url_for("rewards.payout_check"), code=303)
-    key, secret, rules = _payout_args()
     try:
-        paid = payout.record_payout(session, user, key, secret, form.code.data or "", rules)
+        paid = payout.record_payout(session, user, _desk_config(), form.code.data or "")
     except payout.DeskLocked as error:
         session.commit()
         flash(str(error), "error")

@@ -23,21 +23,11 @@ from tipline import db
 from tipline.auth.forms import ButtonForm
 from tipline.notices.models import Notice
 from tipline.tips.models import Tip, TipPriority, TipStatus
-from tipline.triage import access, export, follows
+from tipline.triage import access, export, follows, forms
 from tipline.triage import queue as queue_views
 from tipline.triage import services as triage
 from tipline.triage.access import NotAllowed, TipNotFound
 from tipline.triage.closures import ReviewPolicy
-from tipline.triage.forms import (
-    FollowForm,
-    LinkForm,
-    NoteForm,
-    PriorityForm,
-    ReasonForm,
-    ReassignForm,
-    StatusForm,
-    TagForm,
-)
 from tipline.triage.models import LinkKind, ReviewKind
 from tipline.web import tip_page
 from tipline.web.policy import signed_in_staff
@@ -138,7 +128,7 @@ def claim(ref: str) -> Response:
 
 @bp.post("/tips/<ref>/release")
 def release(ref: str) -> Response:
-    form = ReasonForm(prefix="release")  # the tip page has two reason fields
+    form = forms.ReasonForm(prefix="release")  # the tip page has two reason fields
 
     def run(tip: Tip) -> str:
         triage.release_tip(db.session(), signed_in_staff(), tip, form.reason.data)
@@ -149,7 +139,7 @@ def release(ref: str) -> Response:
 
 @bp.post("/tips/<ref>/reassign")
 def reassign(ref: str) -> Response:
-    form = ReassignForm(prefix="reassign")
+    form = forms.ReassignForm(prefix="reassign")
 
     def run(tip: Tip) -> str:
         target = triage.staff_by_id(db.session(), int(form.to.data or 0))
@@ -163,7 +153,7 @@ def reassign(ref: str) -> Response:
 
 @bp.post("/tips/<ref>/status")
 def status(ref: str) -> Response:
-    form = StatusForm()
+    form = forms.StatusForm()
 
     def run(tip: Tip) -> str:
         session = db.session()
@@ -193,7 +183,7 @@ def status(ref: str) -> Response:
     return _act(ref, form, run, "status_form")
 
 
-def _status_field(form: StatusForm, new_status: TipStatus) -> str:
+def _status_field(form: forms.StatusForm, new_status: TipStatus) -> str:
     """Which field a refused status change is about."""
     if new_status in triage.REASON_REQUIRED and not (form.reason.data or "").strip():
         return "reason"
@@ -204,7 +194,7 @@ def _status_field(form: StatusForm, new_status: TipStatus) -> str:
 
 @bp.post("/tips/<ref>/priority")
 def priority(ref: str) -> Response:
-    form = PriorityForm()
+    form = forms.PriorityForm()
 
     def run(tip: Tip) -> str:
         chosen = TipPriority(form.priority.data)  # validated: one of the choices
@@ -222,7 +212,7 @@ def priority(ref: str) -> Response:
 
 @bp.post("/tips/<ref>/notes")
 def add_note(ref: str) -> Response:
-    form = NoteForm()
+    form = forms.NoteForm()
 
     def run(tip: Tip) -> str:
         triage.add_note(db.session(), signed_in_staff(), tip, form.body.data)
@@ -233,7 +223,7 @@ def add_note(ref: str) -> Response:
 
 @bp.post("/tips/<ref>/tags")
 def add_tag(ref: str) -> Response:
-    form = TagForm()
+    form = forms.TagForm()
 
     def run(tip: Tip) -> str:
         tag = triage.add_tag(db.session(), signed_in_staff(), tip, form.tag.data)
@@ -253,7 +243,7 @@ def remove_tag(ref: str, tag: str) -> Response:
 
 @bp.post("/tips/<ref>/links")
 def link(ref: str) -> Response:
-    form = LinkForm()
+    form = forms.LinkForm()
 
     def run(tip: Tip) -> str:
         other = _other_tip(form.other.data, "other")
@@ -302,7 +292,7 @@ def notice(slug: str) -> str:
     found = _notice_or_404(slug)
     board = queue_views.notice_board(session, signed_in_staff(), found)
     follow = follows.follow_of(session, signed_in_staff(), found)
-    form = FollowForm(formdata=None, email=follow.email if follow else "")
+    form = forms.FollowForm(formdata=None, email=follow.email if follow else "")
     return render_template(
         "staff/notice.html",
         board=board,
