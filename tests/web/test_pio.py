@@ -418,12 +418,21 @@ def test_other_staff_forms_keep_the_small_upload_limit(pio_client, session, agen
 
 def test_a_date_or_age_that_cannot_be_read_says_what_to_type(pio_client, session, agency_lines):
     token = csrf_token(pio_client, "/staff/notices/new")
-    data = notice_form(token, agency_lines, age="about 30", **{"charges-0-warrant_date": "1/11"})
+    data = notice_form(
+        token,
+        agency_lines,
+        age="about 30",
+        max_reward="five grand",
+        **{"charges-0-warrant_date": "1/11"},
+    )
     response = pio_client.post("/staff/notices/new", data=data)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Enter the date as year-month-day, for example 2026-03-14." in page
-    assert "Enter the age as a whole number of years, for example 34." in page
+    # Each field says what it wants, wherever its errors are listed (not the age's twice).
+    age = page.count("Enter the age as a whole number of years, for example 34.")
+    reward = page.count("Enter the maximum reward as a whole amount, for example 1000.")
+    assert age == reward >= 1
     assert session.scalar(select(Notice)) is None
 
 

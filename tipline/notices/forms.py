@@ -59,11 +59,17 @@ class PlainDateField(DateField):
 
 
 class PlainIntegerField(IntegerField):
+    """A whole-number field whose parse error says what to type (``parse_message``)."""
+
+    def __init__(self, *args: Any, parse_message: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.parse_message = parse_message
+
     def process_formdata(self, valuelist: list[Any]) -> None:
         try:
             super().process_formdata(valuelist)
         except ValueError:
-            raise ValueError("Enter the age as a whole number of years, for example 34.") from None
+            raise ValueError(self.parse_message) from None
 
 
 def _short(label: str, n: int, **kw: Any) -> StringField:
@@ -178,6 +184,7 @@ class NoticeForm(FlaskForm):
     race = _short("Race", 80)
     age = PlainIntegerField(
         "Age",
+        parse_message="Enter the age as a whole number of years, for example 34.",
         validators=[
             Optional(),
             NumberRange(1, 129, message="Enter the age as a number of years from 1 to 129."),
@@ -197,6 +204,7 @@ class NoticeForm(FlaskForm):
     reward_text = _long("Reward", 1000)
     max_reward = PlainIntegerField(
         "Maximum reward",
+        parse_message="Enter the maximum reward as a whole amount, for example 1000.",
         description="The most the Crime Stoppers program may pay, as a whole amount. "
         "Leave it empty to state no maximum.",
         validators=[
