@@ -8,7 +8,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -396,7 +395,7 @@ def preview_poster(notice_id: int) -> Response:
         current_app.config["EMERGENCY_NUMBER"],
         photo=_preview_photo(notice, shown),
     )
-    return make_response(body, 200, {"Content-Type": "application/pdf"})
+    return Response(body, content_type="application/pdf")
 
 
 @bp.get("/<int:notice_id>/preview/share.png")
@@ -408,7 +407,7 @@ def preview_share(notice_id: int) -> Response:
         _preview_photo(notice, shown),
         current_app.config["AGENCY_NAME"],
     )
-    return make_response(body, 200, {"Content-Type": share_image.MIME})
+    return Response(body, content_type=share_image.MIME)
 
 
 @bp.post("/<int:notice_id>/photos")
