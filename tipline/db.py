@@ -234,15 +234,19 @@ class _QueuedWriters(sqlite3.Connection):
             self._lock_file = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         pause, give_up = 0.0001, time.monotonic() + timeout
         while True:
+            # Marked before the lock is taken: a request deadline (a signal) raising between
+            # the two must not leave a lock no commit or rollback lets go of. Letting go of a
+            # lock not held does nothing.
+            self._holding = True
             try:
                 fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                self._holding = False
                 if time.monotonic() >= give_up:
                     return False
                 time.sleep(pause)
                 pause = min(pause * 2, 0.001)
             else:
-                self._holding = True
                 return True
 
     def let_next_writer_in(self) -> None:

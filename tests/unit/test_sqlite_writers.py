@@ -4,6 +4,7 @@ busy timeout goes on to SQLite's own busy handling, so a stuck lock file never s
 
 import fcntl
 import os
+import signal
 import threading
 import time
 
@@ -122,4 +123,33 @@ def test_a_writer_waits_one_busy_timeout_in_all_when_the_database_stays_locked(t
     with engine.begin() as conn:  # and the next writer is not held up by what went before
         conn.execute(text("INSERT INTO t VALUES (2)"))
         assert conn.execute(text("PRAGMA busy_timeout")).scalar_one() == 500
+    engine.dispose()
+
+
+def test_a_writer_interrupted_while_queued_holds_nothing_afterwards(tmp_path):
+    """The request deadline (a signal that raises) can end a wait in the queue."""
+
+    class Deadline(Exception):
+        pass
+
+    def expire(*_args):
+        raise Deadline
+
+    engine = _engine(tmp_path, busy=5)
+    stuck = os.open(tmp_path / "writers.sqlite3-writers", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(stuck, fcntl.LOCK_EX)
+    previous = signal.signal(signal.SIGALRM, expire)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Deadline), engine.begin() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        os.close(stuck)
+    assert not _lock_file_taken(tmp_path)
+    started = time.monotonic()
+    with engine.begin() as conn:  # the next writer gets in at once
+        conn.execute(text("SELECT 1"))
+    assert time.monotonic() - started < 1
     engine.dispose()
