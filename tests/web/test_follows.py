@@ -14,12 +14,14 @@ from tipline.db import utcnow
 from tipline.outbox import OutboxMessage
 from tipline.tips import receipts
 from tipline.tips import services as tips
+from tipline.tips.models import Tip, TipPriority
 from tipline.triage import follows
 from tipline.triage.models import NoticeFollow
 
 from ..conftest import LINK_MAIL, csrf_token, sign_in
 from .tipster import send_tip as send_public_tip
 
+KEY = receipts.receipt_key("k" * 40)
 LINK = re.compile(r"https?://\S+/staff/follows/confirm\?token=([A-Za-z0-9_-]+)")
 
 
@@ -179,5 +181,35 @@ def test_a_follow_confirmed_after_tips_were_taken_is_told_of_the_next_one(
         },
     )
     assert send_public_tip(tipster, url, narrative="third")[1]
+    [alert] = mails(session, "follower")
+    assert alert.recipient == "det@example.org"
+
+
+def test_a_tip_added_to_a_session_by_other_code_tells_the_followers_too(
+    app, client, session, detective, published_notice
+):
+    """submit_tip writes a tip with a plain INSERT; a tip made any other way (added to a
+    session and flushed) reaches the same hooks: its priority and its followers' e-mail."""
+    follow_page(client, published_notice, "det@example.org")
+    [confirm] = mails(session, "follow-confirm")
+    token = LINK.search(confirm.body).group(1)
+    client.post(
+        "/staff/follows/confirm",
+        data={
+            "csrf_token": csrf_token(client, f"/staff/follows/confirm?token={token}"),
+            "token": token,
+        },
+    )
+    session.rollback()  # a fresh transaction: the confirmation committed in its own
+    tip = Tip(
+        public_ref=receipts.new_public_ref(),
+        receipt_hash=receipts.hash_code(KEY, receipts.new_receipt_code()),
+        notice_id=published_notice.id,
+        narrative="there right now, by the levee",
+        there_now=True,
+    )
+    session.add(tip)
+    session.commit()
+    assert tip.priority is TipPriority.URGENT and tip.due_at is not None
     [alert] = mails(session, "follower")
     assert alert.recipient == "det@example.org"
