@@ -78,31 +78,22 @@ def prioritise(session: Session, tip: Tip) -> None:
 
 def on_received(maker: sessionmaker[Session], hook: Callable[[Session, Tip], None]) -> None:
     """Call ``hook(session, tip)`` for every new tip written through ``maker``'s sessions,
-    inside the tip's transaction: after its flush for a tip added to the session, after its
-    INSERT for one ``submit_tip`` writes directly."""
-    maker.configure(info={**(maker.kw.get("info") or {}), ON_RECEIVED: [*_hooks(maker), hook]})
-
-    @event.listens_for(maker, "after_flush")
-    def _flushed(session: Session, _ctx: Any) -> None:
-        # session.new still lists what this flush inserted.
-        for obj in list(session.new):
-            if isinstance(obj, Tip):
-                hook(session, obj)
-
-
-def _hooks(maker: sessionmaker[Session]) -> list[Callable[[Session, Tip], None]]:
-    return list((maker.kw.get("info") or {}).get(ON_RECEIVED, ()))
+    inside the tip's transaction (``received``): after its flush for a tip added to the
+    session (the event ``install`` puts on ``maker``), after its INSERT for one
+    ``submit_tip`` writes directly."""
+    hooks = (maker.kw.get("info") or {}).get(ON_RECEIVED, ())
+    maker.configure(info={**(maker.kw.get("info") or {}), ON_RECEIVED: [*hooks, hook]})
 
 
 def received(session: Session, tip: Tip) -> None:
-    """Run the ``on_received`` hooks for a tip written without the unit of work."""
+    """Run the ``on_received`` hooks for a new tip."""
     for hook in session.info.get(ON_RECEIVED, ()):
         hook(session, tip)
 
 
 def install(maker: sessionmaker[Session], due_minutes: Mapping[str, int]) -> None:
-    """Give every new tip flushed through ``maker`` its priority and due time, and mark a tip
-    unread when its tipster writes again."""
+    """Give every new tip flushed through ``maker`` its priority and due time and run its
+    ``on_received`` hooks, and mark a tip unread when its tipster writes again."""
     maker.configure(info={**(maker.kw.get("info") or {}), DUE_MINUTES: dict(due_minutes)})
 
     @event.listens_for(maker, "before_flush")
@@ -113,3 +104,10 @@ def install(maker: sessionmaker[Session], due_minutes: Mapping[str, int]) -> Non
         for obj in list(session.new):
             if isinstance(obj, TipMessage) and obj.direction is MessageDirection.FROM_TIPSTER:
                 mark_unread(session.get(Tip, obj.tip_id), obj, due_minutes)
+
+    @event.listens_for(maker, "after_flush")
+    def _received(session: Session, _ctx: Any) -> None:
+        # session.new still lists what this flush inserted.
+        for obj in list(session.new):
+            if isinstance(obj, Tip):
+                received(session, obj)
