@@ -77,20 +77,20 @@ def record(
     connection = session.connection()
     head = connection.execute(_HEAD).first()
     seq, prev_hash = (head.seq + 1, head.row_hash) if head else (1, chain.GENESIS)
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=utcnow(),
-        actor_id=actor_id,
-        actor_label=label,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        details=stored_details,
-        prev_hash=prev_hash,
-    )
-    event.row_hash = hash_of(key, event)
+    params: dict[str, Any] = {
+        "seq": seq,
+        "occurred_at": utcnow(),
+        "actor_id": actor_id,
+        "actor_label": label,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "details": stored_details,
+        "prev_hash": prev_hash,
+    }
+    params["row_hash"] = chain.row_hash(key, **params)
+    event = AuditEvent(**params)  # for the caller; the row is the plain INSERT below
     session.flush()
-    params = {name: getattr(event, name) for name in tree.EVENT_WRITTEN}
     # Still under the chain lock: leaves join the tree in sequence order.
     nodes = tree.rows_for(connection, params)
     if nodes and connection.dialect.name == "postgresql":
