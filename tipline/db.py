@@ -446,6 +446,13 @@ def refuse_writes_when_read_only(session: Session, _ctx: UOWTransaction, _objs: 
     if session.info.get("read_only") and (
         session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
     ):
+        require_writable(session)
+
+
+def require_writable(session: Session) -> None:
+    """Refuse a write on a session a request declared read-only: the flush check above, and
+    the plain INSERTs that never pass through a flush (audit events, new tips), call it."""
+    if session.info.get("read_only"):
         raise ReadOnlySessionError("This request was declared read-only and cannot write.")
 
 

@@ -62,9 +62,7 @@ def record(
     returned is not in the session (it is written with a plain INSERT); read the log with
     a query.
     """
-    if session.info.get("read_only"):
-        # The event is a plain INSERT, which the read-only session's flush check never sees.
-        raise db.ReadOnlySessionError("This request was declared read-only and cannot write.")
+    db.require_writable(session)
     if isinstance(actor, str):
         actor_id, label = None, actor
     else:

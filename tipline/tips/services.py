@@ -231,8 +231,7 @@ def _write(session: Session, tip: Tip, submission: dict[str, object] | None) -> 
     priority and due time first, the ``on_received`` hooks after). The unit of work cost a
     tip POST more than its INSERT did. The chain lock is taken before the first write
     (``tipline.db``), as for any write."""
-    if session.info.get("read_only"):
-        raise db.ReadOnlySessionError("This request was declared read-only and cannot write.")
+    db.require_writable(session)
     intake.prioritise(session, tip)
     state = inspect(tip)
     row = {
