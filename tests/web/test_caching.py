@@ -11,7 +11,7 @@ import time
 
 import pytest
 from flask import template_rendered
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy import text as sql
 from sqlalchemy.engine import make_url
 
@@ -20,6 +20,8 @@ from tipline.auth.models import Role
 from tipline.db import ReadOnlySessionError
 from tipline.notices import change_stamps
 from tipline.notices.models import Charge, ContactLine, Notice, NoticeStatus, Severity
+from tipline.tips import receipts
+from tipline.tips import services as tips
 from tipline.tips.forms import new_form_token
 from tipline.tips.models import Tip
 from tipline.web import caching
@@ -302,6 +304,10 @@ def test_a_read_only_request_cannot_write_not_even_an_audit_event(app):
         with pytest.raises(ReadOnlySessionError):
             audit.record(session, audit.SYSTEM, "test.event", "test", 1)
         session.rollback()
+        with pytest.raises(ReadOnlySessionError):  # a tip's plain INSERT is refused too
+            tips.submit_tip(session, tips.TipReport("seen"), receipts.receipt_key("k" * 40))
+        session.rollback()
+        assert session.scalar(select(func.count()).select_from(Tip)) == 0
         session.add(ContactLine(label="x", phone="1"))
         with pytest.raises(ReadOnlySessionError):
             session.flush()
